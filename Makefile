@@ -1,0 +1,40 @@
+# Quick start: `make run` (chat on the sample corpus) and `make test` (the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of PyTorch. pip takes torch==2.13.0 from this machine's wheel directory;
+# elsewhere point pip at a CPU wheel (see README, "Installing elsewhere").
+TORCH_SPEC ?= torch==2.13.0
+HOST ?= 127.0.0.1
+PORT ?= 7860
+
+.PHONY: install install-test run test index browser-deps clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e .
+	$(PY) -c "from index.e5convert import prepare_default_model; prepare_default_model()"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(PY) -m ui serve --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(PY) -m pytest
+
+index: install
+	$(PY) -m index build --corpus index/data/sample --index var/index/sample
+
+clean:
+	rm -rf $(VENV) .pytest_cache

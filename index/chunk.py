@@ -1,0 +1,109 @@
+"""Cut articles into passages with langchain-text-splitters, keeping exact offsets.
+
+Each section is chunked on its own, so a passage never mixes two sections; separators are
+Chinese sentence ends first, so a passage cuts a sentence only when the sentence is longer
+than a passage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from index.config import ChunkSettings
+from index.documents import Article, Chunk, content_hash
+
+
+def make_splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
+    """Build the langchain splitter for these settings."""
+    return RecursiveCharacterTextSplitter(
+        separators=list(settings.separators),
+        is_separator_regex=True,
+        keep_separator=True,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        strip_whitespace=True,
+    )
+
+
+def chunk_article(article: Article, settings: ChunkSettings) -> list[Chunk]:
+    """Cut one article into chunks whose `text == article.text[start:end]`."""
+    splitter = make_splitter(settings)
+    chunks: list[Chunk] = []
+    seen: set[str] = set()
+    for section in article.sections:
+        body_start = _body_start(article, section.start, section.end)
+        if body_start is None:
+            continue
+        spans = locate(article.text, body_start, section.end, splitter.split_text, settings.chunk_overlap)
+        for start, end in spans:
+            chunk = _make_chunk(article, start, end, section.heading, seen)
+            chunks.append(chunk)
+    return chunks
+
+
+def chunk_articles(articles: Iterable[Article], settings: ChunkSettings) -> Iterator[Chunk]:
+    """Chunk many articles, in order."""
+    for article in articles:
+        yield from chunk_article(article, settings)
+
+
+def locate(text: str, start: int, end: int, split, overlap: int) -> list[tuple[int, int]]:
+    """Split `text[start:end]` and find each piece's span in `text`, in order.
+
+    A piece overlaps the previous one by at most `overlap` characters, so its search starts
+    there: searching from the previous start could match an earlier repeat of the same text.
+    """
+    spans: list[tuple[int, int]] = []
+    window = text[start:end]
+    cursor = 0
+    for piece in split(window):
+        found = window.find(piece, cursor)
+        if found < 0:  # the splitter altered the text: a bug to surface, not to hide
+            raise AssertionError(f"chunk not found in its section: {piece[:40]!r}")
+        spans.append((start + found, start + found + len(piece)))
+        cursor = max(found + 1, found + len(piece) - overlap)
+    return spans
+
+
+def embed_text(chunk: Chunk, article: Article, settings: ChunkSettings) -> str:
+    """The text given to the embedder: the passage, with its title and section as context.
+
+    A title made up from the lead sentence adds nothing the passage lacks, so it is left out.
+    """
+    context: list[str] = []
+    if settings.context == "title+section" and article.title_from != "lead":
+        context.append(article.title)
+    if settings.context in ("section", "title+section") and chunk.section:
+        context.append(chunk.section)
+    return "\n".join([*context, chunk.text])
+
+
+def _body_start(article: Article, start: int, end: int) -> int | None:
+    """The offset of the first paragraph in [start, end), skipping the heading line."""
+    for p_start, _ in article.paragraphs:
+        if start <= p_start < end:
+            return p_start
+    return None
+
+
+def _make_chunk(article: Article, start: int, end: int, section: str | None, seen: set[str]) -> Chunk:
+    """Build a chunk with a content-hash id (made unique within the article)."""
+    text = article.text[start:end]
+    chunk_id = content_hash(article.id, text)
+    n = 1
+    while chunk_id in seen:  # the same passage twice in one article
+        n += 1
+        chunk_id = content_hash(article.id, text, str(n))
+    seen.add(chunk_id)
+    return Chunk(
+        id=chunk_id,
+        article_id=article.id,
+        text=text,
+        start=start,
+        end=end,
+        section=section,
+        paragraph=article.paragraph_number(start),
+        paragraph_end=article.paragraph_number(end - 1),
+    )

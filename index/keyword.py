@@ -1,0 +1,140 @@
+"""The Chinese keyword index: BM25 (bm25s) over jieba words plus character bigrams.
+
+jieba alone splits unfamiliar names wrongly (a name it cuts in two no longer matches the
+query's cut), so every run of Chinese characters also contributes its character bigrams,
+which match whatever the segmentation. Text is folded to simplified characters (OpenCC) and
+NFKC before tokenising, so traditional queries find simplified text and the reverse.
+The index is built once with the FAISS index and saved beside it, never per query.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+KEYWORD_DIR = "keyword"
+_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+STOPWORDS = frozenset(
+    "的 了 是 在 和 与 及 或 也 都 而 就 被 把 对 为 以 于 之 其 这 那 哪 些 个 中 上 下 有 又 并 等 "
+    "吗 呢 吧 啊 么 什么 哪个 哪些 怎么 怎样 如何 为什么 多少 几 谁 是否 是什么 哪里 哪儿 请问 "
+    "a an the of to in on for and or is are was were be by with what which who how when where why "
+    "does do did".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def fold(text: str) -> str:
+    """NFKC, lower case and simplified characters: the form both sides are matched in."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return _converter().convert(text)
+
+
+@lru_cache(maxsize=1)
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def words(text: str) -> list[str]:
+    """jieba words (search mode) and Latin words of folded text, without stopwords."""
+    folded = fold(text)
+    out: list[str] = []
+    for run in _RUN.findall(folded):
+        if _CJK_RUN.fullmatch(run):
+            out.extend(w for w in _jieba().lcut_for_search(run) if w not in STOPWORDS)
+        elif run not in STOPWORDS:
+            out.append(run)
+    return out
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of every run of Chinese characters (single characters for runs of one)."""
+    out: list[str] = []
+    for run in _CJK_RUN.findall(fold(text)):
+        out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """The keyword tokens of a text: words and `#`-marked bigrams (kept apart from words)."""
+    return words(text) + ["#" + b for b in bigrams(text)]
+
+
+@dataclass
+class KeywordIndex:
+    """A BM25 index over chunk texts, in chunk-position order."""
+
+    bm25: object
+
+    @classmethod
+    def build(cls, texts: Sequence[str]) -> KeywordIndex:
+        """Tokenise and index the texts."""
+        import bm25s
+
+        bm25 = bm25s.BM25(k1=1.2, b=0.75)
+        corpus = [tokenize(t) or [""] for t in texts]
+        bm25.index(corpus, show_progress=False)
+        return cls(bm25)
+
+    def save(self, path: Path) -> None:
+        """Write the index as bm25s's plain files (JSON and .npy, no pickle)."""
+        self.bm25.save(str(path), allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: Path) -> KeywordIndex:
+        """Read an index written by `save`."""
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(path), mmap=False, allow_pickle=False))
+
+    @property
+    def num_docs(self) -> int:
+        """How many chunks are indexed."""
+        return int(self.bm25.scores["num_docs"])
+
+    def idf(self, token: str) -> float:
+        """BM25 IDF of a token; an unknown token gets the highest IDF."""
+        token_id = self.bm25.vocab_dict.get(token)
+        indptr = self.bm25.scores["indptr"]
+        df = 0 if token_id is None else int(indptr[token_id + 1] - indptr[token_id])
+        return smooth_idf(df, self.num_docs)
+
+    def scores(self, query: str) -> np.ndarray:
+        """BM25 score of every chunk for the query (zeros when no token is known)."""
+        ids = self.bm25.get_tokens_ids(tokenize(query))
+        if not ids:
+            return np.zeros(self.bm25.scores["num_docs"], dtype=np.float32)
+        return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Top-k chunk positions with a positive score, best first (ties by position)."""
+        scores = self.scores(query)
+        k = min(k, int(np.count_nonzero(scores > 0)))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.lexsort((top, -scores[top]))]
+        return [(int(i), float(scores[i])) for i in top]
+
+
+def smooth_idf(df: int, n: int) -> float:
+    """BM25's IDF, always positive."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))

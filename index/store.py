@@ -1,0 +1,431 @@
+"""The index on disk: a directory of plain files, written atomically, verified on load.
+
+Layout of an index directory `ROOT`:
+
+    ROOT/CURRENT              name of the live generation (replaced atomically)
+    ROOT/.lock                held by the one writer allowed at a time
+    ROOT/gen-<time>-<rand>/   one complete generation:
+        manifest.json         format, model, settings, counts, versions, file checksums
+        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks)
+        chunks.jsonl          one chunk per line (text, offsets, section, paragraph, vid)
+        articles.jsonl        one cleaned article per line (text and metadata)
+        + any extra files a component adds (listed in the manifest with checksums)
+
+A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
+at any moment leaves the previous index loadable. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from filelock import FileLock, Timeout
+
+from index.config import IndexSettings, StoreSettings
+from index.documents import Article, Chunk
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+ARTICLES = "articles.jsonl"
+CURRENT = "CURRENT"
+LOCK = ".lock"
+
+FileWriter = Callable[[Path], None]
+
+
+class IndexStoreError(Exception):
+    """Base class of the index's named errors."""
+
+
+class IndexNotFoundError(IndexStoreError):
+    """No index at the given directory."""
+
+
+class IndexCorruptError(IndexStoreError):
+    """A file of the index is missing or damaged."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """The index was built with another embedding model than the one given."""
+
+
+class IndexLockedError(IndexStoreError):
+    """Another process is writing this index."""
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored: the chunk, its FAISS id and the digest of its embedded text."""
+
+    chunk: Chunk
+    vid: int
+    embed_hash: str
+
+
+@dataclass
+class LoadedIndex:
+    """An index read into memory."""
+
+    root: Path
+    generation: Path
+    manifest: dict[str, Any]
+    faiss_index: Any
+    chunks: list[StoredChunk]
+    articles: dict[str, Article]
+
+    @property
+    def settings(self) -> IndexSettings:
+        """The settings the index was built with."""
+        return IndexSettings.from_dict(self.manifest["settings"])
+
+    def path(self, name: str) -> Path:
+        """Path of a file of the live generation."""
+        return self.generation / name
+
+
+def index_exists(root: Path) -> bool:
+    """True when `root` holds a live index generation."""
+    return (root / CURRENT).is_file()
+
+
+def live_generation(root: Path) -> Path:
+    """Return the live generation directory of the index at `root`."""
+    if not root.exists():
+        raise IndexNotFoundError(
+            f"no index at {str(root)!r}: build one with `python -m index build --corpus DIR --index {root}`"
+        )
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(
+            f"{str(root)!r} is not an index directory (no {CURRENT} file): build one with "
+            f"`python -m index build --corpus DIR --index {root}`"
+        )
+    generation = root / pointer.read_text(encoding="utf-8").strip()
+    if not (generation / MANIFEST).is_file():
+        raise IndexCorruptError(f"index {str(root)!r}: live generation {generation.name!r} is missing; rebuild the index")
+    return generation
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Read the manifest of the live generation."""
+    generation = live_generation(root)
+    try:
+        return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index") from exc
+
+
+def load_index(root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True) -> LoadedIndex:
+    """Load and verify the live generation of the index at `root`.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError.
+    """
+    generation = live_generation(root)
+    manifest = read_manifest(root)
+    _check_format(root, manifest)
+    if verify:
+        verify_files(generation, manifest)
+    check_model(manifest, model_id, fingerprint, root)
+    try:
+        vectors = faiss.read_index(str(generation / VECTORS))
+        chunks = [_stored_chunk(row) for row in _read_jsonl(generation / CHUNKS)]
+        articles = {a.id: a for a in (Article.from_dict(row) for row in _read_jsonl(generation / ARTICLES))}
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
+    _check_counts(root, manifest, vectors, chunks, articles)
+    return LoadedIndex(root, generation, manifest, vectors, chunks, articles)
+
+
+def check_model(manifest: Mapping[str, Any], model_id: str | None, fingerprint: str | None, root: Path) -> None:
+    """Raise IndexMismatchError when the query embedder is not the one the index was built with."""
+    built = manifest["model"]
+    if model_id is not None and model_id != built["id"]:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with model {built['id']!r}, but the query model is {model_id!r}: "
+            f"query with {built['id']!r} or rebuild the index with {model_id!r}"
+        )
+    if fingerprint is not None and fingerprint != built["fingerprint"]:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with another version of model {built['id']!r} "
+            f"(fingerprint {built['fingerprint']} != {fingerprint}): rebuild the index"
+        )
+
+
+def verify_files(generation: Path, manifest: Mapping[str, Any]) -> None:
+    """Check that every file listed in the manifest exists with its size and checksum."""
+    for name, expected in manifest["files"].items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file {name!r} is missing from {str(generation)!r}; rebuild the index")
+        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+            raise IndexCorruptError(f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index")
+
+
+def write_index(
+    root: Path,
+    *,
+    articles: Sequence[Article],
+    chunks: Sequence[StoredChunk],
+    vectors: np.ndarray,
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    extra_files: Mapping[str, FileWriter] | None = None,
+    extra_manifest: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a new generation and make it live; return its directory.
+
+    The caller must hold the write lock (see `writer_lock`).
+    """
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    root.mkdir(parents=True, exist_ok=True)
+    staging = root / f".staging-{_generation_name()}"
+    staging.mkdir()
+    try:
+        faiss_info = _write_faiss(staging / VECTORS, vectors, [c.vid for c in chunks], settings.store)
+        _write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
+        _write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
+        for name, writer in (extra_files or {}).items():
+            writer(staging / name)
+        manifest = _manifest(staging, articles, chunks, vectors, settings, model, faiss_info, extra_manifest)
+        _write_json(staging / MANIFEST, manifest)
+        _fsync_tree(staging)
+        generation = root / staging.name.removeprefix(".staging-")
+        os.replace(staging, generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
+    _swap_current(root, generation.name)
+    # The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    _remove_old_generations(root, keep={generation.name, previous})
+    return generation
+
+
+def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any] | None = None) -> Path:
+    """Make a new generation with the same files and new settings in its manifest.
+
+    Files are hard-linked (copied where links are not possible), so this is cheap and atomic.
+    The caller must hold the write lock.
+    """
+    current = live_generation(root)
+    manifest = read_manifest(root)
+    verify_files(current, manifest)
+    staging = root / f".staging-{_generation_name()}"
+    try:
+        for name in manifest["files"]:
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(current / name, target)
+        manifest = {**manifest, "settings": settings.to_dict(), **(note or {})}
+        _write_json(staging / MANIFEST, manifest)
+        _fsync_tree(staging)
+        generation = root / staging.name.removeprefix(".staging-")
+        os.replace(staging, generation)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_current(root, generation.name)
+    _remove_old_generations(root, keep={generation.name, current.name})
+    return generation
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def writer_lock(root: Path, timeout: float = 0.0) -> FileLock:
+    """The lock a writer must hold; acquiring raises IndexLockedError if another writer has it."""
+    root.mkdir(parents=True, exist_ok=True)
+    return _RefusingLock(str(root / LOCK), timeout=timeout)
+
+
+class _RefusingLock(FileLock):
+    """A FileLock that raises IndexLockedError instead of filelock.Timeout."""
+
+    def acquire(self, *args: Any, **kwargs: Any):  # noqa: ANN201 - FileLock's own return type
+        try:
+            return super().acquire(*args, **kwargs)
+        except Timeout as exc:
+            raise IndexLockedError(
+                f"index {str(Path(self.lock_file).parent)!r} is being written by another process; "
+                "wait for it to finish and try again"
+            ) from exc
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file, read in blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def make_faiss_index(dimension: int, count: int, settings: StoreSettings) -> tuple[Any, dict[str, Any]]:
+    """An empty FAISS index of the type the settings and corpus size call for, with its description."""
+    kind = settings.index_type
+    if kind == "auto":
+        kind = "hnsw" if count >= settings.hnsw_threshold else "flat"
+    if kind == "flat":
+        inner, info = faiss.IndexFlatIP(dimension), {"type": "flat", "metric": "inner_product"}
+    else:
+        inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = settings.hnsw_ef_construction
+        inner.hnsw.efSearch = settings.hnsw_ef_search
+        info = {
+            "type": "hnsw",
+            "metric": "inner_product",
+            "m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction,
+            "ef_search": settings.hnsw_ef_search,
+        }
+    return faiss.IndexIDMap2(inner), info
+
+
+def _write_faiss(path: Path, vectors: np.ndarray, ids: Sequence[int], settings: StoreSettings) -> dict[str, Any]:
+    dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 0
+    index, info = make_faiss_index(dimension, len(vectors), settings)
+    if len(vectors):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    faiss.write_index(index, str(path))
+    return info
+
+
+def _manifest(
+    staging: Path,
+    articles: Sequence[Article],
+    chunks: Sequence[StoredChunk],
+    vectors: np.ndarray,
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    faiss_info: Mapping[str, Any],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    files = {
+        p.relative_to(staging).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(staging.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    return {
+        "format": "wenda-index",
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": {**model, "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else model.get("dimension")},
+        "settings": settings.to_dict(),
+        "faiss": dict(faiss_info),
+        "counts": {"articles": len(articles), "chunks": len(chunks)},
+        "next_vid": max((c.vid for c in chunks), default=-1) + 1,
+        "versions": _versions(),
+        "files": files,
+        **(extra or {}),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for package in ("wenda", "faiss-cpu", "sentence-transformers", "transformers", "torch", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _check_format(root: Path, manifest: Mapping[str, Any]) -> None:
+    if manifest.get("format") != "wenda-index" or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index {str(root)!r} has format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
+            f"this program reads wenda-index version {FORMAT_VERSION}: rebuild the index"
+        )
+
+
+def _check_counts(root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict) -> None:
+    counts = manifest["counts"]
+    if vectors.ntotal != len(chunks) or counts["chunks"] != len(chunks) or counts["articles"] != len(articles):
+        raise IndexCorruptError(
+            f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
+            f"{len(articles)} articles; manifest says {counts}): rebuild it"
+        )
+
+
+def _chunk_row(stored: StoredChunk) -> dict[str, Any]:
+    return {**stored.chunk.to_dict(), "vid": stored.vid, "embed_hash": stored.embed_hash}
+
+
+def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
+    return StoredChunk(Chunk.from_dict(row), int(row["vid"]), str(row["embed_hash"]))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _write_json(path: Path, data: Mapping[str, Any]) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _generation_name() -> str:
+    return f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def _fsync_tree(directory: Path) -> None:
+    """Flush every file and the directory itself, so a rename never exposes unwritten data."""
+    for path in directory.rglob("*"):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_current(root: Path, generation: str) -> None:
+    """Point CURRENT at `generation` with one atomic rename."""
+    tmp = root / f".{CURRENT}.{secrets.token_hex(3)}"
+    with tmp.open("w", encoding="utf-8") as handle:
+        handle.write(generation + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, root / CURRENT)
+    _fsync_dir(root)
+
+
+def _remove_old_generations(root: Path, keep: set[str]) -> None:
+    """Delete superseded generations and abandoned staging directories."""
+    for path in root.iterdir():
+        stale = path.name.startswith(("gen-", ".staging-")) and path.name not in keep
+        if stale and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)

@@ -1,0 +1,48 @@
+"""Retrievers: dense (FAISS) behind one small interface; each returns ranked chunk positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from index.store import LoadedIndex
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A chunk position in the loaded index, with the retriever's own score."""
+
+    position: int
+    score: float
+
+
+class Retriever(Protocol):
+    """Anything that ranks chunks for a query."""
+
+    def search(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]: ...
+
+
+class DenseRetriever:
+    """Inner-product search over the FAISS index of normalised vectors (cosine similarity)."""
+
+    def __init__(self, index: LoadedIndex) -> None:
+        self.faiss_index = index.faiss_index
+        self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
+
+    def search(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
+        """Return up to `k` hits for a query vector, best first."""
+        if vector is None or self.faiss_index.ntotal == 0:
+            return []
+        k = min(k, self.faiss_index.ntotal)
+        scores, ids = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
+        return [Hit(self.position_of[int(v)], float(s)) for s, v in zip(scores[0], ids[0]) if v >= 0]
+
+    def scores_for(self, vector: np.ndarray, positions: list[int], index: LoadedIndex) -> dict[int, float]:
+        """Cosine similarity of the query to chosen chunks (for chunks found by other retrievers)."""
+        out = {}
+        for position in positions:
+            stored = self.faiss_index.reconstruct(index.chunks[position].vid)
+            out[position] = float(np.dot(stored, vector))
+        return out

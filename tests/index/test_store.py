@@ -1,0 +1,130 @@
+"""The index directory: round trip, checksums, named errors, atomic swap, writer lock."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from index.build import build_index
+from index.config import IndexSettings
+from index.store import (
+    CURRENT,
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    live_generation,
+    load_index,
+    writer_lock,
+)
+
+
+def _build(sample_corpus: Path, target: Path, embedder) -> Path:
+    build_index(sample_corpus, target, IndexSettings(), embedder=embedder, progress=False)
+    return target
+
+
+def test_round_trip_writes_plain_files_and_loads_the_same_chunks(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    generation = live_generation(root)
+    written = sorted(p.relative_to(generation).as_posix() for p in generation.rglob("*") if p.is_file())
+    assert {"manifest.json", "vectors.faiss", "chunks.jsonl", "articles.jsonl"} <= set(written)
+    assert any(name.startswith("keyword/") for name in written)
+    assert not any(name.endswith((".pkl", ".pickle")) for name in written)
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest["files"]) == set(written) - {"manifest.json"}
+    assert manifest["model"]["id"] == fake_embedder.model_id and manifest["model"]["dimension"] == 64
+    loaded = load_index(root, fake_embedder.model_id, fake_embedder.fingerprint)
+    assert loaded.faiss_index.ntotal == len(loaded.chunks) == manifest["counts"]["chunks"]
+    assert set(loaded.articles) == {"000_40a999470f34a1c1#1", "000_40a999470f34a1c1#2"}
+    for stored in loaded.chunks:
+        article = loaded.articles[stored.chunk.article_id]
+        assert article.text[stored.chunk.start : stored.chunk.end] == stored.chunk.text
+
+
+def test_damaged_faiss_file_is_a_named_error(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    target = live_generation(root) / "vectors.faiss"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="vectors.faiss.*damaged"):
+        load_index(root)
+
+
+def test_missing_file_is_a_named_error(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    (live_generation(root) / "chunks.jsonl").unlink()
+    with pytest.raises(IndexCorruptError, match="chunks.jsonl.*missing"):
+        load_index(root)
+
+
+def test_wrong_model_is_a_named_error(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    with pytest.raises(IndexMismatchError, match="rebuild"):
+        load_index(root, "some/other-model", "ffff")
+    with pytest.raises(IndexMismatchError, match="fingerprint"):
+        load_index(root, fake_embedder.model_id, "another-version")
+
+
+def test_missing_index_directory_is_a_named_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="python -m index build"):
+        load_index(tmp_path / "nothing-here")
+
+
+def test_rebuild_reuses_vectors_of_unchanged_chunks(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    report = build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    assert report.embedded == 0 and report.reused == report.chunks > 0
+
+
+def test_second_writer_is_refused(tmp_path):
+    with writer_lock(tmp_path / "idx"):
+        with pytest.raises(IndexLockedError, match="another process"):
+            with writer_lock(tmp_path / "idx"):
+                pass
+
+
+class _SlowEmbedder:
+    """Embeds like the fake one, then stalls, so the build can be killed mid-way."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.model_id, self.fingerprint, self.dimension = inner.model_id, inner.fingerprint, inner.dimension
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+    def embed_passages(self, texts, progress=False):
+        time.sleep(60)
+        return self.inner.embed_passages(texts)
+
+
+def test_build_killed_midway_leaves_the_old_index_answering(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    before = (root / CURRENT).read_text()
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("一篇新的文章，内容不同。", encoding="utf-8")
+    ctx = multiprocessing.get_context("fork")
+    child = ctx.Process(target=_slow_build, args=(str(extra), str(root), fake_embedder))
+    child.start()
+    time.sleep(1.5)
+    os.kill(child.pid, signal.SIGKILL)
+    child.join()
+    assert (root / CURRENT).read_text() == before
+    loaded = load_index(root, fake_embedder.model_id, fake_embedder.fingerprint)
+    assert len(loaded.articles) == 2
+    # the lock died with the writer, so a new build can proceed
+    build_index(extra, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    assert set(load_index(root).articles) == {"new"}
+
+
+def _slow_build(corpus: str, root: str, embedder) -> None:
+    build_index(Path(corpus), Path(root), IndexSettings(), embedder=_SlowEmbedder(embedder), progress=False)

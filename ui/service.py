@@ -1,0 +1,77 @@
+"""The bot as a service for the UI: loaded in the background, asked without tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from qa import Bot, QuestionError, load_bot
+
+log = logging.getLogger("wenda.ui")
+
+
+class NotReadyError(RuntimeError):
+    """The index is still loading (or failed to load)."""
+
+
+class BotService:
+    """Holds one Bot, loads it on a background thread, and turns failures into messages."""
+
+    def __init__(self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None) -> None:
+        self.index_dir = index_dir
+        self._loader = loader or (lambda: load_bot(index_dir))
+        self._bot: Bot | None = None
+        self._error: str | None = None
+        self._ready = threading.Event()
+
+    def start(self, background: bool = True) -> BotService:
+        """Begin loading the bot; with background=False, wait for it."""
+        if background:
+            threading.Thread(target=self._load, name="wenda-load", daemon=True).start()
+        else:
+            self._load()
+        return self
+
+    def _load(self) -> None:
+        try:
+            self._bot = self._loader()
+        except Exception as exc:  # shown to users as a status, never as a traceback
+            log.exception("loading the index failed")
+            self._error = f"索引加载失败：{exc}"
+        finally:
+            self._ready.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until loading has finished (successfully or not)."""
+        return self._ready.wait(timeout)
+
+    @property
+    def bot(self) -> Bot:
+        """The loaded bot; raises NotReadyError while loading or after a failed load."""
+        if self._bot is not None:
+            return self._bot
+        raise NotReadyError(self._error or "索引正在加载，请稍候再试。(The index is still loading.)")
+
+    def ask(self, question: str, top_k: int = 5, history: Sequence[str] | None = None) -> dict[str, Any]:
+        """Answer as a dict; raises QuestionError or NotReadyError with a user-facing message."""
+        return self.bot.ask(question, top_k=top_k, history=list(history or [])).to_dict()
+
+    def health(self) -> dict[str, Any]:
+        """Whether the index is loaded, with the model and counts."""
+        if self._bot is None:
+            return {"status": "error" if self._error else "loading", "index_loaded": False, "error": self._error}
+        manifest = self._bot.index.manifest
+        return {
+            "status": "ok",
+            "index_loaded": True,
+            "model": manifest["model"]["id"],
+            "articles": manifest["counts"]["articles"],
+            "chunks": manifest["counts"]["chunks"],
+            "index_created": manifest["created"],
+        }
+
+
+__all__ = ["BotService", "NotReadyError", "QuestionError"]
