@@ -102,7 +102,9 @@ def _load_model(path: str, settings: EmbedSettings):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # "Loading weights" bars are noise in a CLI or server log
         model = SentenceTransformer(path, device=settings.device)
     except Exception as exc:  # the library raises many kinds; all mean "cannot load"
         raise EmbedderError(

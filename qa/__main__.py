@@ -10,7 +10,7 @@ from pathlib import Path
 
 from index.embed import EmbedderError
 from index.store import IndexStoreError
-from qa.bot import Bot, QuestionError, load_bot
+from qa.bot import Bot, QuestionError, check_question, load_bot
 from qa.cite import Answer
 
 ERRORS = (QuestionError, IndexStoreError, EmbedderError, ValueError, OSError)
@@ -57,8 +57,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    if not args.question and not args.questions:
+    if args.question is None and not args.questions:
         raise QuestionError("give a QUESTION or --questions FILE.jsonl")
+    if args.question is not None:
+        check_question(args.question, args.top_k)  # fail fast, before loading the model
     bot = load_bot(args.index, progress=False)
     if args.questions:
         return _ask_file(bot, args.questions, args.top_k)

@@ -64,14 +64,7 @@ class Bot:
 
     def check_question(self, question: str, top_k: int) -> str:
         """Normalise and validate the question; raise QuestionError with a clear message."""
-        if not isinstance(question, str) or not question.strip():
-            raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
-        limit = self.settings.max_question_chars
-        if len(question) > limit:
-            raise QuestionError(f"问题太长（{len(question)} 字），请控制在 {limit} 字以内。(The question is longer than {limit} characters.)")
-        if not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
-            raise QuestionError(f"top_k={top_k!r} must be an integer from 1 to {MAX_TOP_K}")
-        return " ".join(question.split())
+        return check_question(question, top_k, self.settings.max_question_chars)
 
     def _clip(self, text: str) -> str:
         return " ".join(text.split())[: self.settings.max_question_chars]
@@ -128,6 +121,17 @@ class Bot:
         article = self.index.articles[candidate.article_id]
         first = self.index.chunks[min(candidate.positions)].chunk
         return Citation.of(first, article, candidate.start, candidate.end)
+
+
+def check_question(question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars) -> str:
+    """Normalise and validate a question; raise QuestionError with a one-line message."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
+    if len(question) > max_chars:
+        raise QuestionError(f"问题太长（{len(question)} 字），请控制在 {max_chars} 字以内。(The question is longer than {max_chars} characters.)")
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise QuestionError(f"top_k={top_k!r} must be an integer from 1 to {MAX_TOP_K}")
+    return " ".join(question.split())
 
 
 def contextual_queries(question: str, history: Sequence[str]) -> list[str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import gradio as gr
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -56,10 +57,23 @@ def create_app(settings: AppSettings, service: BotService | None = None) -> Fast
         concurrency_limit=settings.concurrency_limit,
     )
     chat.queue(default_concurrency_limit=settings.concurrency_limit)
-    return gr.mount_gradio_app(app, chat, path="/", css=CSS, footer_links=["api"])
+    return gr.mount_gradio_app(app, chat, path="/", css=CSS, theme=theme(), footer_links=["api"])
+
+
+def theme() -> gr.themes.Base:
+    """Gradio's default look with fonts that exist offline: its bundled Latin font, then the
+    reader's own Chinese system fonts (nothing is fetched from a font CDN)."""
+    fonts = [gr.themes.LocalFont("Source Sans Pro"), "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
+             "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "sans-serif"]
+    return gr.themes.Default(font=fonts)
 
 
 def _add_api_routes(app: FastAPI, service: BotService) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
+
     @app.post("/api/ask", summary="Answer a question with cited passages")
     def ask(body: AskRequest) -> JSONResponse:
         try:

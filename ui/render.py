@@ -48,7 +48,8 @@ def passage_html(passage: Mapping[str, Any]) -> str:
     """One cited passage as a collapsible block."""
     label = escape(citation_label(passage["citation"]))
     body = highlighted(passage["text"], passage.get("highlights") or [])
-    is_open = "" if len(passage["text"]) > COLLAPSE_AFTER else " open"
+    # the passages holding the answer start open; other long ones start folded
+    is_open = " open" if passage.get("highlights") or len(passage["text"]) <= COLLAPSE_AFTER else ""
     return (
         f'<details class="wd-passage"{is_open}><summary><span class="wd-ref">[{int(passage["rank"])}]</span> '
         f'<span class="wd-cite">{label}</span> <span class="wd-score">相关度 {float(passage["score"]):.2f}</span>'

@@ -1,0 +1,124 @@
+"""The bot end to end on the sample corpus: with a fake embedder (fast) and the real model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import unicodedata
+
+import pytest
+
+from index.build import build_index
+from index.store import IndexNotFoundError
+from qa import QuestionError, load_bot
+
+
+def _squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+@pytest.fixture
+def fake_bot(sample_corpus, tmp_path, fake_embedder):
+    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    return load_bot(tmp_path / "idx", embedder=fake_embedder)
+
+
+def test_answer_shape_and_citations(fake_bot):
+    answer = fake_bot.ask("2024年中国与中亚五国的贸易额达到多少？", top_k=3).to_dict()
+    assert set(answer) == {"question", "answer", "abstained", "passages"}
+    assert 1 <= len(answer["passages"]) <= 3
+    for rank, passage in enumerate(answer["passages"], start=1):
+        cite = passage["citation"]
+        assert passage["rank"] == rank
+        assert set(cite) >= {"article_id", "article_title", "section", "paragraph", "source", "date", "chunk_id", "start", "end"}
+        article = fake_bot.index.articles[cite["article_id"]]
+        assert article.text[cite["start"] : cite["end"]] == passage["text"]
+        assert cite["source"] == "人民日报" and cite["date"] == "6月30日"
+        for start, end in passage["highlights"]:
+            assert 0 <= start < end <= len(passage["text"])
+
+
+def test_same_question_gives_the_same_ranking(fake_bot):
+    first = fake_bot.ask("中亚国家重申恪守什么原则？").to_dict()
+    again = fake_bot.ask("中亚国家重申恪守什么原则？").to_dict()
+    assert first == again
+
+
+def test_overlapping_chunks_of_one_article_are_merged(fake_bot):
+    answer = fake_bot.ask("中国—中亚精神", top_k=10)
+    spans = [(p.citation.article_id, p.citation.start, p.citation.end) for p in answer.passages]
+    for i, (a, s, e) in enumerate(spans):
+        for b, s2, e2 in spans[i + 1 :]:
+            assert a != b or e <= s2 or e2 <= s, "overlapping passages were returned separately"
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "问" * 100_000])
+def test_bad_questions_are_refused_with_a_clear_message(fake_bot, bad):
+    with pytest.raises(QuestionError) as info:
+        fake_bot.ask(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_index_is_a_named_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="python -m index build"):
+        load_bot(tmp_path / "missing")
+
+
+@pytest.mark.slow
+def test_trade_question_finds_948_first(sample_bot):
+    answer = sample_bot.ask("2024年中国与中亚五国的贸易额达到多少？")
+    assert not answer.abstained
+    assert "948亿美元" in answer.passages[0].text
+    assert "948亿美元" in answer.answer
+    assert answer.passages[0].citation.article_id == "000_40a999470f34a1c1#1"
+    start, end = answer.passages[0].highlights[0]
+    assert "948亿美元" in answer.passages[0].text[start:end]
+
+
+@pytest.mark.slow
+def test_seed_questions_all_found_in_top5_and_abstention(sample_bot, seed_questions):
+    for row in seed_questions:
+        answer = sample_bot.ask(row["question"], top_k=5, history=row.get("history"))
+        if row["answers"]:
+            texts = [_squash(p.text) for p in answer.passages]
+            assert any(_squash(a) in t for a in row["answers"] for t in texts), row["id"]
+            assert not answer.abstained, f"{row['id']} abstained"
+        else:
+            assert answer.abstained and answer.answer is None, row["id"]
+            assert answer.passages, "an abstaining answer still offers the closest passages"
+
+
+@pytest.mark.slow
+def test_follow_up_question_uses_the_history(sample_bot):
+    answer = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
+    assert any("2026年前国家发展纲要" in p.text for p in answer.passages[:3])
+
+
+@pytest.mark.slow
+def test_cli_ask_json_and_one_line_errors(sample_index, tmp_path):
+    run = [sys.executable, "-m", "qa", "ask", "--index", str(sample_index)]
+    done = subprocess.run([*run, "--json", "2024年中国与中亚五国的贸易额达到多少？"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert "948亿美元" in data["passages"][0]["text"]
+    assert data["passages"][0]["citation"]["article_id"] == "000_40a999470f34a1c1#1"
+    # Linux caps one argument at 128 KiB, so the long question is ASCII here (Chinese via --questions below)
+    for args in (["   "], ["q" * 100_000]):
+        bad = subprocess.run([*run, *args], capture_output=True, text=True, timeout=300)
+        assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
+    missing = subprocess.run([sys.executable, "-m", "qa", "ask", "--index", str(tmp_path / "none"), "问题"], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no index" in missing.stderr
+
+
+@pytest.mark.slow
+def test_cli_questions_file_answers_each_line_and_reports_bad_ones(sample_index, tmp_path):
+    lines = [{"question": "峰会在哪里举行？"}, {"question": "问" * 100_000}, "not json"]
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) if isinstance(x, dict) else x for x in lines), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "qa", "ask", "--index", str(sample_index), "--questions", str(path)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(out) == 3
+    assert out[0]["passages"] and "error" in out[1] and "error" in out[2]
