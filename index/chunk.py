@@ -7,6 +7,7 @@ than a passage.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Iterator
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -36,7 +37,7 @@ def chunk_article(article: Article, settings: ChunkSettings) -> list[Chunk]:
         body_start = _body_start(article, section.start, section.end)
         if body_start is None:
             continue
-        spans = locate(article.text, body_start, section.end, splitter.split_text, settings.chunk_overlap)
+        spans = locate(article.text, body_start, section.end, splitter.split_text)
         for start, end in spans:
             chunk = _make_chunk(article, start, end, section.heading, seen)
             chunks.append(chunk)
@@ -49,22 +50,43 @@ def chunk_articles(articles: Iterable[Article], settings: ChunkSettings) -> Iter
         yield from chunk_article(article, settings)
 
 
-def locate(text: str, start: int, end: int, split, overlap: int) -> list[tuple[int, int]]:
-    """Split `text[start:end]` and find each piece's span in `text`, in order.
+def locate(text: str, start: int, end: int, split) -> list[tuple[int, int]]:
+    """Split `text[start:end]` and find each piece's exact span in `text`.
 
-    A piece overlaps the previous one by at most `overlap` characters, so its search starts
-    there: searching from the previous start could match an earlier repeat of the same text.
+    langchain returns strings, and a string that repeats in the section could be found at
+    the wrong place; so the splitter runs over a masked copy in which every letter and digit
+    is replaced by a character unique to its position (punctuation and spaces, which the
+    separators match, stay), and each masked piece occurs exactly once.
     """
-    spans: list[tuple[int, int]] = []
     window = text[start:end]
+    masked = mask_letters(window)
+    spans: list[tuple[int, int]] = []
     cursor = 0
-    for piece in split(window):
-        found = window.find(piece, cursor)
+    for piece in split(masked):
+        found = masked.find(piece, cursor)
         if found < 0:  # the splitter altered the text: a bug to surface, not to hide
             raise AssertionError(f"chunk not found in its section: {piece[:40]!r}")
         spans.append((start + found, start + found + len(piece)))
-        cursor = max(found + 1, found + len(piece) - overlap)
+        cursor = found + 1
     return spans
+
+
+_PRIVATE_USE = [(0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)]  # supplementary private-use planes
+
+
+def mask_letters(text: str) -> str:
+    """Replace letters, digits and marks by position-unique private-use characters."""
+    capacity = sum(hi - lo + 1 for lo, hi in _PRIVATE_USE)
+    out = []
+    for i, char in enumerate(text):
+        category = unicodedata.category(char)
+        if category[0] in "LNM" or category == "Co":
+            j = i % capacity
+            lo, hi = _PRIVATE_USE[0]
+            out.append(chr(lo + j) if j <= hi - lo else chr(_PRIVATE_USE[1][0] + j - (hi - lo + 1)))
+        else:
+            out.append(char)
+    return "".join(out)
 
 
 def embed_text(chunk: Chunk, article: Article, settings: ChunkSettings) -> str:

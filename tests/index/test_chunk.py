@@ -59,7 +59,7 @@ def test_chunk_ids_are_content_hashes_stable_across_runs(sample_corpus):
 PIECES = st.sampled_from(["中国", "中亚", "峰会", "。", "，", "、", "“", "”", "2024", "年", " ", "\n", "\n\n", "Belt", "and", "Road", "！", "？", "948", "亿美元"])
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(st.lists(PIECES, min_size=1, max_size=200), st.integers(min_value=20, max_value=120))
 def test_chunks_cover_the_article_and_keep_offsets(pieces, size):
     text = "".join(pieces)
