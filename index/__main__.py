@@ -1,4 +1,4 @@
-"""Command line: `python -m index build|info …`."""
+"""Command line: `python -m index build|add|remove|info …`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from index.config import ChunkSettings, IndexSettings, StoreSettings, default_model
 from index.embed import EmbedderError
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return 2
     except KeyboardInterrupt:
         print("interrupted; the previous index is unchanged", file=sys.stderr)
@@ -31,22 +32,50 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m index", description="Build and inspect question-answering indexes.")
+    parser = argparse.ArgumentParser(
+        prog="python -m index", description="Build, update and inspect question-answering indexes."
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    defaults, store = ChunkSettings(), StoreSettings()
 
-    build = commands.add_parser("build", help="index a corpus directory (txt, md, jsonl)")
-    build.add_argument("--corpus", type=Path, action="append", required=True, help="corpus directory or file (repeatable)")
+    build = commands.add_parser("build", help="index a corpus directory (txt, md, html, jsonl)")
+    build.add_argument(
+        "--corpus", type=Path, action="append", required=True, help="corpus directory or file (repeatable)"
+    )
     build.add_argument("--index", type=Path, required=True, help="index directory to write")
     build.add_argument("--model", default=None, help="sentence-transformers model name or local path")
-    build.add_argument("--chunk-size", type=int, default=ChunkSettings.chunk_size)
-    build.add_argument("--chunk-overlap", type=int, default=ChunkSettings.chunk_overlap)
-    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default="auto")
+    build.add_argument(
+        "--chunk-size", type=int, default=defaults.chunk_size, help="most characters of new text per chunk"
+    )
+    build.add_argument(
+        "--chunk-overlap", type=int, default=defaults.chunk_overlap, help="most characters the overlap may add"
+    )
+    build.add_argument("--overlap-sentences", type=int, default=defaults.overlap_sentences,
+                       help="sentences of the previous chunk repeated at the start of the next (0: none)")
+    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default=store.index_type,
+                       help="FAISS index: exact (flat), approximate (hnsw), or by size (auto)")
+    build.add_argument("--hnsw-threshold", type=int, default=store.hnsw_threshold,
+                       help="with --index-type auto, the chunk count from which HNSW is used")
     build.add_argument("--quiet", action="store_true", help="no progress output")
     build.set_defaults(run=_build)
+
+    add = commands.add_parser("add", help="add or replace the articles of files in an index (no rebuild)")
+    add.add_argument("--index", type=Path, required=True)
+    add.add_argument("files", type=Path, nargs="+", metavar="FILE", help="corpus files or directories")
+    add.add_argument("--root", type=Path, default=None,
+                     help="directory article ids are relative to (default: the build's corpus directory)")
+    add.add_argument("--quiet", action="store_true", help="no progress output")
+    add.set_defaults(run=_add)
+
+    remove = commands.add_parser("remove", help="remove articles from an index by id")
+    remove.add_argument("--index", type=Path, required=True)
+    remove.add_argument("article_ids", nargs="+", metavar="ARTICLE_ID")
+    remove.set_defaults(run=_remove)
 
     info = commands.add_parser("info", help="describe an index")
     info.add_argument("--index", type=Path, required=True)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    info.add_argument("--articles", action="store_true", help="also list the article ids and titles")
     info.set_defaults(run=_info)
     return parser
 
@@ -55,16 +84,40 @@ def _build(args: argparse.Namespace) -> int:
     from index.build import build_index
 
     settings = IndexSettings().with_model(args.model or default_model())
-    settings = replace(
-        settings,
-        chunk=replace(settings.chunk, chunk_size=args.chunk_size, chunk_overlap=args.chunk_overlap),
-        store=StoreSettings(index_type=args.index_type),
+    chunk = replace(
+        settings.chunk,
+        chunk_size=args.chunk_size,
+        chunk_overlap=args.chunk_overlap,
+        overlap_sentences=args.overlap_sentences,
     )
+    store = StoreSettings(index_type=args.index_type, hnsw_threshold=args.hnsw_threshold)
+    settings = replace(settings, chunk=chunk, store=store)
     report = build_index(args.corpus, args.index, settings, progress=not args.quiet)
-    for path, reason in report.skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+    _print_skipped(report.skipped)
     print(report.summary())
     return 0
+
+
+def _add(args: argparse.Namespace) -> int:
+    from index.update import update_index
+
+    report = update_index(args.index, add=args.files, root=args.root, progress=not args.quiet)
+    _print_skipped(report.skipped)
+    print(report.update_summary())
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    from index.update import update_index
+
+    report = update_index(args.index, remove=args.article_ids, progress=False)
+    print(report.update_summary())
+    return 0
+
+
+def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -73,25 +126,107 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
         return 0
     print(describe(manifest))
+    if args.articles:
+        from index.store import load_index
+
+        for article in load_index(args.index).articles.values():
+            print(f"  {article.id}\t{article.title}")
     return 0
 
 
-def describe(manifest: dict) -> str:
+def describe(manifest: dict[str, Any]) -> str:
     """The manifest in words."""
-    model, counts, faiss_info = manifest["model"], manifest["counts"], manifest["faiss"]
-    chunk = manifest["settings"]["chunk"]
-    size = sum(f["bytes"] for f in manifest["files"].values())
+    model, counts = manifest["model"], manifest["counts"]
+    settings = manifest["settings"]
     lines = [
-        f"Index format {manifest['format_version']}, built {manifest['created']}.",
-        f"{counts['articles']} articles in {counts['chunks']} chunks "
-        f"({chunk['chunk_size']} characters at most, {chunk['chunk_overlap']} of overlap).",
-        f"Embedding model {model['id']} (fingerprint {model['fingerprint']}), {model['dimension']} dimensions, "
-        f"normalised: {model['normalized']}, prompts: {model.get('prompts')}.",
-        f"FAISS index: {faiss_info['type']} ({', '.join(f'{k}={v}' for k, v in faiss_info.items() if k != 'type')}).",
-        f"{len(manifest['files'])} files, {size / 1e6:.1f} MB, each with a SHA-256 checksum.",
-        "Built with " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".",
+        f"Index format {manifest['format_version']}, written {manifest['created']}"
+        f"{_change_words(manifest.get('change'))}.",
+        f"Holds {counts['articles']} articles in {counts['chunks']} chunks; "
+        f"next FAISS id {manifest.get('next_vid', '?')}.",
+        _chunk_words(settings.get("chunk", {})),
+        f"Cleaning steps: {', '.join(settings.get('clean', {}).get('steps', [])) or 'none'}.",
+        _model_words(model),
+        _faiss_words(manifest["faiss"], settings.get("store", {})),
+        "Keyword index: BM25 (bm25s, k1=1.2, b=0.75) over jieba words and character bigrams, in keyword/.",
+        _retrieval_words(settings.get("retrieval", {})),
     ]
+    if roots := manifest.get("corpus", {}).get("roots"):
+        lines.append(f"Built from {', '.join(roots)}.")
+    lines += _file_lines(manifest["files"])
+    lines.append("Library versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".")
     return "\n".join(lines)
+
+
+def _model_words(model: dict[str, Any]) -> str:
+    return (
+        f"Embedding model {model['id']} (fingerprint {model['fingerprint']}), {model['dimension']} dimensions, "
+        f"vectors normalised: {'yes' if model.get('normalized') else 'no'}; "
+        f"prompts: {_prompt_words(model.get('prompts'))}."
+    )
+
+
+def _change_words(change: dict[str, Any] | None) -> str:
+    if not change:
+        return ""
+    if change.get("kind") == "build":
+        return f" by a build ({change['embedded']} chunks embedded, {change['reused']} reused)"
+    return (
+        f" by an update ({change['added']} articles added, {change['replaced']} replaced, "
+        f"{change['removed']} removed; "
+        f"{change['embedded']} chunks embedded, {change['reused']} kept; FAISS {change.get('faiss', '')})"
+    )
+
+
+def _chunk_words(chunk: dict[str, Any]) -> str:
+    sentences = chunk.get("overlap_sentences")
+    overlap = (
+        f"{sentences} sentence(s) of overlap, at most {chunk.get('chunk_overlap')} characters"
+        if sentences is not None
+        else f"{chunk.get('chunk_overlap')} characters of overlap"
+    )
+    return (
+        f"Chunks: at most {chunk.get('chunk_size')} characters of new text, {overlap}, "
+        f"one section at a time; embedded with context: {chunk.get('context')}."
+    )
+
+
+def _prompt_words(prompts: dict[str, Any] | None) -> str:
+    if not prompts:
+        return "none"
+    return ", ".join(f"{k} {v!r}" for k, v in prompts.items())
+
+
+def _faiss_words(info: dict[str, Any], store: dict[str, Any]) -> str:
+    kind = info["type"]
+    how = "chosen by size" if info.get("chosen", "auto") == "auto" else "forced by settings"
+    threshold = info.get("threshold", store.get("hnsw_threshold"))
+    if kind == "flat":
+        desc = "exact inner-product search (IndexFlatIP)"
+    else:
+        desc = (
+            f"approximate HNSW graph (M={info.get('m')}, efConstruction={info.get('ef_construction')}, "
+            f"efSearch={info.get('ef_search')})"
+        )
+    metric = info.get("metric", "inner_product")
+    return f"FAISS index: {desc} in an ID map, {metric} metric, {how} (HNSW from {threshold} chunks)."
+
+
+def _retrieval_words(retrieval: dict[str, Any]) -> str:
+    if not retrieval:
+        return "Retrieval settings: defaults."
+    return (
+        f"Retrieval: dense weight {retrieval.get('dense_weight')}, "
+        f"keyword weight {retrieval.get('keyword_weight')}, RRF k={retrieval.get('rrf_k')}, "
+        f"{retrieval.get('candidates')} candidates; abstention: {retrieval.get('calibration')}."
+    )
+
+
+def _file_lines(files: dict[str, dict[str, Any]]) -> list[str]:
+    size = sum(f["bytes"] for f in files.values())
+    lines = [f"{len(files)} files, {size / 1e6:.1f} MB, each checked against its SHA-256 on load:"]
+    for name, entry in sorted(files.items()):
+        lines.append(f"  {name}  {entry['bytes']:,} bytes  sha256 {entry['sha256'][:16]}…")
+    return lines
 
 
 if __name__ == "__main__":

@@ -1,25 +1,27 @@
-"""Build and update indexes: corpus → articles → chunks → vectors → a stored generation.
+"""Build indexes: corpus → articles → chunks → vectors → a stored generation.
 
 Vectors are reused for every chunk whose embedded text is unchanged (content hashes), so a
-rebuild or an update embeds only what is new.
+rebuild embeds only what is new; the keyword tokens are reused the same way. Adding and
+removing articles without a rebuild is `index.update`.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from index.chunk import chunk_article, embed_text
 from index.config import IndexSettings
-from index.documents import Article, content_hash
+from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, SentenceTransformerEmbedder
-from index.ingest import IngestReport, corpus_files, read_corpus
-from index.keyword import KEYWORD_DIR, KeywordIndex
+from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, read_corpus
+from index.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, tokenize, write_keyword_index
 from index.store import (
     IndexStoreError,
     LoadedIndex,
@@ -29,6 +31,8 @@ from index.store import (
     write_index,
     writer_lock,
 )
+
+EMBED_BATCH = 256  # texts per embedder call: large enough to batch well, small enough for a live progress bar
 
 
 @dataclass
@@ -42,13 +46,29 @@ class BuildReport:
     reused: int = 0
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    faiss: str = ""
 
     def summary(self) -> str:
-        """One line for people."""
+        """One line for people: articles, chunks, seconds, chunks per second."""
         rate = self.embedded / self.seconds if self.seconds else 0.0
         return (
             f"{self.articles} articles, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused) "
             f"in {self.seconds:.1f} s, {rate:.1f} chunks/s -> {self.index_dir}"
+        )
+
+    def update_summary(self) -> str:  # for index.update
+        """One line for people after an add or remove."""
+        changes = (
+            f"{len(self.added)} added, {len(self.replaced)} replaced, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged"
+        )
+        return (
+            f"{changes}; {self.embedded} chunks embedded, {self.reused} kept; {self.faiss}; "
+            f"now {self.articles} articles, {self.chunks} chunks; {self.seconds:.1f} s -> {self.index_dir}"
         )
 
 
@@ -64,7 +84,18 @@ def build_index(
     settings = settings or IndexSettings()
     roots = [corpus] if isinstance(corpus, Path) else list(corpus)
     articles, ingest = _read_all(roots, settings)
-    report = write_articles(index_dir, articles, settings, embedder, progress=progress)
+    if not articles:
+        raise CorpusError(_nothing_read(roots, ingest))
+    id_root = _build_id_root(roots)
+    corpus_info = {
+        "corpus": {
+            "roots": [str(r.resolve()) for r in roots],
+            "id_root": str(id_root.resolve()) if id_root else None,
+        }
+    }
+    report = write_articles(
+        index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_info
+    )
     report.skipped = ingest.skipped
     report.seconds = time.perf_counter() - started
     return report
@@ -76,34 +107,56 @@ def write_articles(
     settings: IndexSettings,
     embedder: Embedder | None = None,
     progress: bool = True,
+    extra_manifest: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Make `articles` the whole content of the index, reusing stored vectors where possible."""
     started = time.perf_counter()
     if not articles:
-        raise ValueError("no articles to index: the corpus has no readable .txt, .md or .jsonl file")
+        raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
+    check_unique_ids(articles)
     embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder)
         chunks, texts = _chunk_all(articles, settings)
         vectors, embedded = _vectors_for(chunks, texts, previous, embedder, progress)
-        write_index(
+        tokens = _tokens_for(chunks, texts, previous)
+        change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+        generation = write_index(
             index_dir,
             articles=articles,
             chunks=chunks,
             vectors=vectors,
             settings=settings,
             model=_model_info(embedder),
-            extra_files={KEYWORD_DIR: lambda path: KeywordIndex.build(texts).save(path)},
+            extra_files={KEYWORD_DIR: lambda path: write_keyword_index(path, tokens)},
+            extra_manifest={**(extra_manifest or {}), **change},
         )
     seconds = time.perf_counter() - started
-    return BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
+    report = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
+    report.added = [a.id for a in articles]
+    report.faiss = _faiss_words(generation)
+    return report
 
 
 def _read_all(roots: Sequence[Path], settings: IndexSettings) -> tuple[list[Article], IngestReport]:
     """Read every corpus root into one list of articles."""
     files = [f for root in roots for f in corpus_files(root)]
-    base = roots[0] if len(roots) == 1 and roots[0].is_dir() else None
-    return read_corpus(files, root=base, steps=settings.clean.steps)
+    if not files:
+        names = ", ".join(repr(str(r)) for r in roots)
+        raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
+    return read_corpus(files, root=_build_id_root(roots), steps=settings.clean.steps)
+
+
+def _build_id_root(roots: Sequence[Path]) -> Path | None:
+    """Article ids are paths below the corpus directory when there is one, else file names."""
+    return roots[0] if len(roots) == 1 and roots[0].is_dir() else None
+
+
+def _nothing_read(roots: Sequence[Path], ingest: IngestReport) -> str:
+    """The error for a corpus whose every file was skipped."""
+    names = ", ".join(repr(str(r)) for r in roots)
+    first = f"; first: {ingest.skipped[0][0]}: {ingest.skipped[0][1]}" if ingest.skipped else ""
+    return f"no article could be read from {names} ({len(ingest.skipped)} files skipped{first})"
 
 
 def _chunk_all(articles: Sequence[Article], settings: IndexSettings) -> tuple[list[StoredChunk], list[str]]:
@@ -111,11 +164,15 @@ def _chunk_all(articles: Sequence[Article], settings: IndexSettings) -> tuple[li
     stored: list[StoredChunk] = []
     texts: list[str] = []
     for article in articles:
-        for chunk in chunk_article(article, settings.chunk):
-            text = embed_text(chunk, article, settings.chunk)
+        for chunk, text in _chunks_with_texts(article, settings):
             stored.append(StoredChunk(chunk, len(stored), content_hash(text)))
             texts.append(text)
     return stored, texts
+
+
+def _chunks_with_texts(article: Article, settings: IndexSettings) -> list[tuple[Chunk, str]]:
+    """The chunks of an article, each with the text that is embedded for it."""
+    return [(c, embed_text(c, article, settings.chunk)) for c in chunk_article(article, settings.chunk)]
 
 
 def _previous(index_dir: Path, embedder: Embedder) -> LoadedIndex | None:
@@ -144,8 +201,39 @@ def _vectors_for(
         if chunk.embed_hash in known:
             vectors[i] = previous.faiss_index.reconstruct(known[chunk.embed_hash])
     if todo:
-        vectors[todo] = embedder.embed_passages([texts[i] for i in todo], progress=progress)
+        vectors[todo] = embed_passages(embedder, [texts[i] for i in todo], progress)
     return vectors, len(todo)
+
+
+def embed_passages(embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
+    """Embed texts in batches, with one progress bar counted in chunks."""
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, file=sys.stderr) as bar:
+        for start in range(0, len(texts), EMBED_BATCH):
+            batch = texts[start : start + EMBED_BATCH]
+            parts.append(np.asarray(embedder.embed_passages(batch, progress=False), dtype=np.float32))
+            bar.update(len(batch))
+    return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
+
+
+def _tokens_for(
+    chunks: Sequence[StoredChunk], texts: Sequence[str], previous: LoadedIndex | None
+) -> list[list[str]]:
+    """Keyword tokens for `chunks`: taken from `previous` when the embedded text is unchanged."""
+    known = _stored_tokens(previous)
+    return [known[c.embed_hash] if c.embed_hash in known else tokenize(t) for c, t in zip(chunks, texts)]
+
+
+def _stored_tokens(previous: LoadedIndex | None) -> dict[str, list[str]]:
+    """The stored tokens of every chunk of `previous`, by embed hash (empty for an older index)."""
+    if previous is None:
+        return {}
+    tokens = ChunkTokens.load(previous.path(KEYWORD_DIR) / TOKENS_DIR)
+    if tokens is None or len(tokens) != len(previous.chunks):
+        return {}
+    return {c.embed_hash: tokens.row(i) for i, c in enumerate(previous.chunks)}
 
 
 def _model_info(embedder: Embedder) -> dict:
@@ -157,3 +245,11 @@ def _model_info(embedder: Embedder) -> dict:
         "normalized": True,
         "prompts": getattr(embedder, "prompts", {}),
     }
+
+
+def _faiss_words(generation: Path) -> str:
+    """The FAISS index type of a written generation, for reports."""
+    import json
+
+    info = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))["faiss"]
+    return f"FAISS {info['type']}"

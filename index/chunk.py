@@ -2,13 +2,18 @@
 
 Each section is chunked on its own, so a passage never mixes two sections; separators are
 Chinese sentence ends first, so a passage cuts a sentence only when the sentence is longer
-than a passage.
+than a passage. langchain cuts the section into pieces without overlap; each piece then
+reaches back over the last whole sentence(s) before it (`overlap_sentences`), so the
+overlap is counted in sentences rather than characters and never starts mid-sentence.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -17,13 +22,13 @@ from index.documents import Article, Chunk, content_hash
 
 
 def make_splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
-    """Build the langchain splitter for these settings."""
+    """Build the langchain splitter for these settings (no overlap: see `add_overlap`)."""
     return RecursiveCharacterTextSplitter(
         separators=list(settings.separators),
         is_separator_regex=True,
         keep_separator=True,
         chunk_size=settings.chunk_size,
-        chunk_overlap=settings.chunk_overlap,
+        chunk_overlap=0,
         strip_whitespace=True,
     )
 
@@ -38,6 +43,7 @@ def chunk_article(article: Article, settings: ChunkSettings) -> list[Chunk]:
         if body_start is None:
             continue
         spans = locate(article.text, body_start, section.end, splitter.split_text)
+        spans = add_overlap(article.text, body_start, spans, settings)
         for start, end in spans:
             chunk = _make_chunk(article, start, end, section.heading, seen)
             chunks.append(chunk)
@@ -56,7 +62,8 @@ def locate(text: str, start: int, end: int, split) -> list[tuple[int, int]]:
     langchain returns strings, and a string that repeats in the section could be found at
     the wrong place; so the splitter runs over a masked copy in which every letter and digit
     is replaced by a character unique to its position (punctuation and spaces, which the
-    separators match, stay), and each masked piece occurs exactly once.
+    separators match, stay), and each piece is searched for after the end of the previous
+    one (a piece of punctuation only is the one thing the mask cannot make unique).
     """
     window = text[start:end]
     masked = mask_letters(window)
@@ -67,8 +74,46 @@ def locate(text: str, start: int, end: int, split) -> list[tuple[int, int]]:
         if found < 0:  # the splitter altered the text: a bug to surface, not to hide
             raise AssertionError(f"chunk not found in its section: {piece[:40]!r}")
         spans.append((start + found, start + found + len(piece)))
-        cursor = found + 1
+        cursor = found + len(piece)  # pieces do not overlap (chunk_overlap=0 in the splitter)
     return spans
+
+
+def add_overlap(
+    text: str, section_start: int, spans: Sequence[tuple[int, int]], settings: ChunkSettings
+) -> list[tuple[int, int]]:
+    """Move the start of every span but the first back over the sentence(s) just before it.
+
+    Up to `settings.overlap_sentences` whole sentences are taken, as many as fit in
+    `settings.chunk_overlap` characters; the ends never move, so the text outside the
+    overlap is covered exactly once.
+    """
+    wanted = settings.overlap_sentences
+    if wanted == 0 or len(spans) < 2:
+        return list(spans)
+    starts = sentence_starts(text, section_start, spans[-1][0], settings.sentence_boundary)
+    out = [spans[0]]
+    for start, end in spans[1:]:
+        before = starts[max(0, bisect_left(starts, start) - wanted) : bisect_left(starts, start)]
+        fitting = [s for s in before if start - s <= settings.chunk_overlap]
+        out.append((fitting[0] if fitting else start, end))
+    return out
+
+
+def sentence_starts(text: str, start: int, end: int, boundary: str) -> list[int]:
+    """Offsets in [start, end) where a sentence begins (its first non-space character)."""
+    found = [start + m.end() for m in _compiled(boundary).finditer(text[start:end])]
+    out: list[int] = []
+    for offset in [start, *found]:
+        while offset < end and text[offset].isspace():
+            offset += 1
+        if offset < end and (not out or offset > out[-1]):
+            out.append(offset)
+    return out
+
+
+@lru_cache(maxsize=8)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 _PRIVATE_USE = [(0xF0000, 0xFFFFD), (0x100000, 0x10FFFD)]  # supplementary private-use planes

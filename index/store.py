@@ -186,34 +186,98 @@ def write_index(
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write a new generation and make it live; return its directory.
+    """Write a new generation from chunk vectors and make it live; return its directory.
 
     The caller must hold the write lock (see `writer_lock`).
     """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
+    index, info = make_faiss_index(dimension, len(vectors), settings.store)
+    if len(vectors):
+        ids = np.asarray([c.vid for c in chunks], dtype=np.int64)
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    return write_generation(
+        root,
+        articles=articles,
+        chunks=chunks,
+        faiss_index=index,
+        faiss_info=info,
+        settings=settings,
+        model=model,
+        extra_files=extra_files,
+        extra_manifest=extra_manifest,
+    )
+
+
+def write_generation(
+    root: Path,
+    *,
+    articles: Sequence[Article],
+    chunks: Sequence[StoredChunk],
+    faiss_index: Any,
+    faiss_info: Mapping[str, Any],
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    extra_files: Mapping[str, FileWriter] | None = None,
+    extra_manifest: Mapping[str, Any] | None = None,
+    next_vid: int | None = None,
+) -> Path:
+    """Write a new generation around a ready FAISS index and make it live; return its directory.
+
+    `faiss_index` must hold exactly the vids of `chunks`. `next_vid` is the first vid never
+    used yet (vids are not reused, so a stale reference can never name another chunk).
+    The caller must hold the write lock (see `writer_lock`).
+    """
+    if faiss_index.ntotal != len(chunks):
+        raise ValueError(f"{len(chunks)} chunks but {faiss_index.ntotal} vectors in the FAISS index")
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)
     staging = root / f".staging-{_generation_name()}"
     staging.mkdir()
     try:
-        faiss_info = _write_faiss(staging / VECTORS, vectors, [c.vid for c in chunks], settings.store)
+        stage_hook("faiss")
+        faiss.write_index(faiss_index, str(staging / VECTORS))
+        stage_hook("chunks")
         _write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
+        stage_hook("articles")
         _write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
         for name, writer in (extra_files or {}).items():
+            stage_hook(name)
             writer(staging / name)
-        manifest = _manifest(staging, articles, chunks, vectors, settings, model, faiss_info, extra_manifest)
+        floor = max((c.vid for c in chunks), default=-1) + 1
+        counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
+        manifest = _manifest(staging, counts, int(faiss_index.d), settings, model, faiss_info, extra_manifest)
+        stage_hook("manifest")
         _write_json(staging / MANIFEST, manifest)
         _fsync_tree(staging)
         generation = root / staging.name.removeprefix(".staging-")
+        stage_hook("rename")
         os.replace(staging, generation)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
+    stage_hook("swap")
     _swap_current(root, generation.name)
     # The previous generation stays one round, for readers that resolved CURRENT just before the swap.
     _remove_old_generations(root, keep={generation.name, previous})
     return generation
+
+
+def stage_hook(stage: str) -> None:
+    """Called before each step of writing a generation; does nothing (tests slow it down to kill a writer)."""
+
+
+def remove_stale(root: Path) -> None:
+    """Delete what a killed writer left behind: staging directories and CURRENT temporaries.
+
+    Only a writer holding the lock may call this, so nothing it deletes is still being written.
+    """
+    for path in root.glob(".staging-*"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path in root.glob(f".{CURRENT}.*"):
+        path.unlink(missing_ok=True)
 
 
 def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any] | None = None) -> Path:
@@ -225,6 +289,7 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
     current = live_generation(root)
     manifest = read_manifest(root)
     verify_files(current, manifest)
+    remove_stale(root)
     staging = root / f".staging-{_generation_name()}"
     try:
         for name in manifest["files"]:
@@ -279,14 +344,24 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def make_faiss_index(dimension: int, count: int, settings: StoreSettings) -> tuple[Any, dict[str, Any]]:
+FAISS_TYPES = ("flat", "hnsw")
+
+
+def faiss_kind(count: int, settings: StoreSettings) -> str:
+    """The FAISS index type for `count` chunks: the forced one, or by size when `auto`."""
+    if settings.index_type != "auto":
+        return settings.index_type
+    return "hnsw" if count >= settings.hnsw_threshold else "flat"
+
+
+def make_faiss_index(
+    dimension: int, count: int, settings: StoreSettings, kind: str | None = None
+) -> tuple[Any, dict[str, Any]]:
     """An empty FAISS index of the type the settings and corpus size call for, with its description."""
-    kind = settings.index_type
-    if kind == "auto":
-        kind = "hnsw" if count >= settings.hnsw_threshold else "flat"
+    kind = kind or faiss_kind(count, settings)
     if kind == "flat":
         inner, info = faiss.IndexFlatIP(dimension), {"type": "flat", "metric": "inner_product"}
-    else:
+    elif kind == "hnsw":
         inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = settings.hnsw_ef_construction
         inner.hnsw.efSearch = settings.hnsw_ef_search
@@ -297,23 +372,23 @@ def make_faiss_index(dimension: int, count: int, settings: StoreSettings) -> tup
             "ef_construction": settings.hnsw_ef_construction,
             "ef_search": settings.hnsw_ef_search,
         }
+    else:
+        raise ValueError(f"FAISS index type {kind!r} is unknown; valid: {FAISS_TYPES}")
+    info["threshold"] = settings.hnsw_threshold
+    info["chosen"] = "forced" if settings.index_type != "auto" else "auto"
     return faiss.IndexIDMap2(inner), info
 
 
-def _write_faiss(path: Path, vectors: np.ndarray, ids: Sequence[int], settings: StoreSettings) -> dict[str, Any]:
-    dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else 0
-    index, info = make_faiss_index(dimension, len(vectors), settings)
-    if len(vectors):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
-    faiss.write_index(index, str(path))
-    return info
+def supports_removal(faiss_index: Any) -> bool:
+    """True when vectors can be removed in place (flat); HNSW graphs cannot drop a node."""
+    inner = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
+    return isinstance(inner, faiss.IndexFlat)
 
 
 def _manifest(
     staging: Path,
-    articles: Sequence[Article],
-    chunks: Sequence[StoredChunk],
-    vectors: np.ndarray,
+    counts: Mapping[str, int],
+    dimension: int,
     settings: IndexSettings,
     model: Mapping[str, Any],
     faiss_info: Mapping[str, Any],
@@ -328,11 +403,11 @@ def _manifest(
         "format": "wenda-index",
         "format_version": FORMAT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": {**model, "dimension": int(vectors.shape[1]) if vectors.ndim == 2 else model.get("dimension")},
+        "model": {**model, "dimension": dimension},
         "settings": settings.to_dict(),
         "faiss": dict(faiss_info),
-        "counts": {"articles": len(articles), "chunks": len(chunks)},
-        "next_vid": max((c.vid for c in chunks), default=-1) + 1,
+        "counts": {"articles": counts["articles"], "chunks": counts["chunks"]},
+        "next_vid": counts["next_vid"],
         "versions": _versions(),
         "files": files,
         **(extra or {}),
@@ -366,6 +441,9 @@ def _check_counts(root: Path, manifest: Mapping[str, Any], vectors: Any, chunks:
             f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"
         )
+    ids = set(faiss.vector_to_array(vectors.id_map).tolist()) if hasattr(vectors, "id_map") else None
+    if ids is not None and ids != {c.vid for c in chunks}:
+        raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
 
 
 def _chunk_row(stored: StoredChunk) -> dict[str, Any]:

@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--k", type=int, default=10, help="passages per question (recall is reported at 1, 5, 10)")
     ev.add_argument("--format", choices=("table", "json"), default="table")
     ev.add_argument("--show-misses", action="store_true", help="list the questions whose answer was not found")
+    ev.add_argument("--dense-weight", type=float, help="override the fusion weight of dense retrieval (0 = keyword only)")
+    ev.add_argument("--keyword-weight", type=float, help="override the fusion weight of keyword retrieval (0 = dense only)")
     ev.set_defaults(run=_eval)
 
     cal = commands.add_parser("calibrate", help="fit the abstention rule on answerable and unanswerable questions")
@@ -105,6 +107,11 @@ def _eval(args: argparse.Namespace) -> int:
 
     items = [item for path in args.qa_files for item in evaluate.read_items(path)]
     bot = load_bot(args.index, progress=False)
+    overrides = {k: v for k, v in (("dense_weight", args.dense_weight), ("keyword_weight", args.keyword_weight)) if v is not None}
+    if overrides:
+        from dataclasses import replace
+
+        bot.settings = replace(bot.settings, **overrides)
     bot.ask("预热", top_k=1)  # the first call pays one-off costs; keep them out of the latency figures
     outcomes = evaluate.run(bot, items, k=args.k)
     figures = evaluate.report(outcomes)

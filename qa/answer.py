@@ -45,25 +45,34 @@ class ScoredSentence:
         return self.coverage + 0.15 * self.relevance
 
 
-def coverage(question_tokens: Sequence[str], sentence: str, idf: Callable[[str], float]) -> float:
+def coverage(question_tokens: Sequence[str], sentence_tokens: set[str], idf: Callable[[str], float]) -> float:
     """IDF-weighted share of the question's distinct tokens that occur in the sentence."""
     wanted = set(question_tokens)
-    if not wanted:
-        return 0.0
-    present = set(tokenize(sentence)) & wanted
     total = sum(idf(t) for t in wanted)
-    return sum(idf(t) for t in present) / total if total else 0.0
+    if not total:
+        return 0.0
+    return sum(idf(t) for t in wanted & sentence_tokens) / total
 
 
 def score_sentences(
-    question: str, passages: Sequence[str], relevance: Sequence[float], idf: Callable[[str], float]
+    question: str,
+    passages: Sequence[str],
+    relevance: Sequence[float],
+    idf: Callable[[str], float],
+    contexts: Sequence[str] | None = None,
 ) -> list[ScoredSentence]:
-    """Score every sentence of every passage against the question."""
+    """Score every sentence of every passage against the question.
+
+    A passage's context (its article title and section) counts as part of each of its
+    sentences: a sentence rarely repeats the subject its article is about ("它的面积约为…").
+    """
     tokens = tokenize(question)
+    contexts = contexts or [""] * len(passages)
     scored = []
-    for i, (text, rel) in enumerate(zip(passages, relevance)):
+    for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
+        shared = set(tokenize(context)) if context else set()
         for span in split_sentences(text):
-            cov = coverage(tokens, text[span[0] : span[1]], idf)
+            cov = coverage(tokens, set(tokenize(text[span[0] : span[1]])) | shared, idf)
             scored.append(ScoredSentence(i, span, cov, rel))
     return scored
 

@@ -74,9 +74,12 @@ class Bot:
         s = self.settings
         rankings, weights = [], []
         for text, vector in zip(queries, vectors):
-            rankings.append([h.position for h in self.dense.search(text, vector, s.candidates)])
-            rankings.append([p for p, _ in self.keyword.search(text, s.candidates)])
-            weights += [s.dense_weight, s.keyword_weight]
+            if s.dense_weight > 0:
+                rankings.append([h.position for h in self.dense.search(text, vector, s.candidates)])
+                weights.append(s.dense_weight)
+            if s.keyword_weight > 0:
+                rankings.append([p for p, _ in self.keyword.search(text, s.candidates)])
+                weights.append(s.keyword_weight)
         fused = reciprocal_rank_fusion(rankings, weights, k=s.rrf_k)[: s.candidates]
         cosines = self._cosines([p for p, _ in fused], vectors)
         return [(p, score, cosines[p]) for p, score in fused]
@@ -95,8 +98,16 @@ class Bot:
         vectors = self.embedder.embed_queries(queries)
         top = merge_candidates(self._candidates(queries, vectors), self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
-        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf)
+        contexts = [self._context(c) for c in top]
+        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts)
         return top, texts, scored, evidence(question, top, texts, scored)
+
+    def _context(self, candidate: Candidate) -> str:
+        """The title (unless made up from the lead) and section a passage stands under."""
+        article = self.index.articles[candidate.article_id]
+        section = self.index.chunks[candidate.positions[0]].chunk.section or ""
+        title = article.title if article.title_from != "lead" else ""
+        return f"{title} {section}".strip()
 
     @property
     def background(self) -> Background:

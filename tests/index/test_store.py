@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import random
 import signal
 import time
 from pathlib import Path
 
 import pytest
 
+import index.store
 from index.build import build_index
+from index.update import update_index
 from index.config import IndexSettings
 from index.store import (
     CURRENT,
@@ -128,3 +131,53 @@ def test_build_killed_midway_leaves_the_old_index_answering(sample_corpus, tmp_p
 
 def _slow_build(corpus: str, root: str, embedder) -> None:
     build_index(Path(corpus), Path(root), IndexSettings(), embedder=_SlowEmbedder(embedder), progress=False)
+
+
+STAGE_DELAY = 0.08  # seconds each step of writing a generation is slowed down by in the killed writer
+
+
+def _slow_writer(kind: str, corpus: str, root: str, embedder, started) -> None:
+    """Build or update with every write step slowed down; tells the parent when writing starts."""
+
+    def slow(stage: str) -> None:
+        started.set()
+        time.sleep(STAGE_DELAY)
+
+    index.store.stage_hook = slow
+    if kind == "build":
+        build_index(Path(corpus), Path(root), IndexSettings(), embedder=embedder, progress=False)
+    else:
+        update_index(Path(root), add=[Path(corpus)], embedder=embedder, progress=False)
+
+
+@pytest.mark.parametrize("kind", ["build", "update"])
+def test_writer_killed_at_any_step_of_the_write_leaves_a_loadable_index(kind, sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    old_articles = set(load_index(root).articles)
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("一篇新的文章，内容不同。", encoding="utf-8")
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(20250630)
+    # delays spread over the whole write (about 8 slowed steps), from before the first file to after the swap
+    delays = [0.0, 0.03, *(rng.uniform(0, 10 * STAGE_DELAY) for _ in range(5))]
+    left_behind = 0
+    for delay in delays:
+        started = ctx.Event()
+        child = ctx.Process(target=_slow_writer, args=(kind, str(extra), str(root), fake_embedder, started))
+        child.start()
+        assert started.wait(30), "the writer never reached its write phase"
+        time.sleep(delay)
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        loaded = load_index(root, fake_embedder.model_id, fake_embedder.fingerprint)  # verifies every checksum
+        new_articles = {"new"} if kind == "build" else old_articles | {"new"}
+        assert set(loaded.articles) in (old_articles, new_articles)
+        left_behind += any(p.name.startswith(".staging-") for p in root.iterdir())
+        # the next writer (here: a rebuild of the original corpus) cleans up after the killed one
+        _build(sample_corpus, root, fake_embedder)
+        names = [p.name for p in root.iterdir()]
+        assert not [n for n in names if n.startswith((".staging-", ".CURRENT."))], names
+        assert len([n for n in names if n.startswith("gen-")]) <= 2
+        assert set(load_index(root).articles) == old_articles
+    assert left_behind >= 1  # some kills did land mid-write

@@ -1,0 +1,377 @@
+"""Update an index without a rebuild: add, replace and remove articles.
+
+An update starts from the live generation: unchanged articles keep their chunks and FAISS
+ids; a changed article keeps the ids of its chunks whose embedded text did not change;
+everything else gets new ids (never reused: `next_vid` in the manifest only grows). A flat
+index is updated in place with `remove_ids`/`add_with_ids`. An HNSW graph cannot drop a
+node, so when an update removes vectors from an HNSW index (or the size crosses the `auto`
+threshold), the FAISS index is rebuilt from the stored vectors (reconstructed, never
+re-embedded); adding to an HNSW index without removing is done in place. The BM25 index is
+recomputed over the whole chunk list in the same generation (from stored tokens), so both
+retrievers always agree. Every update writes a new generation and swaps it in under the
+writer lock, like a build, so a crash leaves the previous index live.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.build import BuildReport, _chunks_with_texts, _nothing_read, _stored_tokens, embed_passages
+from index.chunk import embed_text
+from index.config import IndexSettings
+from index.documents import Article, content_hash
+from index.embed import Embedder, SentenceTransformerEmbedder
+from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, family_id, read_corpus
+from index.keyword import KEYWORD_DIR, tokenize, write_keyword_index
+from index.store import (
+    LoadedIndex,
+    StoredChunk,
+    check_model,
+    faiss_kind,
+    load_index,
+    make_faiss_index,
+    read_manifest,
+    supports_removal,
+    write_generation,
+    writer_lock,
+)
+
+
+class UnknownArticleError(CorpusError):
+    """An article id to remove that the index does not hold."""
+
+
+@dataclass
+class _Plan:
+    """What an update does to each article, decided before anything is embedded."""
+
+    articles: list[Article]  # the final article list, in index order
+    changed: dict[str, Article]  # new or replaced articles (need chunking)
+    added: list[str]
+    replaced: list[str]
+    removed: list[str]
+    unchanged: list[str]
+    # same text, other metadata (extras, path): rewritten, not re-embedded
+    metadata_only: list[str] = field(default_factory=list)
+
+
+def update_index(
+    index_dir: Path,
+    add: Sequence[Path] = (),
+    remove: Sequence[str] = (),
+    *,
+    root: Path | None = None,
+    embedder: Embedder | None = None,
+    embedder_factory: Callable[[IndexSettings], Embedder] | None = None,
+    progress: bool = True,
+) -> BuildReport:
+    """Add or replace the articles of files `add` and remove articles `remove`, without a rebuild.
+
+    Article ids of added files are their paths relative to `root`, or else to the corpus
+    directory the index was built from (when the file lies under it), or else their file
+    names; re-adding an article with the same id replaces it, and re-adding a file that held
+    several articles (`name#1`, `name#2`, …) replaces all of them. Nothing is embedded for an
+    unchanged chunk; the embedding model is loaded only if something must be embedded.
+
+    Raises:
+        IndexNotFoundError: no index at `index_dir`.
+        UnknownArticleError: an id in `remove` is not in the index.
+        CorpusError: no readable file in `add`, or duplicate article ids.
+        IndexLockedError: another writer holds the index.
+    """
+    started = time.perf_counter()
+    read_manifest(index_dir)  # a missing index is reported before anything else
+    with writer_lock(index_dir):
+        # read under the lock, so a concurrent writer's change (e.g. calibrated settings) is kept
+        previous = load_index(index_dir)
+        settings = previous.settings
+        if embedder is not None:
+            check_model(previous.manifest, embedder.model_id, embedder.fingerprint, index_dir)
+        new_articles, ingest = _read_added(add, root, previous.manifest, settings)
+        plan = _plan(previous, new_articles, remove)
+        lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
+        result = _apply(previous, plan, settings, lazy, progress)
+        if plan.changed or plan.removed or plan.metadata_only:
+            _write(index_dir, previous, plan, result)
+        else:
+            result.faiss_action = "unchanged (nothing to write)"  # keep the live generation as it is
+    return _report(index_dir, plan, result, ingest, time.perf_counter() - started)
+
+
+def _write(index_dir: Path, previous: LoadedIndex, plan: _Plan, result: _Result) -> None:
+    """Write the updated index as a new generation and make it live (the caller holds the lock)."""
+    result.written = write_generation(
+        index_dir,
+        articles=plan.articles,
+        chunks=result.chunks,
+        faiss_index=result.faiss_index,
+        faiss_info=result.faiss_info,
+        settings=previous.settings,
+        model=previous.manifest["model"],
+        extra_files={KEYWORD_DIR: lambda path: write_keyword_index(path, result.tokens)},
+        extra_manifest=_kept_manifest(previous.manifest, plan, result),
+        next_vid=result.next_vid,
+    )
+
+
+def _report(index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport, seconds: float) -> BuildReport:
+    """What the update did, for people and tests."""
+    counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
+    report = BuildReport(index_dir, *counts, seconds)
+    report.skipped = ingest.skipped
+    report.added, report.replaced, report.removed = plan.added, plan.replaced, plan.removed
+    report.unchanged = plan.unchanged
+    report.faiss = f"FAISS {result.faiss_info['type']} {result.faiss_action}"
+    return report
+
+
+def _read_added(
+    paths: Sequence[Path], root: Path | None, manifest: Mapping[str, Any], settings: IndexSettings
+) -> tuple[list[Article], IngestReport]:
+    """Read the files to add, each with the id base the build would have given it."""
+    report = IngestReport()
+    articles: list[Article] = []
+    for path in paths:
+        base = _id_root(path, root, manifest)
+        found, part = read_corpus(corpus_files(path), root=base, steps=settings.clean.steps)
+        articles.extend(found)
+        report.files += part.files
+        report.skipped.extend(part.skipped)
+    check_unique_ids(articles)
+    if paths and not articles:
+        raise CorpusError(_nothing_read(paths, report))
+    report.articles = len(articles)
+    return articles, report
+
+
+def _id_root(path: Path, root: Path | None, manifest: Mapping[str, Any]) -> Path | None:
+    """The directory article ids of `path` are relative to."""
+    if root is not None:
+        return root
+    built = manifest.get("corpus", {}).get("id_root")
+    if built and Path(built).is_dir() and path.resolve().is_relative_to(Path(built)):
+        return Path(built)
+    return path if path.is_dir() else None
+
+
+def _plan(previous: LoadedIndex, new_articles: Sequence[Article], remove: Sequence[str]) -> _Plan:
+    """Decide which articles are added, replaced, removed or unchanged."""
+    old = previous.articles
+    unknown = [a for a in remove if a not in old]
+    if unknown:
+        raise UnknownArticleError(_unknown_ids(unknown, old))
+    incoming = {a.id: a for a in new_articles}
+    superseded = _superseded(old, new_articles)
+    dropped = set(remove) | superseded
+    changed = {i: a for i, a in incoming.items() if i not in old or old[i].content_hash != a.content_hash}
+    final = [incoming.get(i, a) for i, a in old.items() if i not in dropped or i in incoming]
+    final += [a for i, a in incoming.items() if i not in old]
+    return _Plan(
+        articles=final,
+        changed=changed,
+        added=[i for i in incoming if i not in old],
+        replaced=[i for i in changed if i in old],
+        removed=[i for i in dict.fromkeys(remove) if i not in incoming] + sorted(superseded - set(remove)),
+        unchanged=[i for i in incoming if i in old and i not in changed],
+        metadata_only=[
+            i for i in incoming if i in old and i not in changed and old[i].to_dict() != incoming[i].to_dict()
+        ],
+    )
+
+
+def _superseded(old: Mapping[str, Article], new_articles: Sequence[Article]) -> set[str]:
+    """Articles of a re-added file (`name`, `name#1`, …) that its new version no longer has.
+
+    Only files whose ids come from their path (txt, md, html) form such families; jsonl
+    records carry their own ids and are replaced one by one.
+    """
+    families = {family_id(a.id) for a in new_articles if not _from_jsonl(a)}
+    incoming = {a.id for a in new_articles}
+    return {
+        i for i, a in old.items() if i not in incoming and family_id(i) in families and not _from_jsonl(a)
+    }
+
+
+def _from_jsonl(article: Article) -> bool:
+    return (article.path or "").lower().endswith(".jsonl")
+
+
+def _unknown_ids(unknown: Sequence[str], old: Mapping[str, Article]) -> str:
+    """The error for ids to remove that the index does not hold, with close matches."""
+    hints = [i for i in old if any(i.startswith(u) or u.startswith(i) for u in unknown)][:5]
+    hint = (
+        f"; did you mean {', '.join(map(repr, hints))}?"
+        if hints
+        else "; `python -m index info --index DIR --articles` lists them"
+    )
+    return f"no article {', '.join(map(repr, unknown))} in the index{hint}"
+
+
+class _LazyEmbedder:
+    """Loads the index's embedding model only when a text actually has to be embedded."""
+
+    def __init__(
+        self, embedder, factory, settings: IndexSettings, previous: LoadedIndex, root: Path, progress: bool
+    ):
+        self._embedder, self._factory, self._settings = embedder, factory, settings
+        self._previous, self._root, self._progress = previous, root, progress
+
+    def get(self) -> Embedder:
+        if self._embedder is None:
+            factory = self._factory or (
+                lambda s: SentenceTransformerEmbedder(s.embed, progress=self._progress)
+            )
+            self._embedder = factory(self._settings)
+            check_model(
+                self._previous.manifest, self._embedder.model_id, self._embedder.fingerprint, self._root
+            )
+        return self._embedder
+
+
+@dataclass
+class _Result:
+    """The new content of the index after an update."""
+
+    chunks: list[StoredChunk]
+    tokens: list[list[str]]
+    faiss_index: Any
+    faiss_info: dict[str, Any]
+    faiss_action: str
+    embedded: int
+    reused: int
+    next_vid: int
+    written: Path | None = None
+
+
+def _apply(
+    previous: LoadedIndex, plan: _Plan, settings: IndexSettings, lazy: _LazyEmbedder, progress: bool
+) -> _Result:
+    """Chunk the changed articles, reuse what is unchanged, embed the rest, update FAISS."""
+    old_by_article: dict[str, list[StoredChunk]] = {}
+    for stored in previous.chunks:
+        old_by_article.setdefault(stored.chunk.article_id, []).append(stored)
+    stored_tokens = _stored_tokens(previous)
+    next_vid = int(previous.manifest.get("next_vid", 0))
+    next_vid = max(next_vid, max((c.vid for c in previous.chunks), default=-1) + 1)
+    chunks: list[StoredChunk] = []
+    tokens: list[list[str]] = []
+    fresh: list[tuple[int, str]] = []  # (position in chunks, embedded text) of chunks needing a vector
+    for article in plan.articles:
+        if article.id not in plan.changed:
+            for stored in old_by_article.get(article.id, []):
+                chunks.append(stored)
+                tokens.append(
+                    stored_tokens.get(stored.embed_hash) or tokenize(_text_of(stored, article, settings))
+                )
+            continue
+        kept = _by_hash(old_by_article.get(article.id, []))
+        for chunk, text in _chunks_with_texts(article, settings):
+            digest = content_hash(text)
+            if kept.get(digest):
+                vid = kept[digest].pop().vid  # same text as before: keep its id and vector
+            else:
+                vid, next_vid = next_vid, next_vid + 1
+                fresh.append((len(chunks), text))
+            chunks.append(StoredChunk(chunk, vid, digest))
+            tokens.append(stored_tokens.get(digest) or tokenize(text))
+    new_vectors, embedded = _fresh_vectors(previous, chunks, fresh, lazy, progress)
+    faiss_index, info, action = _updated_faiss(previous, chunks, fresh, new_vectors, settings)
+    return _Result(chunks, tokens, faiss_index, info, action, embedded, len(chunks) - embedded, next_vid)
+
+
+def _text_of(stored: StoredChunk, article: Article, settings: IndexSettings) -> str:
+    """The embedded text of a stored chunk (for an older index without stored tokens)."""
+    return embed_text(stored.chunk, article, settings.chunk)
+
+
+def _by_hash(chunks: Iterable[StoredChunk]) -> dict[str, list[StoredChunk]]:
+    """Stored chunks grouped by embed hash (a passage can repeat within an article)."""
+    out: dict[str, list[StoredChunk]] = {}
+    for stored in chunks:
+        out.setdefault(stored.embed_hash, []).append(stored)
+    return out
+
+
+def _fresh_vectors(
+    previous: LoadedIndex,
+    chunks: Sequence[StoredChunk],
+    fresh: Sequence[tuple[int, str]],
+    lazy: _LazyEmbedder,
+    progress: bool,
+) -> tuple[np.ndarray, int]:
+    """Vectors for chunks with new ids: copied from any stored chunk with the same text, else embedded."""
+    dimension = int(previous.faiss_index.d)
+    vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
+    known = {c.embed_hash: c.vid for c in previous.chunks}
+    todo = []
+    for row, (position, _) in enumerate(fresh):
+        vid = known.get(chunks[position].embed_hash)
+        if vid is not None:
+            vectors[row] = previous.faiss_index.reconstruct(vid)
+        else:
+            todo.append(row)
+    if todo:
+        vectors[todo] = embed_passages(lazy.get(), [fresh[row][1] for row in todo], progress)
+    return vectors, len(todo)
+
+
+def _updated_faiss(
+    previous: LoadedIndex,
+    chunks: Sequence[StoredChunk],
+    fresh: Sequence[tuple[int, str]],
+    new_vectors: np.ndarray,
+    settings: IndexSettings,
+) -> tuple[Any, dict[str, Any], str]:
+    """The FAISS index for `chunks`: the old one updated in place if it can be, else rebuilt from stored vectors."""
+    index = previous.faiss_index  # loaded from disk: changing it in memory leaves the live files alone
+    keep = {c.vid for c in chunks}
+    gone = np.asarray(sorted(c.vid for c in previous.chunks if c.vid not in keep), dtype=np.int64)
+    new_ids = np.asarray([chunks[p].vid for p, _ in fresh], dtype=np.int64)
+    kind = faiss_kind(len(chunks), settings.store)
+    same_kind = previous.manifest["faiss"]["type"] == kind
+    if same_kind and (len(gone) == 0 or supports_removal(index)):
+        if len(gone):
+            index.remove_ids(gone)
+        if len(new_ids):
+            index.add_with_ids(np.ascontiguousarray(new_vectors), new_ids)
+        return index, dict(previous.manifest["faiss"]), "updated in place"
+    fresh_rows = {vid: row for row, vid in enumerate(new_ids.tolist())}
+    vectors = (
+        np.stack(
+            [
+                new_vectors[fresh_rows[c.vid]] if c.vid in fresh_rows else index.reconstruct(c.vid)
+                for c in chunks
+            ]
+        )
+        if chunks
+        else np.zeros((0, int(index.d)), dtype=np.float32)
+    )
+    rebuilt, info = make_faiss_index(int(index.d), len(chunks), settings.store, kind)
+    if len(chunks):
+        rebuilt.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.asarray([c.vid for c in chunks], dtype=np.int64),
+        )
+    reason = "type changed with size" if not same_kind else "HNSW cannot remove vectors"
+    return rebuilt, info, f"rebuilt from stored vectors ({reason}; nothing re-embedded)"
+
+
+def _kept_manifest(manifest: Mapping[str, Any], plan: _Plan, result: _Result) -> dict[str, Any]:
+    """Manifest entries an update carries over, plus a record of the change."""
+    change = {
+        "kind": "update",
+        "added": len(plan.added),
+        "replaced": len(plan.replaced),
+        "removed": len(plan.removed),
+        "embedded": result.embedded,
+        "reused": result.reused,
+        "faiss": result.faiss_action,
+    }
+    kept = {k: manifest[k] for k in ("corpus",) if k in manifest}
+    return {**kept, "change": change}

@@ -1,0 +1,168 @@
+"""`python -m index`: build, add, remove, info, and one clear line for every bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index.__main__ import main
+from index.store import CURRENT, load_index
+
+SAMPLE_ID = "000_40a999470f34a1c1"
+
+
+@pytest.fixture
+def fake_model(monkeypatch, fake_embedder):
+    """Make the CLI embed with the fake embedder instead of loading the real model."""
+    for module in ("index.build", "index.update"):
+        monkeypatch.setattr(f"{module}.SentenceTransformerEmbedder", lambda settings, progress=True: fake_embedder)
+    return fake_embedder
+
+
+@pytest.fixture
+def built(tmp_path, sample_corpus, fake_model, capsys) -> Path:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(sample_corpus, corpus)
+    root = tmp_path / "idx"
+    assert main(["build", "--corpus", str(corpus), "--index", str(root), "--quiet"]) == 0
+    capsys.readouterr()
+    return root
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err, err
+    return err
+
+
+def test_build_prints_a_summary_with_articles_chunks_seconds_and_rate(
+    tmp_path, sample_corpus, fake_model, capsys
+):
+    assert main(["build", "--corpus", str(sample_corpus), "--index", str(tmp_path / "idx")]) == 0
+    out, err = capsys.readouterr()
+    assert "embedding" in err and "chunk" in err  # the progress bar
+    assert "2 articles" in out and " chunks (" in out and " s, " in out and "chunks/s" in out
+
+
+def test_add_and_remove_through_the_command_line(built, tmp_path, capsys):
+    new = tmp_path / "new.md"
+    new.write_text("# 新文章\n\n一篇新的文章，讲了一件新的事。\n", encoding="utf-8")
+    assert main(["add", "--index", str(built), str(new), "--quiet"]) == 0
+    assert "1 added, 0 replaced, 0 removed" in capsys.readouterr().out
+    assert "new" in load_index(built).articles
+    assert main(["remove", "--index", str(built), "new", f"{SAMPLE_ID}#2"]) == 0
+    assert "0 added, 0 replaced, 2 removed" in capsys.readouterr().out
+    assert set(load_index(built).articles) == {f"{SAMPLE_ID}#1"}
+
+
+def test_info_describes_the_manifest_in_words(built, capsys):
+    assert main(["info", "--index", str(built), "--articles"]) == 0
+    out = capsys.readouterr().out
+    for words in (
+        "2 articles in",
+        "Embedding model fake/bigram-hash",
+        "64 dimensions",
+        "exact inner-product search",
+        "1 sentence(s) of overlap",
+        "Cleaning steps: strip_bom",
+        "sha256",
+        "vectors.faiss",
+        "chunks.jsonl",
+        "by a build",
+        "faiss-cpu",
+        f"{SAMPLE_ID}#1",
+    ):
+        assert words in out, words
+    assert main(["info", "--index", str(built), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["counts"]["articles"] == 2
+
+
+def test_info_names_hnsw_parameters(tmp_path, sample_corpus, fake_model, capsys):
+    root = tmp_path / "idx"
+    assert (
+        main(
+            ["build", "--corpus", str(sample_corpus), "--index", str(root), "--index-type", "hnsw", "--quiet"]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["info", "--index", str(root)]) == 0
+    assert "approximate HNSW graph (M=32, efConstruction=80, efSearch=128)" in capsys.readouterr().out
+
+
+def test_missing_corpus_directory(tmp_path, capsys):
+    assert main(["build", "--corpus", str(tmp_path / "nope"), "--index", str(tmp_path / "idx")]) == 2
+    assert "does not exist" in _error(capsys)
+    assert not (tmp_path / "idx").exists()
+
+
+def test_empty_corpus(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.pdf").write_bytes(b"%PDF")
+    assert main(["build", "--corpus", str(tmp_path / "empty"), "--index", str(tmp_path / "idx")]) == 2
+    assert "no .txt, .md, .html or .jsonl file in" in _error(capsys)
+
+
+def test_corpus_of_unreadable_files_only(tmp_path, capsys):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    assert main(["build", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "idx")]) == 2
+    err = _error(capsys)
+    assert "no article could be read" in err and "bad.txt" in err
+
+
+def test_unreadable_file_is_skipped_by_name_and_the_build_goes_on(
+    built, tmp_path, sample_corpus, fake_model, capsys
+):
+    corpus = tmp_path / "corpus"
+    (corpus / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert f"skipped {corpus / 'bad.txt'}: UnicodeDecodeError" in err and "2 articles" in out
+
+
+def test_duplicate_ids_leave_the_index_untouched(built, tmp_path, capsys):
+    before = (built / CURRENT).read_text()
+    corpus = tmp_path / "dup"
+    corpus.mkdir()
+    rows = [{"id": "x", "text": "一。"}, {"id": "x", "text": "二。"}]
+    (corpus / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert main(["build", "--corpus", str(corpus), "--index", str(built)]) == 2
+    assert "duplicate article id 'x'" in _error(capsys)
+    assert main(["add", "--index", str(built), str(corpus / "d.jsonl")]) == 2
+    assert "duplicate article id 'x'" in _error(capsys)
+    assert (built / CURRENT).read_text() == before
+
+
+def test_remove_of_an_unknown_id(built, capsys):
+    before = (built / CURRENT).read_text()
+    assert main(["remove", "--index", str(built), "no-such-article"]) == 2
+    assert "no article 'no-such-article' in the index" in _error(capsys)
+    assert (built / CURRENT).read_text() == before
+
+
+def test_add_to_a_missing_index(tmp_path, capsys):
+    (tmp_path / "a.txt").write_text("正文。", encoding="utf-8")
+    assert main(["add", "--index", str(tmp_path / "none"), str(tmp_path / "a.txt")]) == 2
+    assert "python -m index build" in _error(capsys)
+
+
+def test_bad_chunk_setting_names_the_value(tmp_path, sample_corpus, capsys):
+    assert (
+        main(
+            [
+                "build",
+                "--corpus",
+                str(sample_corpus),
+                "--index",
+                str(tmp_path / "i"),
+                "--chunk-overlap",
+                "999",
+            ]
+        )
+        == 2
+    )
+    assert "chunk_overlap=999" in _error(capsys)
