@@ -30,8 +30,15 @@ install-test: $(VENV)/.installed-test
 run: install
 	$(PY) -m ui serve --host $(HOST) --port $(PORT)
 
-test: install-test
+test: install-test browser-deps
 	$(PY) -m pytest
+
+# Debian's Chromium for the browser test (tests/ui/test_browser.py); Playwright never downloads one.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "Installing Debian's chromium for the browser test"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 index: install
 	$(PY) -m index build --corpus index/data/sample --index var/index/sample

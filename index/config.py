@@ -134,8 +134,8 @@ class RetrievalSettings:
     max_question_chars: int = 1000
     # Fitted by `python -m qa calibrate` on the CMRC 2018 trial questions, eval/cmrc_english.jsonl
     # and eval/cmrc_unanswerable.jsonl over an index of the CMRC trial passages (README, "Abstention").
-    abstain_weights: tuple[float, ...] = (-5.039, 93.209, 10.355, 17.771, 3.49)
-    abstain_threshold: float = 0.1887
+    abstain_weights: tuple[float, ...] = (-5.531, 81.175, 0.0, 14.245, 4.85)
+    abstain_threshold: float = 0.2254
     calibration: str = "defaults fitted on CMRC 2018 trial + eval/cmrc_english + eval/cmrc_unanswerable"
 
     def __post_init__(self) -> None:

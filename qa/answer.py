@@ -45,6 +45,15 @@ class ScoredSentence:
         return self.coverage + 0.15 * self.relevance
 
 
+# Question words never occur in the answer, so tokens made of them only dilute coverage.
+_INTERROGATIVE = re.compile(r"[哪吗呢谁么]|多少|如何|何时|何处|为何|几[个岁年次种条位天]")
+
+
+def question_tokens(question: str) -> list[str]:
+    """The question's keyword tokens without the ones that carry its question words."""
+    return [t for t in tokenize(question) if not _INTERROGATIVE.search(t)]
+
+
 def coverage(question_tokens: Sequence[str], sentence_tokens: set[str], idf: Callable[[str], float]) -> float:
     """IDF-weighted share of the question's distinct tokens that occur in the sentence."""
     wanted = set(question_tokens)
@@ -66,7 +75,7 @@ def score_sentences(
     A passage's context (its article title and section) counts as part of each of its
     sentences: a sentence rarely repeats the subject its article is about ("它的面积约为…").
     """
-    tokens = tokenize(question)
+    tokens = question_tokens(question)
     contexts = contexts or [""] * len(passages)
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):

@@ -152,13 +152,21 @@ def contextual_queries(question: str, history: Sequence[str]) -> list[str]:
     return [question]
 
 
-def merge_candidates(candidates: Sequence[tuple[int, float, float]], index: LoadedIndex, top_k: int) -> list[Candidate]:
-    """Merge overlapping chunks of the same article into one passage, keeping fused order."""
+def merge_candidates(
+    candidates: Sequence[tuple[int, float, float]], index: LoadedIndex, top_k: int, max_chars: int = 700
+) -> list[Candidate]:
+    """Merge overlapping chunks of the same article into one passage, keeping fused order.
+
+    A chunk that overlaps a passage already chosen is merged into it, or dropped when the
+    merged passage would exceed `max_chars`; it is never returned twice.
+    """
     merged: list[Candidate] = []
     for position, fused, cosine in candidates:
         chunk = index.chunks[position].chunk
         for i, other in enumerate(merged):
             if other.article_id == chunk.article_id and chunk.start < other.end and other.start < chunk.end:
+                if max(other.end, chunk.end) - min(other.start, chunk.start) > max_chars:
+                    break  # merging would make an unreadably long passage: drop the lower-ranked chunk
                 merged[i] = Candidate(
                     other.article_id,
                     min(other.start, chunk.start),

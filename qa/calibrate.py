@@ -45,7 +45,25 @@ def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:
+def fit_logistic(x: np.ndarray, y: np.ndarray, nonnegative: Sequence[int] = (0, 1, 2)) -> np.ndarray:
+    """Logistic regression whose evidence weights are never negative; returns [bias, w…].
+
+    More evidence must never make abstaining more likely: a weight that comes out negative
+    (too little data of that kind, e.g. few cross-lingual questions) is fixed at 0 and the
+    rest refitted.
+    """
+    active = list(range(x.shape[1]))
+    while True:
+        weights = np.zeros(x.shape[1] + 1)
+        fitted = _fit_unconstrained(x[:, active], y)
+        weights[0], weights[[i + 1 for i in active]] = fitted[0], fitted[1:]
+        negative = [i for i in active if i in nonnegative and weights[i + 1] < 0]
+        if not negative:
+            return weights
+        active.remove(negative[0])
+
+
+def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:
     """Logistic regression by Newton's method on standardised features; returns [bias, w…] in raw units."""
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1.0

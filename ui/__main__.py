@@ -1,13 +1,14 @@
-"""Command line: `python -m ui serve [--host H] [--port P] [--index DIR]`."""
+"""Command line: `python -m ui serve [--config FILE] [--host H] [--port P] …`, `python -m ui demo-host`."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+
+from ui.settings import ENV, Settings, SettingsError, load_settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,41 +18,116 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ui", description="Serve the chat, the REST API and the widget.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ui", description="Serve the chat, the REST API and the widget."
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="start the web app")
-    serve.add_argument("--host", default=os.environ.get("WENDA_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("WENDA_PORT", "7860")))
-    serve.add_argument("--index", type=Path, default=_env_path("WENDA_INDEX_DIR"), help="index directory (default: the built-in sample index, built on first run)")
-    serve.add_argument("--feedback-log", type=Path, default=_env_path("WENDA_FEEDBACK_LOG"), help="JSONL file for thumbs up/down")
-    serve.set_defaults(run=_serve)
+    _add_serve(
+        commands.add_parser(
+            "serve",
+            help="start the web app",
+            description="Start the web app. Each setting comes from its flag, else its WENDA_* variable, "
+            "else the config file (--config or WENDA_CONFIG), else its default.",
+        )
+    )
+    demo = commands.add_parser(
+        "demo-host",
+        help="serve a demo page on another origin that embeds the widget",
+        description="Serve a mock news site that embeds the chat: the widget at /, an iframe at /iframe and "
+        "Gradio's web component at /component. Start the app with --allowed-origins set to this "
+        "site's address (e.g. http://127.0.0.1:8000), or the browser will refuse to show the chat.",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    demo.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    demo.add_argument(
+        "--app", default="http://127.0.0.1:7860", help="the chat app's address (default: %(default)s)"
+    )
+    demo.set_defaults(run=_demo_host)
     return parser
 
 
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value).expanduser() if value else None
+def _add_serve(serve: argparse.ArgumentParser) -> None:
+    env = {name: variable for name, (variable, _) in ENV.items()}
+    serve.add_argument(
+        "--config", type=Path, help="TOML file with any of the settings below (env: WENDA_CONFIG)"
+    )
+    serve.add_argument("--host", help=f"address to listen on (env: {env['host']}; default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help=f"port (env: {env['port']}; default 7860)")
+    serve.add_argument(
+        "--index",
+        type=Path,
+        help=f"index directory (env: {env['index']}; default: the sample index, built on first run)",
+    )
+    serve.add_argument(
+        "--allowed-origins",
+        nargs="+",
+        metavar="ORIGIN",
+        help="sites that may embed the chat and call the API from a browser, e.g. https://news.example.com "
+        f"(env: {env['allowed_origins']}, comma-separated; default: none, only the app itself)",
+    )
+    serve.add_argument(
+        "--feedback-log",
+        type=Path,
+        help=f"JSONL file for thumbs up/down (env: {env['feedback_log']}; default: off)",
+    )
+    serve.add_argument("--top-k", type=int, help=f"passages per chat reply (env: {env['top_k']}; default 5)")
+    serve.add_argument(
+        "--concurrency", type=int, help=f"questions answered at once (env: {env['concurrency']}; default 4)"
+    )
+    serve.add_argument(
+        "--example",
+        dest="examples",
+        action="append",
+        metavar="QUESTION",
+        help=f"an example question for the chat, repeatable (env: {env['examples']}, '|'-separated; "
+        "default: the sample questions for the sample index, none for your own)",
+    )
+    serve.set_defaults(run=_serve)
+
+
+def _flags(args: argparse.Namespace) -> dict:
+    names = ("host", "port", "index", "allowed_origins", "feedback_log", "top_k", "concurrency", "examples")
+    flags = {name: getattr(args, name) for name in names}
+    if flags["allowed_origins"]:
+        flags["allowed_origins"] = [
+            o for value in flags["allowed_origins"] for o in value.replace(",", " ").split()
+        ]
+    return flags
 
 
 def _serve(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(_flags(args), config=args.config)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if settings.index is not None and not settings.index.exists():
+        print(
+            f"error: no index at {str(settings.index)!r}: build one with "
+            f"`python -m index build --corpus DIR --index {settings.index}`",
+            file=sys.stderr,
+        )
+        return 2
+    return _run(settings)
+
+
+def _run(settings: Settings) -> int:
     import uvicorn
 
     from index.store import IndexStoreError
-    from ui.app import AppSettings, create_app
+    from ui.app import create_app
     from ui.service import BotService
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    index_dir = args.index
-    if index_dir is None:
-        index_dir = _prepare_sample()
-    elif not index_dir.exists():
-        print(f"error: no index at {str(index_dir)!r}: build one with `python -m index build --corpus DIR --index {index_dir}`", file=sys.stderr)
-        return 2
-    service = BotService(index_dir).start(background=True)
-    app = create_app(AppSettings(index_dir=index_dir, feedback_path=args.feedback_log), service)
-    print(f"Serving the chat at http://{args.host}:{args.port}/  (API docs at /docs)", file=sys.stderr)
+    index_dir = settings.index or _prepare_sample()
+    service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True)
+    app = create_app(settings, service)
+    print(
+        f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
+        file=sys.stderr,
+    )
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
     except (OSError, IndexStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -63,6 +139,30 @@ def _prepare_sample() -> Path:
     from index.sample import ensure_sample_index
 
     return ensure_sample_index(progress=True)
+
+
+def _demo_host(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ui.demo_host import check_app_url, create_demo_host
+
+    try:
+        app_url = check_app_url(args.app)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    here = f"http://{args.host}:{args.port}"
+    print(
+        f"Demo host page at {here}/ embedding the chat from {app_url}.\n"
+        f"The app must allow this origin: python -m ui serve --allowed-origins {here}",
+        file=sys.stderr,
+    )
+    try:
+        uvicorn.run(create_demo_host(app_url), host=args.host, port=args.port, log_level="warning")
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,77 +1,116 @@
-"""One FastAPI app: the REST API, the Gradio chat mounted at /, and static widget files."""
+"""One FastAPI app: the REST API, the Gradio chat mounted at /, the embedding files and offline API docs."""
 
 from __future__ import annotations
 
+import logging
 import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request may leave the machine
 
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
-from ui.chat import SAMPLE_EXAMPLES, build_chat
-from ui.render import CSS
+from ui.chat import build_chat
+from ui.embed import add_embed_routes
+from ui.render import CHAT_JS, CSS
+from ui.security import OriginGuard, OriginPolicy
 from ui.service import BotService, NotReadyError, QuestionError
+from ui.settings import MAX_TOP_K, Settings
 
 MAX_BODY_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    """What the served app needs to know."""
-
-    index_dir: Path | None = None
-    top_k: int = 5
-    feedback_path: Path | None = None
-    examples: tuple[str, ...] = SAMPLE_EXAMPLES
-    concurrency_limit: int = 4
-    allowed_origins: tuple[str, ...] = field(default_factory=tuple)
+log = logging.getLogger("wenda.ui")
 
 
 class AskRequest(BaseModel):
     """Body of POST /api/ask."""
 
     question: str = Field(..., description="the question, in Chinese or English")
-    top_k: int = Field(5, ge=1, le=50, description="how many passages to return")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="how many passages to return")
     history: list[str] = Field(default_factory=list, description="earlier questions of the conversation")
 
 
-def create_app(settings: AppSettings, service: BotService | None = None) -> FastAPI:
+def create_app(settings: Settings, service: BotService | None = None) -> FastAPI:
     """Build the app (the bot starts loading in the background unless a service is given)."""
-    service = service or BotService(settings.index_dir).start(background=True)
-    app = FastAPI(title="文答 Wenda API", description="Chinese news question answering with cited passages.")
+    service = service or BotService(settings.index, max_concurrent=settings.concurrency).start(
+        background=True
+    )
+    # FastAPIOffline serves Swagger UI's files itself (/docs-assets) instead of from a CDN
+    app = FastAPIOffline(
+        title="文答 Wenda API",
+        description="Chinese news question answering with cited passages.",
+        redoc_url=None,
+        static_url="/docs-assets",
+    )
     app.state.service = service
+    app.state.settings = settings
+    _add_security(app, OriginPolicy(settings.allowed_origins))
     _add_body_limit(app)
     _add_api_routes(app, service)
+    add_embed_routes(app)
     chat = build_chat(
         service,
-        examples=settings.examples,
+        examples=settings.chat_examples,
         top_k=settings.top_k,
-        feedback_path=settings.feedback_path,
-        concurrency_limit=settings.concurrency_limit,
+        feedback_path=settings.feedback_log,
+        concurrency_limit=settings.concurrency,
     )
-    chat.queue(default_concurrency_limit=settings.concurrency_limit)
-    return gr.mount_gradio_app(app, chat, path="/", css=CSS, theme=theme(), footer_links=["api"])
+    chat.queue(default_concurrency_limit=settings.concurrency)
+    return gr.mount_gradio_app(
+        app,
+        chat,
+        path="/",
+        css=CSS,
+        head=CHAT_JS,
+        theme=theme(),
+        footer_links=["api"],
+        run_history=False,
+        pwa=False,
+    )
 
 
 def theme() -> gr.themes.Base:
     """Gradio's default look with fonts that exist offline: its bundled Latin font, then the
     reader's own Chinese system fonts (nothing is fetched from a font CDN)."""
-    fonts = [gr.themes.LocalFont("Source Sans Pro"), "PingFang SC", "Hiragino Sans GB", "Microsoft YaHei",
-             "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "sans-serif"]
+    fonts = [
+        gr.themes.LocalFont("Source Sans Pro"),
+        "PingFang SC",
+        "Hiragino Sans GB",
+        "Microsoft YaHei",
+        "Noto Sans CJK SC",
+        "Source Han Sans SC",
+        "WenQuanYi Micro Hei",
+        "sans-serif",
+    ]
     return gr.themes.Default(font=fonts)
+
+
+def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
+    """CORS for the allowed origins (Gradio then adds none of its own), refusal of all other origins,
+    and frame-ancestors on every page; the guard is added last, so it runs first."""
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=policy.cors_origins(),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(OriginGuard, policy=policy)
+    app.state.origin_policy = policy
+    log.info(policy.describe())
 
 
 def _add_api_routes(app: FastAPI, service: BotService) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
         return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 
     @app.post("/api/ask", summary="Answer a question with cited passages")
@@ -93,8 +132,18 @@ def _add_body_limit(app: FastAPI) -> None:
     """Refuse oversized request bodies with 413 before they are read."""
 
     @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # noqa: ANN202 - starlette middleware
+    async def limit_body(request: Request, call_next):
         length = request.headers.get("content-length")
-        if request.url.path.startswith("/api/") and length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return JSONResponse({"error": f"request body larger than {MAX_BODY_BYTES} bytes"}, status_code=413)
+        if (
+            request.url.path.startswith("/api/")
+            and length
+            and length.isdigit()
+            and int(length) > MAX_BODY_BYTES
+        ):
+            return JSONResponse(
+                {"error": f"request body larger than {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
         return await call_next(request)
+
+
+__all__ = ["MAX_BODY_BYTES", "AskRequest", "Settings", "create_app", "theme"]

@@ -20,12 +20,16 @@ class NotReadyError(RuntimeError):
 class BotService:
     """Holds one Bot, loads it on a background thread, and turns failures into messages."""
 
-    def __init__(self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None) -> None:
+    def __init__(
+        self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None, max_concurrent: int = 4
+    ) -> None:
         self.index_dir = index_dir
         self._loader = loader or (lambda: load_bot(index_dir))
         self._bot: Bot | None = None
         self._error: str | None = None
         self._ready = threading.Event()
+        # the REST API runs in a thread pool: cap it like the chat's queue (the `concurrency` setting)
+        self._slots = threading.BoundedSemaphore(max_concurrent)
 
     def start(self, background: bool = True) -> BotService:
         """Begin loading the bot; with background=False, wait for it."""
@@ -57,12 +61,18 @@ class BotService:
 
     def ask(self, question: str, top_k: int = 5, history: Sequence[str] | None = None) -> dict[str, Any]:
         """Answer as a dict; raises QuestionError or NotReadyError with a user-facing message."""
-        return self.bot.ask(question, top_k=top_k, history=list(history or [])).to_dict()
+        bot = self.bot
+        with self._slots:
+            return bot.ask(question, top_k=top_k, history=list(history or [])).to_dict()
 
     def health(self) -> dict[str, Any]:
         """Whether the index is loaded, with the model and counts."""
         if self._bot is None:
-            return {"status": "error" if self._error else "loading", "index_loaded": False, "error": self._error}
+            return {
+                "status": "error" if self._error else "loading",
+                "index_loaded": False,
+                "error": self._error,
+            }
         manifest = self._bot.index.manifest
         return {
             "status": "ok",

@@ -4,14 +4,32 @@ from __future__ import annotations
 
 from ui.render import answer_html, escape, highlighted
 
-ATTACKS = ["<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "[点我](javascript:alert(1))", "**粗体** `code`"]
+ATTACKS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "[点我](javascript:alert(1))",
+    "**粗体** `code`",
+]
 
 
 def _answer(text: str, answer: str | None = "答案") -> dict:
-    citation = {"article_id": "a", "article_title": "<b>标题</b>", "section": "[节](http://x)", "paragraph": 2,
-                "source": "人民日报", "date": "6月30日", "chunk_id": "c", "start": 0, "end": len(text)}
-    return {"question": "q", "answer": answer, "abstained": answer is None,
-            "passages": [{"rank": 1, "text": text, "score": 0.8, "highlights": [[0, 3]], "citation": citation}]}
+    citation = {
+        "article_id": "a",
+        "article_title": "<b>标题</b>",
+        "section": "[节](http://x)",
+        "paragraph": 2,
+        "source": "人民日报",
+        "date": "6月30日",
+        "chunk_id": "c",
+        "start": 0,
+        "end": len(text),
+    }
+    return {
+        "question": "q",
+        "answer": answer,
+        "abstained": answer is None,
+        "passages": [{"rank": 1, "text": text, "score": 0.8, "highlights": [[0, 3]], "citation": citation}],
+    }
 
 
 def test_markup_in_passages_and_citations_is_escaped():
@@ -34,3 +52,52 @@ def test_abstaining_answer_says_so_and_keeps_passages():
 
 def test_escape_keeps_chinese_text():
     assert escape("中国—中亚“精神”") == "中国—中亚“精神”"
+
+
+def test_passage_shows_title_section_paragraph_source_date_and_score():
+    html = answer_html(_answer("贸易额达到948亿美元。"))
+    for part in ("&lt;b&gt;标题&lt;/b&gt;", "第2段", "人民日报 6月30日", "相关度 0.80", "<mark>"):
+        assert part in html
+    assert '<sup class="wd-ref">[1]</sup>' in html  # the answer line's citation marker
+
+
+def test_copy_button_carries_the_citation_as_an_escaped_attribute():
+    html = answer_html(_answer("正文"))
+    button = html[html.index("<button") : html.index("</button>")]
+    assert 'class="wd-copy"' in button and "复制引文" in button
+    assert 'value="《&lt;b&gt;标题&lt;/b&gt;》 · &#91;节&#93;(http://x) · 第2段 · 人民日报 6月30日"' in button
+
+
+def test_long_passages_show_an_excerpt_around_the_answer_and_fold_the_rest():
+    before, sentence, after = "前文一句。" * 40, "贸易额达到948亿美元。", "后文一句。" * 40
+    answer = _answer(before + sentence + after)
+    answer["passages"][0]["highlights"] = [[len(before), len(before) + len(sentence)]]
+    html = answer_html(answer)
+    excerpt = html[html.index('<div class="wd-text wd-excerpt">') : html.index('<details class="wd-more">')]
+    assert "<mark>贸易额达到948亿美元。</mark>" in excerpt and excerpt.count("。") < 40
+    assert excerpt.startswith('<div class="wd-text wd-excerpt">…前文一句。') and excerpt.endswith(
+        "后文一句。…</div>"
+    )
+    assert "<summary>展开全文（" in html and html.count("<mark>") == 3  # answer line, excerpt, whole text
+
+
+def test_short_passages_show_whole_without_a_fold():
+    html = answer_html(_answer("短段落。"))
+    assert "wd-more" not in html and "<mark>短段落</mark>。" in html
+
+
+def test_excerpt_of_a_passage_without_highlights_is_its_start():
+    answer = _answer("开头" * 200)
+    answer["passages"][0]["highlights"] = []
+    html = answer_html(answer)
+    assert '<div class="wd-text wd-excerpt">开头' in html
+
+
+def test_english_labels():
+    html = answer_html(_answer("text", answer=None), lang="en")
+    assert (
+        "No answer found" in html
+        and "para. 2" in html
+        and "relevance 0.80" in html
+        and "Copy citation" in html
+    )

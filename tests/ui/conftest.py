@@ -1,0 +1,73 @@
+"""Fixtures for the ui tests: real servers on free loopback ports, stopped at the end of the test."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+import uvicorn
+
+
+class RunningServer:
+    """A uvicorn server on a background thread, listening on a socket bound before it starts."""
+
+    def __init__(self, app, sock: socket.socket) -> None:
+        self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+
+    def start(self, timeout: float = 30) -> RunningServer:
+        self.thread.start()
+        deadline = time.time() + timeout
+        while not self.server.started:
+            if time.time() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"server on {self.url} did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def bound_socket() -> socket.socket:
+    """A listening-ready socket on a free loopback port (so the port is known before the app is built)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def _serving() -> Iterator[Callable[..., RunningServer]]:
+    started: list[RunningServer] = []
+
+    def start(app, sock: socket.socket | None = None) -> RunningServer:
+        server = RunningServer(app, sock or bound_socket()).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., RunningServer]]:
+    """serve(app) or serve(app, sock): start a server for this test only."""
+    yield from _serving()
+
+
+@pytest.fixture(scope="module")
+def serve_module() -> Iterator[Callable[..., RunningServer]]:
+    """Like `serve`, for servers shared by the tests of one module."""
+    yield from _serving()
+
+
+@pytest.fixture(scope="session")
+def free_socket() -> Callable[[], socket.socket]:
+    """bound_socket, for tests that need a port before building the app that will listen on it."""
+    return bound_socket

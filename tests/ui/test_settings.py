@@ -1,0 +1,165 @@
+"""Settings: defaults < config file < WENDA_* variables < flags, with messages that name the bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ui.__main__ import main
+from ui.settings import SAMPLE_EXAMPLES, Settings, SettingsError, load_settings, normalise_origin
+
+CONFIG = """
+host = "0.0.0.0"
+port = 9000
+index = "indexes/news"
+allowed_origins = ["https://news.example.com/", "http://127.0.0.1:8000"]
+feedback_log = "var/feedback.jsonl"
+top_k = 7
+concurrency = 2
+examples = ["峰会在哪里举行？", "贸易额是多少？"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path) -> Path:
+    path = tmp_path / "wenda.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def test_defaults():
+    settings = load_settings({}, environ={})
+    assert settings == Settings()
+    assert (settings.host, settings.port, settings.top_k, settings.concurrency) == ("127.0.0.1", 7860, 5, 4)
+    assert settings.allowed_origins == () and settings.feedback_log is None and settings.index is None
+    assert settings.chat_examples == SAMPLE_EXAMPLES
+
+
+def test_config_file_sets_everything_with_paths_relative_to_it(config):
+    settings = load_settings({}, environ={}, config=config)
+    assert (
+        settings.host == "0.0.0.0"
+        and settings.port == 9000
+        and settings.top_k == 7
+        and settings.concurrency == 2
+    )
+    assert settings.index == config.parent / "indexes/news"
+    assert settings.feedback_log == config.parent / "var/feedback.jsonl"
+    assert settings.allowed_origins == ("https://news.example.com", "http://127.0.0.1:8000")
+    assert settings.chat_examples == ("峰会在哪里举行？", "贸易额是多少？")
+
+
+def test_environment_overrides_the_file_and_flags_override_both(config):
+    environ = {
+        "WENDA_CONFIG": str(config),
+        "WENDA_PORT": "9100",
+        "WENDA_TOP_K": "3",
+        "WENDA_ALLOWED_ORIGINS": "https://a.example, https://b.example",
+        "WENDA_EXAMPLES": "问一|问二",
+    }
+    settings = load_settings({"port": 9200, "top_k": None}, environ=environ)
+    assert settings.port == 9200  # flag
+    assert settings.top_k == 3  # environment (the flag was not given)
+    assert settings.concurrency == 2  # config file named by WENDA_CONFIG
+    assert settings.allowed_origins == ("https://a.example", "https://b.example")
+    assert settings.examples == ("问一", "问二")
+
+
+def test_own_index_gets_no_sample_examples_unless_given(tmp_path):
+    assert Settings(index=tmp_path).chat_examples == ()
+    assert Settings(index=tmp_path, examples=("问？",)).chat_examples == ("问？",)
+
+
+@pytest.mark.parametrize(
+    ("origin", "expected"),
+    [
+        ("https://News.Example.com/", "https://news.example.com"),
+        ("https://x.example:443", "https://x.example"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("*", "*"),
+        ("'self'", ""),
+    ],
+)
+def test_origins_are_normalised(origin, expected):
+    assert normalise_origin(origin) == expected
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["news.example.com", "https://news.example.com/page", "ftp://x.example", "https://x.example?a=1"],
+)
+def test_a_bad_origin_is_refused_with_an_example(origin):
+    with pytest.raises(SettingsError, match="scheme://host"):
+        Settings(allowed_origins=(origin,))
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"port": 0}, "port=0"), ({"top_k": 99}, "top_k=99"), ({"concurrency": 0}, "concurrency=0")],
+)
+def test_out_of_range_values_name_the_setting(values, message):
+    with pytest.raises(SettingsError, match=message):
+        load_settings(values, environ={})
+
+
+def test_bad_environment_value_names_the_variable():
+    with pytest.raises(SettingsError, match="WENDA_PORT"):
+        load_settings({}, environ={"WENDA_PORT": "eighty"})
+
+
+def test_unknown_config_key_lists_the_valid_ones(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("prot = 80\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown setting.*prot.*valid ones"):
+        load_settings({}, environ={}, config=path)
+
+
+def test_missing_or_broken_config_file(tmp_path):
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings({}, environ={}, config=tmp_path / "none.toml")
+    (tmp_path / "broken.toml").write_text("port = = 1", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings({}, environ={}, config=tmp_path / "broken.toml")
+
+
+def test_cli_reports_bad_settings_and_missing_index(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("WENDA_CONFIG", raising=False)
+    assert main(["serve", "--allowed-origins", "news.example.com"]) == 2
+    assert "scheme://host" in capsys.readouterr().err
+    assert main(["serve", "--index", str(tmp_path / "missing")]) == 2
+    assert "python -m index build" in capsys.readouterr().err
+    assert main(["demo-host", "--app", "127.0.0.1:7860"]) == 2
+    assert "http://127.0.0.1:7860" in capsys.readouterr().err
+
+
+def test_cli_flags_reach_the_settings(monkeypatch, tmp_path):
+    seen = {}
+    monkeypatch.setattr("ui.__main__._run", lambda settings: seen.setdefault("settings", settings) and 0)
+    for name in ("WENDA_CONFIG", "WENDA_PORT", "WENDA_ALLOWED_ORIGINS", "WENDA_EXAMPLES"):
+        monkeypatch.delenv(name, raising=False)
+    tmp_path.joinpath("idx").mkdir()
+    main(
+        [
+            "serve",
+            "--port",
+            "7999",
+            "--index",
+            str(tmp_path / "idx"),
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+            "http://127.0.0.1:8000",
+            "--example",
+            "一？",
+            "--example",
+            "二？",
+            "--concurrency",
+            "2",
+            "--top-k",
+            "4",
+        ]
+    )
+    settings = seen["settings"]
+    assert settings.port == 7999 and settings.concurrency == 2 and settings.top_k == 4
+    assert settings.allowed_origins == ("https://a.example", "https://b.example", "http://127.0.0.1:8000")
+    assert settings.chat_examples == ("一？", "二？")
