@@ -10,14 +10,14 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from index.chunk import chunk_article, embed_text
-from index.config import IndexSettings
+from index.config import IndexSettings, RetrievalSettings
 from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, SentenceTransformerEmbedder
 from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, read_corpus
@@ -117,6 +117,7 @@ def write_articles(
     embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder)
+        settings = keep_calibration(settings, previous)
         chunks, texts = _chunk_all(articles, settings)
         vectors, embedded = _vectors_for(chunks, texts, previous, embedder, progress)
         tokens = _tokens_for(chunks, texts, previous)
@@ -136,6 +137,16 @@ def write_articles(
     report.added = [a.id for a in articles]
     report.faiss = _faiss_words(generation)
     return report
+
+
+def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> IndexSettings:
+    """Carry a rule fitted by `qa calibrate --write` over to a rebuild that did not set its own."""
+    if previous is None or settings.retrieval != RetrievalSettings():
+        return settings
+    earlier = previous.settings.retrieval
+    if earlier.calibration == RetrievalSettings().calibration:
+        return settings
+    return replace(settings, retrieval=earlier)
 
 
 def _read_all(roots: Sequence[Path], settings: IndexSettings) -> tuple[list[Article], IngestReport]:

@@ -181,3 +181,17 @@ def test_writer_killed_at_any_step_of_the_write_leaves_a_loadable_index(kind, sa
         assert len([n for n in names if n.startswith("gen-")]) <= 2
         assert set(load_index(root).articles) == old_articles
     assert left_behind >= 1  # some kills did land mid-write
+
+
+def test_rebuild_keeps_a_calibrated_abstention_rule(sample_corpus, tmp_path, fake_embedder):
+    from dataclasses import replace
+
+    from index.store import update_settings
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    settings = load_index(root).settings
+    fitted = replace(settings.retrieval, abstain_threshold=0.42, calibration="fitted on my.jsonl")
+    with writer_lock(root):
+        update_settings(root, replace(settings, retrieval=fitted))
+    build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    assert load_index(root).settings.retrieval == fitted
