@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 from index.config import IndexSettings, cache_dir
-from index.store import index_exists
+from index.store import IndexStoreError, index_exists, read_manifest
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "data" / "sample"
 
@@ -17,14 +18,26 @@ def default_index_dir() -> Path:
 
 
 def ensure_sample_index(index_dir: Path | None = None, progress: bool = True) -> Path:
-    """Return the sample index directory, building it first if it does not exist yet."""
+    """Return the sample index directory, building it first if it is missing or was built
+    with other settings than this version's defaults (unchanged chunks are not re-embedded)."""
     index_dir = index_dir or default_index_dir()
-    if not index_exists(index_dir):
+    if not _current(index_dir):
         from index.build import build_index
 
         if progress:
-            print(f"Building the sample index in {index_dir} (first run only)…", file=sys.stderr)
+            print(f"Building the sample index in {index_dir}…", file=sys.stderr)
         report = build_index(SAMPLE_CORPUS, index_dir, IndexSettings(), progress=progress)
         if progress:
             print(report.summary(), file=sys.stderr)
     return index_dir
+
+
+def _current(index_dir: Path) -> bool:
+    """True when the index exists and was built with today's default settings."""
+    if not index_exists(index_dir):
+        return False
+    try:
+        defaults = json.loads(json.dumps(IndexSettings().to_dict()))  # tuples read back as lists
+        return read_manifest(index_dir)["settings"] == defaults
+    except (IndexStoreError, KeyError):
+        return False

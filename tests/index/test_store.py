@@ -195,3 +195,17 @@ def test_rebuild_keeps_a_calibrated_abstention_rule(sample_corpus, tmp_path, fak
         update_settings(root, replace(settings, retrieval=fitted))
     build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
     assert load_index(root).settings.retrieval == fitted
+
+
+def test_sample_index_counts_as_stale_when_settings_change(sample_corpus, tmp_path, fake_embedder):
+    from dataclasses import replace
+
+    from index.sample import _current
+    from index.store import update_settings
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    assert _current(root)
+    settings = load_index(root).settings
+    with writer_lock(root):
+        update_settings(root, replace(settings, chunk=replace(settings.chunk, chunk_size=200)))
+    assert not _current(root)
