@@ -123,8 +123,7 @@ class Bot:
         answer = None if abstained or not chosen else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
         highlights = highlight_spans(scored, chosen, len(top)) if not abstained else [() for _ in top]
         passages = tuple(
-            Passage(rank, texts[i], c.relevance, highlights[i], self._citation(c))
-            for i, (rank, c) in enumerate(zip(range(1, len(top) + 1), top))
+            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
         )
         return Answer(question, answer, abstained, passages)
 
@@ -271,7 +270,9 @@ def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = No
     settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
     embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
     index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
-    return Bot(index, embedder)
+    bot = Bot(index, embedder)
+    bot.background  # measured now (about a second), not on the first reader's question
+    return bot
 
 
 def normalize_question(text: str) -> str:

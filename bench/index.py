@@ -1,0 +1,119 @@
+"""Indexing speed: `index.build.build_index` next to a plain SentenceTransformer.encode.
+
+Both run in this process on the same chunk texts (the CMRC 2018 trial passages by
+default): first the plain encode, then the full build into a temporary directory. Tokens
+are counted with the model's tokenizer, as the model sees them (prompt included, cut at
+max_seq_length). With --onnx, a prototype ONNX Runtime int8 backend (bench/onnx_int8.py)
+embeds the same chunks, and its recall@5 on the CMRC trial questions is compared with fp32.
+
+    python bench/index.py [--corpus FILE_OR_DIR] [--passages N] [--onnx] [--questions FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import _common  # noqa: F401
+from _common import CMRC_DIR, machine_notes, peak_rss_mb
+
+
+def load_chunks(corpus: Path, passages: int, tmp: Path):
+    """Articles and embedded chunk texts of the corpus (optionally its first N jsonl passages)."""
+    from index.build import _chunk_all, _read_all
+    from index.config import IndexSettings
+
+    if passages and corpus.suffix == ".jsonl":
+        subset = tmp / "corpus.jsonl"
+        subset.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:passages]), encoding="utf-8")
+        corpus = subset
+    articles, _ = _read_all([corpus], IndexSettings())
+    chunks, texts = _chunk_all(articles, IndexSettings())
+    return corpus, articles, chunks, texts
+
+
+def count_tokens(model, texts: list[str], prompt: str) -> int:
+    tok = model.tokenizer([prompt + t for t in texts], truncation=True, max_length=model.max_seq_length)
+    return sum(len(ids) for ids in tok["input_ids"])
+
+
+def line(name: str, seconds: float, chunks: int, tokens: int, base: float | None = None) -> str:
+    rel = f"  x{base / seconds:.2f} vs plain encode" if base else ""
+    return f"{name:34s} {seconds:7.1f} s  {chunks / seconds:7.1f} chunks/s  {tokens / seconds:7.0f} tokens/s{rel}  (peak RSS {peak_rss_mb():.0f} MB)"
+
+
+def recall_at_5(chunk_vecs: np.ndarray, chunk_articles: list[str], query_vecs: np.ndarray, gold: list[str]) -> float:
+    """Share of questions whose gold passage has a chunk among the 5 nearest chunks."""
+    top = np.argsort(-(query_vecs @ chunk_vecs.T), axis=1)[:, :5]
+    hits = sum(g in {chunk_articles[j] for j in row} for row, g in zip(top, gold))
+    return hits / len(gold)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=CMRC_DIR / "passages.jsonl")
+    parser.add_argument("--passages", type=int, default=0, help="only the first N passages of a .jsonl corpus (0: all)")
+    parser.add_argument("--batch-size", type=int, default=32, help="plain encode batch size (the embedder's default)")
+    parser.add_argument("--onnx", action="store_true", help="also time the ONNX Runtime int8 prototype and its recall loss")
+    parser.add_argument("--questions", type=Path, default=CMRC_DIR / "questions.jsonl", help="for recall (qid, question, gold_passage_id)")
+    parser.add_argument("--skip-build", action="store_true", help="time only the encoders")
+    args = parser.parse_args()
+
+    from index.build import build_index
+    from index.embed import SentenceTransformerEmbedder
+
+    print(f"machine: {machine_notes()}")
+    with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
+        corpus, articles, chunks, texts = load_chunks(args.corpus, args.passages, Path(tmp))
+        embedder = SentenceTransformerEmbedder(progress=False)
+        model = embedder.model
+        tokens = count_tokens(model, texts, "passage: ")
+        print(f"corpus: {corpus} -> {len(articles)} articles, {len(chunks)} chunks, {tokens} tokens "
+              f"(mean {tokens / len(chunks):.0f} tokens, {sum(map(len, texts)) / len(texts):.0f} chars per chunk)")
+        model.encode(texts[:8], prompt_name="passage")  # warm-up
+
+        started = time.perf_counter()
+        fp32 = model.encode(texts, batch_size=args.batch_size, prompt_name="passage", normalize_embeddings=True)
+        plain = time.perf_counter() - started
+        print(line(f"plain ST encode (fp32, batch {args.batch_size})", plain, len(chunks), tokens))
+
+        if not args.skip_build:
+            started = time.perf_counter()
+            report = build_index(corpus, Path(tmp) / "idx", embedder=embedder, progress=False)
+            build = time.perf_counter() - started
+            print(line("index.build.build_index (full)", build, report.chunks, tokens, plain))
+
+        if args.onnx:
+            from onnx_int8 import OnnxEmbedder, export_int8
+
+            started = time.perf_counter()
+            model_dir = export_int8(Path(tmp) / "onnx")
+            print(f"ONNX export + int8 dynamic quantization: {time.perf_counter() - started:.1f} s")
+            onnx = OnnxEmbedder(model_dir, model.tokenizer, max_length=model.max_seq_length)
+            onnx.encode(texts[:8], "passage: ")
+            started = time.perf_counter()
+            int8 = onnx.encode(texts, "passage: ")
+            seconds = time.perf_counter() - started
+            print(line("ONNX Runtime int8 (length-sorted)", seconds, len(chunks), tokens, plain))
+            if not args.passages:
+                rows = [json.loads(l) for l in args.questions.read_text(encoding="utf-8").splitlines() if l.strip()]
+                questions, gold = [r["question"] for r in rows], [r["gold_passage_id"] for r in rows]
+                owners = [c.chunk.article_id for c in chunks]
+                q32 = embedder.embed_queries(questions)
+                q8 = onnx.encode(questions, "query: ")
+                r32 = recall_at_5(fp32, owners, q32, gold)
+                r8 = recall_at_5(int8, owners, q8, gold)
+                print(f"dense recall@5 on {len(questions)} CMRC questions: fp32 {100 * r32:.2f}  int8 {100 * r8:.2f}  "
+                      f"loss {100 * (r32 - r8):.2f} points (target <= 0.5)")
+                print(f"cosine(fp32, int8) of chunk vectors: mean {np.mean(np.sum(fp32 * int8, axis=1)):.4f}, "
+                      f"min {np.min(np.sum(fp32 * int8, axis=1)):.4f}")
+    print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,212 @@
+"""Scale: FAISS index types (and the bm25s keyword index) at 100k and 1M chunks.
+
+Vectors behave like real chunk embeddings: they are drawn from the vectors of a built
+index (the CMRC trial index by default) as random convex mixtures of 3 real vectors,
+plus Gaussian noise with the real vectors' own covariance, renormalised. Queries are
+fresh draws from the same process. The script prints how the synthetic set compares with
+the real one (nearest-neighbour and random-pair cosines) so the claim can be checked.
+
+For each size: exact (flat) search is the reference; HNSW (M=32, efConstruction=80, the
+store's defaults) with an efSearch sweep; IVF with SQ8 and with PQ with an nprobe sweep:
+build time, memory (serialised size and RSS growth), single-query p50/p95, recall@10.
+
+    python bench/scale.py [--sizes 100000,1000000] [--types flat,hnsw,ivfsq8,ivfpq] [--keyword-sizes 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+import _common  # noqa: F401
+from _common import machine_notes, ms, pct, rss_mb
+
+
+def real_vectors(index_dir: Path) -> np.ndarray:
+    from index.store import load_index
+
+    loaded = load_index(index_dir, verify=False)
+    inner = loaded.faiss_index
+    return np.stack([inner.reconstruct(c.vid) for c in loaded.chunks]).astype(np.float32)
+
+
+def synthetic(base: np.ndarray, n: int, rng: np.random.Generator, noise: float, block: int = 100_000) -> np.ndarray:
+    """n vectors: Dirichlet mixtures of 3 real vectors + noise shaped like the real covariance."""
+    centred = (base - base.mean(0)) / np.sqrt(len(base))
+    out = np.empty((n, base.shape[1]), dtype=np.float32)
+    for start in range(0, n, block):
+        m = min(block, n - start)
+        picks = rng.integers(0, len(base), size=(m, 3))
+        weights = rng.dirichlet([0.5, 0.5, 0.5], size=m).astype(np.float32)
+        v = np.einsum("mk,mkd->md", weights, base[picks])
+        v += noise * (rng.standard_normal((m, len(base)), dtype=np.float32) @ centred)
+        v += 0.1 * noise * rng.standard_normal(v.shape, dtype=np.float32) / np.sqrt(base.shape[1])
+        out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def describe(name: str, vectors: np.ndarray, rng: np.random.Generator) -> None:
+    import faiss
+
+    sample = vectors[rng.choice(len(vectors), size=min(500, len(vectors)), replace=False)]
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    sims, _ = index.search(sample, 2)
+    pairs = np.sum(sample[:-1] * sample[1:], axis=1)
+    print(f"  {name:28s} nearest-neighbour cosine p50 {np.median(sims[:, 1]):.3f}; random-pair cosine "
+          f"p50 {np.median(pairs):.3f} p5 {np.percentile(pairs, 5):.3f} p95 {np.percentile(pairs, 95):.3f}")
+
+
+def serialized_mb(index) -> float:
+    import faiss
+
+    return faiss.serialize_index(index).nbytes / 2**20
+
+
+def single_queries(index, queries: np.ndarray, k: int = 10):
+    times, ids = [], []
+    for q in queries:
+        started = time.perf_counter()
+        _, found = index.search(q[None, :], k)
+        times.append(time.perf_counter() - started)
+        ids.append(found[0])
+    return times, np.stack(ids)
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(f) & set(t)) / len(t) for f, t in zip(found, truth)]))
+
+
+def report(kind: str, knob: str, times, found, truth) -> None:
+    print(f"    {kind:8s} {knob:14s} search p50 {ms(pct(times, 50)):>10s}  p95 {ms(pct(times, 95)):>10s}  recall@10 {recall(found, truth):.4f}")
+
+
+def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args):
+    """Build one index type; return (index, seconds, RSS growth MB)."""
+    import faiss
+
+    n, d = vectors.shape
+    before = rss_mb()
+    started = time.perf_counter()
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(d, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = args.ef_construction
+    else:
+        nlist = max(16, int(4 * np.sqrt(n)))
+        code = "SQ8" if kind == "ivfsq8" else f"PQ{args.pq_m}x8"
+        index = faiss.index_factory(d, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
+        size = min(n, max(40 * nlist, 50_000), 160_000 if kind == "ivfsq8" else 65_536)  # PQ training is slow
+        train = vectors[rng.choice(n, size=size, replace=False)]
+        index.train(train)
+    index.add(vectors)
+    return index, time.perf_counter() - started, rss_mb() - before
+
+
+def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
+    import faiss
+
+    started = time.perf_counter()
+    vectors = synthetic(base, n, rng, args.noise)
+    queries = synthetic(base, args.queries, rng, args.noise)
+    print(f"\n== {n:,} vectors x {base.shape[1]} (generated in {time.perf_counter() - started:.1f} s; raw {vectors.nbytes / 2**20:.0f} MB)")
+    describe(f"synthetic {n:,}", vectors, rng)
+    exact = faiss.IndexFlatIP(base.shape[1])
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    del exact
+    for kind in args.types:
+        index, seconds, grown = build(kind, vectors, rng, args)
+        print(f"  {kind}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB")
+        if kind == "flat":
+            report(kind, "exact", *single_queries(index, queries), truth)
+        elif kind == "hnsw":
+            for ef in args.ef_search:
+                index.hnsw.efSearch = ef
+                report(kind, f"efSearch={ef}", *single_queries(index, queries), truth)
+        else:
+            ivf = faiss.extract_index_ivf(index)
+            for nprobe in args.nprobe:
+                ivf.nprobe = nprobe
+                report(kind, f"nprobe={nprobe}", *single_queries(index, queries), truth)
+        del index
+
+
+def keyword_size(n: int, args, rng: np.random.Generator) -> None:
+    """bm25s at n synthetic chunks: token ids drawn from the CMRC vocabulary's frequencies and lengths."""
+    from index.keyword import KeywordIndex
+    from index.store import load_index
+
+    loaded = load_index(args.index, verify=False)
+    from index.keyword import tokenize
+
+    real = [tokenize(c.chunk.text) for c in loaded.chunks]
+    vocab, counts = np.unique([t for doc in real for t in doc], return_counts=True)
+    probs = counts / counts.sum()
+    lengths = rng.choice([len(d) for d in real], size=n)
+    started = time.perf_counter()
+    flat = rng.choice(len(vocab), size=int(lengths.sum()), p=probs)
+    docs, pos = [], 0
+    for length in lengths:
+        docs.append(vocab[flat[pos : pos + length]].tolist())
+        pos += length
+    print(f"\n== keyword (bm25s) {n:,} chunks, {int(lengths.sum()):,} tokens, vocabulary {len(vocab):,} "
+          f"(generated in {time.perf_counter() - started:.1f} s)")
+    before = rss_mb()
+    started = time.perf_counter()
+    index = KeywordIndex.from_tokens(docs)
+    seconds = time.perf_counter() - started
+    del docs
+    arrays = sum(v.nbytes for v in index.bm25.scores.values() if hasattr(v, "nbytes")) / 2**20
+    print(f"  build {seconds:.1f} s ({n / seconds:,.0f} chunks/s); score arrays {arrays:.0f} MB; RSS growth {rss_mb() - before:.0f} MB")
+    questions = [c.chunk.text[:20] for c in loaded.chunks[: args.queries]]
+    times = []
+    for q in questions:
+        t0 = time.perf_counter()
+        index.search(q, 50)
+        times.append(time.perf_counter() - t0)
+    print(f"  KeywordIndex.search (top 50) p50 {ms(pct(times, 50))}  p95 {ms(pct(times, 95))}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--index", type=Path, default=Path("/tmp/cmrc-idx"), help="a built index whose vectors seed the synthetic ones")
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--types", default="flat,hnsw,ivfsq8,ivfpq")
+    parser.add_argument("--keyword-sizes", default="100000", help="comma-separated; empty to skip")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--noise", type=float, default=0.5, help="scale of the covariance-shaped noise")
+    parser.add_argument("--hnsw-m", type=int, default=32)
+    parser.add_argument("--ef-construction", type=int, default=80)
+    parser.add_argument("--ef-search", default="16,32,64,128,256")
+    parser.add_argument("--nprobe", default="8,16,32,64")
+    parser.add_argument("--pq-m", type=int, default=48)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.types = [t for t in args.types.split(",") if t]
+    bad = set(args.types) - {"flat", "hnsw", "ivfsq8", "ivfpq"}
+    if bad:
+        parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, ivfsq8, ivfpq")
+    args.ef_search = [int(x) for x in args.ef_search.split(",")]
+    args.nprobe = [int(x) for x in args.nprobe.split(",")]
+
+    import faiss
+
+    print(f"machine: {machine_notes()}; faiss {faiss.__version__}, omp threads {faiss.omp_get_max_threads()}")
+    rng = np.random.default_rng(args.seed)
+    base = real_vectors(args.index)
+    print(f"seed vectors: {len(base)} real chunk vectors from {args.index}")
+    describe("real (CMRC index)", base, rng)
+    describe("synthetic 20k (same process)", synthetic(base, 20_000, rng, args.noise), rng)
+    for n in [int(x) for x in args.sizes.split(",") if x]:
+        run_size(n, base, args, rng)
+    for n in [int(x) for x in args.keyword_sizes.split(",") if x]:
+        keyword_size(n, args, rng)
+
+
+if __name__ == "__main__":
+    main()
