@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import lru_cache
 from pathlib import Path
 
 import _common  # noqa: F401  (puts the repo on sys.path)
@@ -30,16 +31,32 @@ def timed(fn, *args, **kwargs):
     return time.perf_counter() - started, out
 
 
-def ask_vs_embed(bot, questions: list[str], rounds: int) -> tuple[list[float], list[float]]:
-    """Interleaved timings of bare embedding and full ask."""
-    embed_t, ask_t = [], []
+def ask_vs_embed(bot, questions: list[str], rounds: int, token_cache: bool = False) -> dict[str, list[float]]:
+    """Interleaved timings of bare embedding and full ask (and ask with the token-cache prototype)."""
+    import qa.answer
+
+    plain, cached = qa.answer.tokenize, lru_cache(maxsize=65536)(qa.answer.tokenize)
+
+    def ask_with(tokenizer):
+        qa.answer.tokenize = tokenizer
+        try:
+            return bot.ask(q)
+        finally:
+            qa.answer.tokenize = plain
+
+    times: dict[str, list[float]] = {"embed": [], "ask": []}
+    arms = [("embed", lambda: bot.embedder.embed_queries([q])), ("ask", lambda: ask_with(plain))]
+    if token_cache:
+        times["ask+token cache"] = []
+        arms.append(("ask+token cache", lambda: ask_with(cached)))
+        for q in questions:  # fill the cache (a build-time sentence-token store would be always warm)
+            ask_with(cached)
     for r in range(rounds):
         for q in questions:
-            pair = [("e", lambda: bot.embedder.embed_queries([q])), ("a", lambda: bot.ask(q))]
-            for kind, call in pair if r % 2 == 0 else reversed(pair):
+            for kind, call in arms if r % 2 == 0 else reversed(arms):
                 seconds, _ = timed(call)
-                (embed_t if kind == "e" else ask_t).append(seconds)
-    return embed_t, ask_t
+                times[kind].append(seconds)
+    return times
 
 
 def breakdown(bot, questions: list[str], rounds: int) -> dict[str, list[float]]:
@@ -92,6 +109,8 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=SEED_QA, help="JSONL with a `question` field")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N questions (0: all)")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the questions (default 5)")
+    parser.add_argument("--token-cache", action="store_true",
+                        help="prototype: also time ask with qa.answer's tokenize memoised (sentence tokens cached)")
     args = parser.parse_args()
 
     from qa.bot import load_bot
@@ -103,11 +122,12 @@ def main() -> None:
           f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s")
     for q in questions:  # warm-up: model, jieba, background medians
         bot.ask(q)
-    embed_t, ask_t = ask_vs_embed(bot, questions, args.rounds)
-    e50, a50 = pct(embed_t, 50), pct(ask_t, 50)
-    print(f"bare embedding  p50 {ms(e50)}  p95 {ms(pct(embed_t, 95))}")
-    print(f"bot.ask         p50 {ms(a50)}  p95 {ms(pct(ask_t, 95))}")
-    print(f"ratio ask/embed p50 {a50 / e50:.3f}  (target <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})")
+    times = ask_vs_embed(bot, questions, args.rounds, args.token_cache)
+    e50 = pct(times["embed"], 50)
+    for name, values in times.items():
+        a50 = pct(values, 50)
+        verdict = "" if name == "embed" else f"  ratio to bare embedding p50 {a50 / e50:.3f} (target <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})"
+        print(f"{name:16s} p50 {ms(a50):>10s}  p95 {ms(pct(values, 95)):>10s}{verdict}")
     steps = breakdown(bot, questions, args.rounds)
     total = sum(pct(v, 50) for v in steps.values())
     print("breakdown (p50 per step; sum of p50s %s):" % ms(total))

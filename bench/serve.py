@@ -4,7 +4,7 @@ The server runs in a child process (ui.app.create_app + uvicorn), so its residen
 is measured apart from the clients. The bare query embedding time is measured in this
 process before and after the load phase (same model, same questions) for comparison.
 
-    python bench/serve.py [--index DIR] [--clients 16] [--seconds 20] [--concurrency 4] [--batching]
+    python bench/serve.py [--index DIR] [--clients 16] [--seconds 20] [--concurrency 4] [--no-batching]
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def run_server(args: argparse.Namespace) -> None:
 
     def loader():
         bot = load_bot(args.index, progress=False)
-        if args.batching:
-            from batching import BatchingEmbedder
+        if not args.no_batching:  # as `ui serve` does (ui/service.py)
+            from ui.batching import BatchingEmbedder
 
             bot.embedder = BatchingEmbedder(bot.embedder, max_batch=args.max_batch)
         return bot
@@ -122,7 +122,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=4, help="the app's `concurrency` setting (default 4, as shipped)")
-    parser.add_argument("--batching", action="store_true", help="prototype: batch concurrent query embeddings (bench/batching.py)")
+    parser.add_argument("--no-batching", action="store_true", help="embed each query alone (the app batches concurrent ones)")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--_server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
@@ -147,7 +147,7 @@ def main() -> None:
     port = free_port()
     command = [sys.executable, __file__, "--_server", "--port", str(port), "--index", str(args.index),
                "--concurrency", str(args.concurrency), "--max-batch", str(args.max_batch)]
-    command += ["--batching"] if args.batching else []
+    command += ["--no-batching"] if args.no_batching else []
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
@@ -172,7 +172,7 @@ def main() -> None:
     bare = pct(before + after, 50)
     rps = len(latencies) / wall
     cores = os.cpu_count() or 1
-    print(f"load: {args.clients} clients, {wall:.1f} s, concurrency setting {args.concurrency}, batching {'on' if args.batching else 'off'}")
+    print(f"load: {args.clients} clients, {wall:.1f} s, concurrency setting {args.concurrency}, batching {'off' if args.no_batching else 'on'}")
     print(f"requests/s {rps:.2f}   ok {len(latencies)}   errors {sum(errors.values())} {errors or ''}")
     if latencies:
         print(f"latency p50 {ms(pct(latencies, 50))}  p95 {ms(pct(latencies, 95))}  p99 {ms(pct(latencies, 99))}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from index.keyword import tokenize
 
@@ -79,11 +80,18 @@ def score_sentences(
     contexts = contexts or [""] * len(passages)
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
-        shared = set(tokenize(context)) if context else set()
+        shared = token_set(context)
         for span in split_sentences(text):
-            cov = coverage(tokens, set(tokenize(text[span[0] : span[1]])) | shared, idf)
+            cov = coverage(tokens, token_set(text[span[0] : span[1]]) | shared, idf)
             scored.append(ScoredSentence(i, span, cov, rel))
     return scored
+
+
+@lru_cache(maxsize=200_000)
+def token_set(text: str) -> frozenset[str]:
+    """The keyword tokens of a corpus sentence or heading, cached: the same sentences come
+    back question after question, and segmenting them was a third of the time of `ask`."""
+    return frozenset(tokenize(text)) if text else frozenset()
 
 
 def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[ScoredSentence]:

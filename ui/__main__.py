@@ -72,7 +72,7 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument("--top-k", type=int, help=f"passages per chat reply (env: {env['top_k']}; default 5)")
     serve.add_argument(
-        "--concurrency", type=int, help=f"questions answered at once (env: {env['concurrency']}; default 4)"
+        "--concurrency", type=int, help=f"questions answered at once (env: {env['concurrency']}; default 16)"
     )
     serve.add_argument(
         "--example",

@@ -42,7 +42,7 @@ def build_chat(
     examples: Sequence[str] = SAMPLE_EXAMPLES,
     top_k: int = 5,
     feedback_path: Path | None = None,
-    concurrency_limit: int | None = 4,
+    concurrency_limit: int | None = 16,
 ) -> gr.Blocks:
     """Build (not launch) the chat app.
 

@@ -9,8 +9,16 @@ from pathlib import Path
 from typing import Any
 
 from qa import Bot, QuestionError, load_bot
+from ui.batching import BatchingEmbedder
 
 log = logging.getLogger("wenda.ui")
+
+
+def batched(bot: Bot) -> Bot:
+    """Let concurrent questions share one model call: 16 waiting questions then cost one
+    forward pass of batch 16 instead of 16 passes fighting for the cores (bench/serve.py)."""
+    bot.embedder = BatchingEmbedder(bot.embedder)
+    return bot
 
 
 class NotReadyError(RuntimeError):
@@ -21,10 +29,10 @@ class BotService:
     """Holds one Bot, loads it on a background thread, and turns failures into messages."""
 
     def __init__(
-        self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None, max_concurrent: int = 4
+        self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None, max_concurrent: int = 16
     ) -> None:
         self.index_dir = index_dir
-        self._loader = loader or (lambda: load_bot(index_dir))
+        self._loader = loader or (lambda: batched(load_bot(index_dir)))
         self._bot: Bot | None = None
         self._error: str | None = None
         self._ready = threading.Event()

@@ -39,7 +39,7 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()  # sites that may embed the chat and call the API
     feedback_log: Path | None = None  # None: thumbs up/down are not recorded
     top_k: int = 5  # passages shown per reply in the chat
-    concurrency: int = 4  # questions answered at once; more wait in the queue
+    concurrency: int = 16  # questions answered at once (their query embeddings share model calls); more wait
     examples: tuple[str, ...] | None = None  # None: the sample questions for the sample index, else none
 
     def __post_init__(self) -> None:

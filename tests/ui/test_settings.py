@@ -31,7 +31,7 @@ def config(tmp_path) -> Path:
 def test_defaults():
     settings = load_settings({}, environ={})
     assert settings == Settings()
-    assert (settings.host, settings.port, settings.top_k, settings.concurrency) == ("127.0.0.1", 7860, 5, 4)
+    assert (settings.host, settings.port, settings.top_k, settings.concurrency) == ("127.0.0.1", 7860, 5, 16)
     assert settings.allowed_origins == () and settings.feedback_log is None and settings.index is None
     assert settings.chat_examples == SAMPLE_EXAMPLES
 

@@ -1,4 +1,4 @@
-"""Prototype (bench only): batch concurrent query embeddings into one model call.
+"""Batch the query embeddings of concurrent requests into one model call.
 
 `BatchingEmbedder` wraps an Embedder. Threads calling `embed_queries` put their texts on a
 queue; one worker takes everything waiting (up to `max_batch` texts), embeds it in one
@@ -16,6 +16,8 @@ import numpy as np
 
 
 class _Job:
+    """One caller's texts, and where its vectors (or error) are handed back."""
+
     __slots__ = ("texts", "done", "result", "error")
 
     def __init__(self, texts: list[str]) -> None:
@@ -34,11 +36,12 @@ class BatchingEmbedder:
         self.fingerprint = inner.fingerprint
         self.dimension = inner.dimension
         self.max_batch = max_batch
-        self.batches: list[int] = []  # size of every model call, for the report
+        self.batches: list[int] = []  # size of every model call (bounded), for benchmarks and tests
         self._queue: queue.Queue[_Job] = queue.Queue()
-        threading.Thread(target=self._work, name="bench-batcher", daemon=True).start()
+        threading.Thread(target=self._work, name="wenda-batcher", daemon=True).start()
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed the texts together with whatever other threads are waiting to embed."""
         job = _Job(list(texts))
         self._queue.put(job)
         job.done.wait()
@@ -47,6 +50,7 @@ class BatchingEmbedder:
         return job.result
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Passages are embedded directly (indexing is not latency-bound)."""
         return self.inner.embed_passages(texts, progress=progress)
 
     def _work(self) -> None:
@@ -71,7 +75,7 @@ class BatchingEmbedder:
                 job.error = exc
                 job.done.set()
             return
-        self.batches.append(len(texts))
+        self.batches = [*self.batches[-999:], len(texts)]
         row = 0
         for job in jobs:
             job.result = vectors[row : row + len(job.texts)]
