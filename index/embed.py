@@ -8,7 +8,6 @@ model name or local directory can be configured instead.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path

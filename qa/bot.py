@@ -271,7 +271,7 @@ def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = No
     embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
     index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
     bot = Bot(index, embedder)
-    bot.background  # measured now (about a second), not on the first reader's question
+    _ = bot.background  # measured now (about a second), not on the first reader's question
     return bot
 
 
