@@ -92,10 +92,16 @@ class Bot:
         best = (stored @ vectors.T).max(axis=1)
         return {p: float(c) for p, c in zip(positions, best)}
 
-    def gather(self, question: str, history: Sequence[str], top_k: int) -> tuple[list[Candidate], list[str], list[ScoredSentence], Evidence]:
-        """Retrieve and score: everything `ask` decides on (also used by calibration)."""
+    def gather(
+        self, question: str, history: Sequence[str], top_k: int, vectors: np.ndarray | None = None
+    ) -> tuple[list[Candidate], list[str], list[ScoredSentence], Evidence]:
+        """Retrieve and score: everything `ask` decides on (also used by calibration).
+
+        `vectors` may carry the query embeddings when the caller embedded many at once.
+        """
         queries = contextual_queries(question, [self._clip(h) for h in history if h and h.strip()])
-        vectors = self.embedder.embed_queries(queries)
+        if vectors is None or len(vectors) != len(queries):
+            vectors = self.embedder.embed_queries(queries)
         top = merge_candidates(self._candidates(queries, vectors), self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
         contexts = [self._context(c) for c in top]
@@ -290,8 +296,9 @@ def measure_background(bot: Bot, path: Path = BACKGROUND_QUESTIONS) -> Backgroun
     with path.open(encoding="utf-8") as handle:
         questions = [json.loads(line)["question"] for line in handle if line.strip()]
     by_script: dict[str, list[Evidence]] = {}
-    for question in questions:
-        ev = bot.gather(question, [], 5)[3]
+    vectors = bot.embedder.embed_queries(questions)  # one model call: this runs at start-up
+    for question, vector in zip(questions, vectors):
+        ev = bot.gather(question, [], 5, vector[None, :])[3]
         by_script.setdefault(ev.script, []).append(ev)
     return Background(
         cosine={k: float(np.median([e.cosine for e in v])) for k, v in by_script.items()},

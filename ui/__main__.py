@@ -113,14 +113,16 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    import uvicorn
-
     from index.store import IndexStoreError
-    from ui.app import create_app
     from ui.service import BotService
 
     index_dir = settings.index or _prepare_sample()
+    # Start loading the model before importing gradio, so the two overlap at start-up.
     service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True)
+    import uvicorn
+
+    from ui.app import create_app
+
     app = create_app(settings, service)
     print(
         f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
