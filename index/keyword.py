@@ -24,10 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from index.clean import CJK
+
 KEYWORD_DIR = "keyword"
 TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
-_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_RUN = re.compile(f"[{CJK}]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
+_CJK_RUN = re.compile(f"[{CJK}]+")
 STOPWORDS = frozenset(
     "的 了 是 在 和 与 及 或 也 都 而 就 被 把 对 为 以 于 之 其 这 那 哪 些 个 中 上 下 有 又 并 等 "
     "吗 呢 吧 啊 么 什么 哪个 哪些 怎么 怎样 如何 为什么 多少 几 谁 是否 是什么 哪里 哪儿 请问 "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,11 +278,6 @@ def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = No
     bot = Bot(index, embedder)
     _ = bot.background  # measured now (about a second), not on the first reader's question
     return bot
-
-
-def normalize_question(text: str) -> str:
-    """NFKC and folded whitespace (used by evaluation to compare answers)."""
-    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"

@@ -38,11 +38,3 @@ class DenseRetriever:
         k = min(k, self.faiss_index.ntotal)
         scores, ids = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
         return [Hit(self.position_of[int(v)], float(s)) for s, v in zip(scores[0], ids[0]) if v >= 0]
-
-    def scores_for(self, vector: np.ndarray, positions: list[int], index: LoadedIndex) -> dict[int, float]:
-        """Cosine similarity of the query to chosen chunks (for chunks found by other retrievers)."""
-        out = {}
-        for position in positions:
-            stored = self.faiss_index.reconstruct(index.chunks[position].vid)
-            out[position] = float(np.dot(stored, vector))
-        return out
