@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.config import ChunkSettings, IndexSettings, StoreSettings, default_model
+from index.config import EMBED_BACKENDS, ChunkSettings, EmbedSettings, IndexSettings, StoreSettings, default_model
 from index.embed import EmbedderError
 from index.ingest import CorpusError
 from index.store import IndexStoreError, read_manifest
@@ -36,7 +36,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m index", description="Build, update and inspect question-answering indexes."
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
-    defaults, store = ChunkSettings(), StoreSettings()
+    defaults, store, embed = ChunkSettings(), StoreSettings(), EmbedSettings()
 
     build = commands.add_parser("build", help="index a corpus directory (txt, md, html, jsonl)")
     build.add_argument(
@@ -44,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--index", type=Path, required=True, help="index directory to write")
     build.add_argument("--model", default=None, help="sentence-transformers model name or local path")
+    build.add_argument("--backend", choices=EMBED_BACKENDS, default=embed.backend,
+                       help="run the model as it is (torch, fp32) or as an int8 ONNX export (onnx-int8: faster "
+                            "indexing, needs the onnx extra)")
+    build.add_argument("--batch-size", type=int, default=embed.batch_size, help="chunks per model call")
     build.add_argument(
         "--chunk-size", type=int, default=defaults.chunk_size, help="most characters of new text per chunk"
     )
@@ -91,7 +95,8 @@ def _build(args: argparse.Namespace) -> int:
         overlap_sentences=args.overlap_sentences,
     )
     store = StoreSettings(index_type=args.index_type, hnsw_threshold=args.hnsw_threshold)
-    settings = replace(settings, chunk=chunk, store=store)
+    embed = replace(settings.embed, backend=args.backend, batch_size=args.batch_size)
+    settings = replace(settings, chunk=chunk, store=store, embed=embed)
     report = build_index(args.corpus, args.index, settings, progress=not args.quiet)
     _print_skipped(report.skipped)
     print(report.summary())
@@ -159,7 +164,8 @@ def describe(manifest: dict[str, Any]) -> str:
 
 def _model_words(model: dict[str, Any]) -> str:
     return (
-        f"Embedding model {model['id']} (fingerprint {model['fingerprint']}), {model['dimension']} dimensions, "
+        f"Embedding model {model['id']} run by {model.get('backend', 'torch')} "
+        f"(fingerprint {model['fingerprint']}), {model['dimension']} dimensions, "
         f"vectors normalised: {'yes' if model.get('normalized') else 'no'}; "
         f"prompts: {_prompt_words(model.get('prompts'))}."
     )

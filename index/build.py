@@ -19,7 +19,7 @@ import numpy as np
 from index.chunk import chunk_article, embed_text
 from index.config import IndexSettings, RetrievalSettings
 from index.documents import Article, Chunk, content_hash
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, make_embedder
 from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, read_corpus
 from index.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, tokenize, write_keyword_index
 from index.store import (
@@ -114,7 +114,7 @@ def write_articles(
     if not articles:
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
     check_unique_ids(articles)
-    embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
+    embedder = embedder or make_embedder(settings.embed, progress=progress)
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder)
         settings = keep_calibration(settings, previous)
@@ -251,6 +251,7 @@ def _model_info(embedder: Embedder) -> dict:
     """The model description stored in the manifest."""
     return {
         "id": embedder.model_id,
+        "backend": getattr(embedder, "backend", "torch"),
         "fingerprint": embedder.fingerprint,
         "dimension": embedder.dimension,
         "normalized": True,

@@ -529,7 +529,7 @@ def _build_sentence_transformer(hf_dir: Path, out_dir: Path, e5: E5File) -> None
     except ImportError:  # older layout
         from sentence_transformers.models import Normalize, Pooling, Transformer
 
-    with _quiet_transformers():
+    with quiet_transformers():
         transformer = Transformer(str(hf_dir), max_seq_length=e5.max_positions)
         model = SentenceTransformer(
             modules=[transformer, Pooling(e5.hidden, pooling_mode="mean"), Normalize()],
@@ -546,7 +546,7 @@ def _build_sentence_transformer(hf_dir: Path, out_dir: Path, e5: E5File) -> None
 
 
 @contextmanager
-def _quiet_transformers() -> Iterator[None]:
+def quiet_transformers() -> Iterator[None]:
     """Hide transformers' load/save progress bars; our own progress lines suffice."""
     from transformers.utils import logging as hf_logging
 

@@ -45,9 +45,10 @@ def resolve_model_path(model: str, progress: bool = True) -> str:
     return str(path) if path.exists() else model
 
 
-def model_fingerprint(model: str, path: str) -> str:
-    """A digest of the model's identity: its name and its configuration files."""
-    digest = hashlib.sha256(model.encode())
+def model_fingerprint(model: str, path: str, backend: str = "torch") -> str:
+    """A digest of the model's identity: its name, its configuration files and the backend
+    that runs it (an int8 export gives slightly different vectors than the fp32 model)."""
+    digest = hashlib.sha256(model.encode() if backend == "torch" else f"{model}|{backend}".encode())
     root = Path(path)
     if root.is_dir():
         for name in sorted(p.name for p in root.glob("*.json")):
@@ -55,8 +56,20 @@ def model_fingerprint(model: str, path: str) -> str:
     return digest.hexdigest()[:16]
 
 
+def make_embedder(settings: EmbedSettings | None = None, progress: bool = True) -> Embedder:
+    """The Embedder for `settings.backend`: 'torch' (fp32 sentence-transformers) or 'onnx-int8'."""
+    settings = settings or EmbedSettings()
+    if settings.backend == "onnx-int8":
+        from index.embed_onnx import OnnxInt8Embedder
+
+        return OnnxInt8Embedder(settings, progress=progress)
+    return SentenceTransformerEmbedder(settings, progress=progress)
+
+
 class SentenceTransformerEmbedder:
-    """An Embedder backed by a sentence-transformers model on the CPU."""
+    """An Embedder backed by a sentence-transformers model on the CPU (the 'torch' backend)."""
+
+    backend = "torch"
 
     def __init__(self, settings: EmbedSettings | None = None, progress: bool = True) -> None:
         self.settings = settings or EmbedSettings()

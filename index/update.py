@@ -26,7 +26,7 @@ from index.build import BuildReport, _chunks_with_texts, _nothing_read, _stored_
 from index.chunk import embed_text
 from index.config import IndexSettings
 from index.documents import Article, content_hash
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, make_embedder
 from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, family_id, read_corpus
 from index.keyword import KEYWORD_DIR, tokenize, write_keyword_index
 from index.store import (
@@ -225,7 +225,7 @@ class _LazyEmbedder:
     def get(self) -> Embedder:
         if self._embedder is None:
             factory = self._factory or (
-                lambda s: SentenceTransformerEmbedder(s.embed, progress=self._progress)
+                lambda s: make_embedder(s.embed, progress=self._progress)
             )
             self._embedder = factory(self._settings)
             check_model(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from index.config import IndexSettings, RetrievalSettings
-from index.embed import Embedder, SentenceTransformerEmbedder
+from index.embed import Embedder, make_embedder
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.store import LoadedIndex, load_index, read_manifest
 from qa.answer import ScoredSentence, best_sentences, score_sentences
@@ -273,7 +273,7 @@ def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = No
         index_dir = ensure_sample_index(progress=progress)
     index_dir = Path(index_dir)
     settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
-    embedder = embedder or SentenceTransformerEmbedder(settings.embed, progress=progress)
+    embedder = embedder or make_embedder(settings.embed, progress=progress)
     index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
     bot = Bot(index, embedder)
     _ = bot.background  # measured now (about a second), not on the first reader's question

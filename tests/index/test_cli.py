@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from index.__main__ import main
-from index.store import CURRENT, load_index
+from index.store import CURRENT, load_index, read_manifest
 
 SAMPLE_ID = "000_40a999470f34a1c1"
 
@@ -18,7 +18,7 @@ SAMPLE_ID = "000_40a999470f34a1c1"
 def fake_model(monkeypatch, fake_embedder):
     """Make the CLI embed with the fake embedder instead of loading the real model."""
     for module in ("index.build", "index.update"):
-        monkeypatch.setattr(f"{module}.SentenceTransformerEmbedder", lambda settings, progress=True: fake_embedder)
+        monkeypatch.setattr(f"{module}.make_embedder", lambda settings, progress=True: fake_embedder)
     return fake_embedder
 
 
@@ -45,6 +45,19 @@ def test_build_prints_a_summary_with_articles_chunks_seconds_and_rate(
     out, err = capsys.readouterr()
     assert "embedding" in err and "chunk" in err  # the progress bar
     assert "2 articles" in out and " chunks (" in out and " s, " in out and "chunks/s" in out
+
+
+def test_build_passes_the_embedding_backend_and_batch_size(tmp_path, sample_corpus, monkeypatch, fake_embedder, capsys):
+    seen = []
+    monkeypatch.setattr("index.build.make_embedder", lambda settings, progress=True: seen.append(settings) or fake_embedder)
+    args = ["build", "--corpus", str(sample_corpus), "--index", str(tmp_path / "idx"), "--quiet"]
+    assert main([*args, "--backend", "onnx-int8", "--batch-size", "4"]) == 0
+    assert (seen[0].backend, seen[0].batch_size) == ("onnx-int8", 4)
+    assert read_manifest(tmp_path / "idx")["settings"]["embed"]["backend"] == "onnx-int8"
+    capsys.readouterr()
+    with pytest.raises(SystemExit, match="2"):  # argparse refuses it, naming the valid choices
+        main([*args, "--backend", "int4"])
+    assert "invalid choice: 'int4'" in capsys.readouterr().err
 
 
 def test_add_and_remove_through_the_command_line(built, tmp_path, capsys):
