@@ -10,12 +10,24 @@ For each size: exact (flat) search is the reference; HNSW (M=32, efConstruction=
 store's defaults) with an efSearch sweep; IVF with SQ8 and with PQ with an nprobe sweep:
 build time, memory (serialised size and RSS growth), single-query p50/p95, recall@10.
 
+With --write-index DIR --index-size N (no other sizes), it instead writes a whole index of N
+chunks that `load_bot` serves, for end-to-end `ask` timing with bench/query.py: the real
+chunks of --index plus synthetic ones. A synthetic chunk's vector is a mixture of 3 real chunk
+vectors (as above) and its text is real sentences of those same 3 chunks, in proportion to
+the mixture weights, so text and vector agree; its keyword tokens are those sentences'
+tokens. The corpus therefore repeats each real sentence about N / 3,500 times: keyword
+postings are far longer than in a real archive of N distinct chunks (a pessimistic case for
+keyword search time), and recall against it means little.
+
     python bench/scale.py [--sizes 100000,1000000] [--types flat,hnsw,ivfsq8,ivfpq] [--keyword-sizes 100000]
+    python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000
+    python bench/query.py --index /tmp/idx-1m --questions CMRC/questions.jsonl --limit 200 --rounds 2
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import time
 from pathlib import Path
 
@@ -33,19 +45,24 @@ def real_vectors(index_dir: Path) -> np.ndarray:
     return np.stack([inner.reconstruct(c.vid) for c in loaded.chunks]).astype(np.float32)
 
 
-def synthetic(base: np.ndarray, n: int, rng: np.random.Generator, noise: float, block: int = 100_000) -> np.ndarray:
+def synthetic(base: np.ndarray, n: int, rng: np.random.Generator, noise: float) -> np.ndarray:
     """n vectors: Dirichlet mixtures of 3 real vectors + noise shaped like the real covariance."""
+    return mixtures(base, n, rng, noise)[0]
+
+
+def mixtures(base: np.ndarray, n: int, rng: np.random.Generator, noise: float, block: int = 100_000):
+    """`synthetic`'s vectors with the 3 real vectors each one mixes and their weights."""
     centred = (base - base.mean(0)) / np.sqrt(len(base))
     out = np.empty((n, base.shape[1]), dtype=np.float32)
+    picks = rng.integers(0, len(base), size=(n, 3))
+    weights = rng.dirichlet([0.5, 0.5, 0.5], size=n).astype(np.float32)
     for start in range(0, n, block):
         m = min(block, n - start)
-        picks = rng.integers(0, len(base), size=(m, 3))
-        weights = rng.dirichlet([0.5, 0.5, 0.5], size=m).astype(np.float32)
-        v = np.einsum("mk,mkd->md", weights, base[picks])
+        v = np.einsum("mk,mkd->md", weights[start : start + m], base[picks[start : start + m]])
         v += noise * (rng.standard_normal((m, len(base)), dtype=np.float32) @ centred)
         v += 0.1 * noise * rng.standard_normal(v.shape, dtype=np.float32) / np.sqrt(base.shape[1])
         out[start : start + m] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    return out
+    return out, picks, weights
 
 
 def describe(name: str, vectors: np.ndarray, rng: np.random.Generator) -> None:
@@ -172,6 +189,72 @@ def keyword_size(n: int, args, rng: np.random.Generator) -> None:
     print(f"  KeywordIndex.search (top 50) p50 {ms(pct(times, 50))}  p95 {ms(pct(times, 95))}")
 
 
+_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?”」）)]*")
+
+
+def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) -> None:
+    """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring)."""
+    from index.config import IndexSettings
+    from index.documents import Article, Chunk, Section, content_hash
+    from index.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, tokenize, write_keyword_index
+    from index.store import StoredChunk, load_index, writer_lock, write_index
+
+    started = time.perf_counter()
+    real = load_index(args.index, verify=False)
+    base = np.stack([real.faiss_index.reconstruct(c.vid) for c in real.chunks]).astype(np.float32)
+    stored = ChunkTokens.load(real.path(KEYWORD_DIR) / TOKENS_DIR)
+    sentences = [_SENTENCE.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
+    sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
+    extra = n - len(real.chunks)
+    vectors, picks, weights = mixtures(base, extra, rng, args.noise)
+    articles = list(real.articles.values())
+    chunks = [StoredChunk(c.chunk, i, c.embed_hash) for i, c in enumerate(real.chunks)]
+    tokens = [stored.row(i) for i in range(len(real.chunks))]
+    for i in range(extra):
+        parts: list[str] = []
+        words: list[str] = []
+        for pick, weight in zip(picks[i], weights[i]):
+            row = sentences[pick]
+            take = int(round(weight * len(row)))
+            first = int(rng.integers(0, len(row) - take + 1))
+            parts += row[first : first + take]
+            for t in sentence_tokens[pick][first : first + take]:
+                words += t
+        if not parts:  # every weight rounded to nothing: take the strongest chunk's first sentence
+            pick = picks[i][int(np.argmax(weights[i]))]
+            parts, words = sentences[pick][:1], list(sentence_tokens[pick][0])
+        text = "".join(parts)
+        article_id = f"synthetic/{i:07d}"
+        articles.append(Article(article_id, f"合成文章 {i}", text, ((0, len(text)),), (Section(None, 0, len(text)),),
+                                source="synthetic"))
+        chunk = Chunk(content_hash(article_id, text), article_id, text, 0, len(text), None, 1, 1)
+        chunks.append(StoredChunk(chunk, len(chunks), content_hash(text)))
+        tokens.append(words)
+    vectors = np.concatenate([base, vectors])
+    print(f"\n== synthetic index of {len(chunks):,} chunks ({len(real.chunks)} real) generated in "
+          f"{time.perf_counter() - started:.1f} s; {sum(map(len, tokens)):,} keyword tokens")
+    settings = IndexSettings.from_dict(real.manifest["settings"])
+    before, started = rss_mb(), time.perf_counter()
+    with writer_lock(target):
+        write_index(target, articles=articles, chunks=chunks, vectors=vectors, settings=settings,
+                    model=real.manifest["model"],
+                    extra_files={KEYWORD_DIR: lambda path: _timed_keyword(path, tokens, write_keyword_index)},
+                    extra_manifest={"change": {"kind": "build", "embedded": 0, "reused": len(chunks)},
+                                    "synthetic": f"bench/scale.py --index-size {n}"})
+    sizes = {p.name: p.stat().st_size for p in (target / (target / "CURRENT").read_text().strip()).iterdir() if p.is_file()}
+    keyword = sum(p.stat().st_size for p in (target / (target / "CURRENT").read_text().strip() / KEYWORD_DIR).rglob("*") if p.is_file())
+    print(f"  written in {time.perf_counter() - started:.1f} s (FAISS build, keyword build, files, checksums); "
+          f"RSS growth {rss_mb() - before:.0f} MB; files: "
+          + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(sizes.items()) if v > 2**20)
+          + f", keyword/ {keyword / 2**20:.0f} MB")
+
+
+def _timed_keyword(path: Path, tokens, write) -> None:
+    started = time.perf_counter()
+    write(path, tokens)
+    print(f"  keyword index (bm25s + stored tokens) built and saved in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--index", type=Path, default=Path("/tmp/cmrc-idx"), help="a built index whose vectors seed the synthetic ones")
@@ -186,6 +269,8 @@ def main() -> None:
     parser.add_argument("--nprobe", default="8,16,32,64")
     parser.add_argument("--pq-m", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--write-index", type=Path, default=None, help="write a servable synthetic index here")
+    parser.add_argument("--index-size", type=int, default=1_000_000, help="chunks of the --write-index index")
     args = parser.parse_args()
     args.types = [t for t in args.types.split(",") if t]
     bad = set(args.types) - {"flat", "hnsw", "ivfsq8", "ivfpq"}
@@ -206,6 +291,8 @@ def main() -> None:
         run_size(n, base, args, rng)
     for n in [int(x) for x in args.keyword_sizes.split(",") if x]:
         keyword_size(n, args, rng)
+    if args.write_index:
+        write_synthetic_index(args.write_index, args.index_size, args, rng)
 
 
 if __name__ == "__main__":

@@ -54,10 +54,10 @@ class BuildReport:
 
     def summary(self) -> str:
         """One line for people: articles, chunks, seconds, chunks per second."""
-        rate = self.embedded / self.seconds if self.seconds else 0.0
+        rate = f", {self.embedded / self.seconds:.1f} chunks/s" if self.embedded and self.seconds else ""
         return (
             f"{self.articles} articles, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused) "
-            f"in {self.seconds:.1f} s, {rate:.1f} chunks/s -> {self.index_dir}"
+            f"in {self.seconds:.1f} s{rate} -> {self.index_dir}"
         )
 
     def update_summary(self) -> str:  # for index.update

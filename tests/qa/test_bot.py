@@ -90,6 +90,18 @@ def test_seed_questions_all_found_in_top5_and_abstention(sample_bot, seed_questi
 
 
 @pytest.mark.slow
+def test_corpus_sentences_are_segmented_before_the_first_question(sample_bot, seed_questions):
+    from qa.answer import token_set
+
+    assert sample_bot.warm_sentence_tokens(limit=5) == 5
+    warmed = sample_bot.warm_sentence_tokens()  # load_bot started this in a thread; again, it only hits the cache
+    assert warmed > 100  # both articles' sentences and section contexts
+    misses = token_set.cache_info().misses
+    for row in seed_questions:
+        sample_bot.ask(row["question"], history=row.get("history"))
+    assert token_set.cache_info().misses == misses  # no sentence was segmented while answering
+
+
 def test_follow_up_question_uses_the_history(sample_bot):
     answer = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
     assert any("2026年前国家发展纲要" in p.text for p in answer.passages[:3])

@@ -1,0 +1,35 @@
+"""The keyword index: ranked positive hits, traditional folded to simplified."""
+
+from __future__ import annotations
+
+import pytest
+
+from index.keyword import KeywordIndex, bigrams
+
+TEXTS = [
+    "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。",
+    "第二届中国—中亚峰会在哈萨克斯坦首都阿斯塔纳举行。",
+    "吉尔吉斯斯坦总统扎帕罗夫出席峰会并签署阿斯塔纳宣言。",
+    "The summit was held in Astana, Kazakhstan.",
+    "中欧班列经中亚开行，贸易往来日益密切。中国同中亚国家贸易额持续增长。",
+    "。",
+]
+
+
+@pytest.fixture(scope="module")
+def keyword() -> KeywordIndex:
+    return KeywordIndex.build(TEXTS)
+
+
+def test_search_returns_positive_hits_best_first(keyword) -> None:
+    hits = keyword.search("中国与中亚的贸易额是多少？", 10)
+    assert [p for p, _ in hits][:2] in ([0, 4], [4, 0])
+    scores = [s for _, s in hits]
+    assert scores == sorted(scores, reverse=True) and all(s > 0 for s in scores)
+    assert len(hits) < len(TEXTS)  # chunks without a shared token are not returned
+    assert keyword.search("zzzz qqqq", 5) == []
+
+
+def test_traditional_query_matches_simplified_text(keyword) -> None:
+    assert keyword.search("貿易額達到多少", 1)[0][0] == 0
+    assert bigrams("貿易") == ["贸易"]
