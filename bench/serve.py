@@ -1,10 +1,12 @@
 """Serving throughput: start the app on a loopback port, drive POST /api/ask concurrently.
 
-The server runs in a child process (ui.app.create_app + uvicorn), so its resident memory
-is measured apart from the clients. The bare query embedding time is measured in this
-process before and after the load phase (same model, same questions) for comparison.
+The server is the product's own command, `python -m ui serve`, in a child process, so its
+start-up (spawn to /api/health 200) and resident memory are measured apart from the
+clients. With --no-batching the child instead builds the same app with each query embedded
+alone (for comparison; `ui serve` always batches). The bare query embedding time is
+measured in this process before and after the load phase (same model, same questions).
 
-    python bench/serve.py [--index DIR] [--clients 16] [--seconds 20] [--concurrency 4] [--no-batching]
+    python bench/serve.py [--index DIR] [--clients 16] [--seconds 20] [--concurrency N] [--no-batching]
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def free_port() -> int:
 
 
 def run_server(args: argparse.Namespace) -> None:
-    """Child mode: build the app exactly as `ui serve` does (optionally with batching) and run it."""
+    """Child mode (--no-batching): the app as `ui serve` builds it, without query batching."""
     import uvicorn
 
     from qa.bot import load_bot
@@ -38,16 +40,10 @@ def run_server(args: argparse.Namespace) -> None:
     from ui.service import BotService
     from ui.settings import Settings
 
-    def loader():
-        bot = load_bot(args.index, progress=False)
-        if not args.no_batching:  # as `ui serve` does (ui/service.py)
-            from ui.batching import BatchingEmbedder
-
-            bot.embedder = BatchingEmbedder(bot.embedder, max_batch=args.max_batch)
-        return bot
-
-    settings = Settings(host="127.0.0.1", port=args.port, index=args.index, concurrency=args.concurrency)
-    service = BotService(args.index, loader=loader, max_concurrent=args.concurrency).start(background=True)
+    concurrency = args.concurrency or Settings().concurrency
+    settings = Settings(host="127.0.0.1", port=args.port, index=args.index, concurrency=concurrency)
+    loader = lambda: load_bot(args.index, progress=False)  # noqa: E731 - no BatchingEmbedder around its embedder
+    service = BotService(args.index, loader=loader, max_concurrent=concurrency).start(background=True)
     app = create_app(settings, service)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
@@ -121,9 +117,8 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=SEED_QA)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--concurrency", type=int, default=4, help="the app's `concurrency` setting (default 4, as shipped)")
+    parser.add_argument("--concurrency", type=int, default=None, help="the app's `concurrency` setting (default: the app's, 16)")
     parser.add_argument("--no-batching", action="store_true", help="embed each query alone (the app batches concurrent ones)")
-    parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--_server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -134,9 +129,9 @@ def main() -> None:
 
     import httpx
 
-    from index.embed import SentenceTransformerEmbedder
-    from index.store import read_manifest
     from index.config import IndexSettings
+    from index.embed import make_embedder
+    from index.store import read_manifest
 
     if args.index is None:
         from index.sample import ensure_sample_index
@@ -145,9 +140,12 @@ def main() -> None:
     questions = [json.loads(l)["question"] for l in args.questions.read_text(encoding="utf-8").splitlines() if l.strip()]
     print(f"machine: {machine_notes()}")
     port = free_port()
-    command = [sys.executable, __file__, "--_server", "--port", str(port), "--index", str(args.index),
-               "--concurrency", str(args.concurrency), "--max-batch", str(args.max_batch)]
-    command += ["--no-batching"] if args.no_batching else []
+    if args.no_batching:
+        command = [sys.executable, __file__, "--_server", "--no-batching"]
+    else:
+        command = [sys.executable, "-m", "ui", "serve"]
+    command += ["--port", str(port), "--index", str(args.index)]
+    command += ["--concurrency", str(args.concurrency)] if args.concurrency else []
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
@@ -157,7 +155,7 @@ def main() -> None:
             print(f"server: pid {proc.pid}, ready (index loaded) {ready:.2f} s after spawn; RSS {rss_mb(proc.pid):.0f} MB")
             for q in questions:  # warm the server
                 client.post(f"{base}/api/ask", json={"question": q}, timeout=60)
-        embedder = SentenceTransformerEmbedder(IndexSettings.from_dict(read_manifest(args.index)["settings"]).embed, progress=False)
+        embedder = make_embedder(IndexSettings.from_dict(read_manifest(args.index)["settings"]).embed, progress=False)
         bare_embedding(embedder, questions, 2)  # warm-up
         before = bare_embedding(embedder, questions)
         latencies, errors, wall = drive(base, questions, args.clients, args.seconds)
@@ -172,7 +170,7 @@ def main() -> None:
     bare = pct(before + after, 50)
     rps = len(latencies) / wall
     cores = os.cpu_count() or 1
-    print(f"load: {args.clients} clients, {wall:.1f} s, concurrency setting {args.concurrency}, batching {'off' if args.no_batching else 'on'}")
+    print(f"load: {args.clients} clients, {wall:.1f} s, concurrency setting {args.concurrency or 'default'}, batching {'off' if args.no_batching else 'on'}")
     print(f"requests/s {rps:.2f}   ok {len(latencies)}   errors {sum(errors.values())} {errors or ''}")
     if latencies:
         print(f"latency p50 {ms(pct(latencies, 50))}  p95 {ms(pct(latencies, 95))}  p99 {ms(pct(latencies, 99))}")
