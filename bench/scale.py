@@ -6,7 +6,7 @@ plus Gaussian noise with the real vectors' own covariance, renormalised. Queries
 fresh draws from the same process. The script prints how the synthetic set compares with
 the real one (nearest-neighbour and random-pair cosines) so the claim can be checked.
 
-For each size: exact (flat) search is the reference; HNSW (M=32, efConstruction=80, the
+For each size: exact (flat) search is the reference; HNSW (M=32, efConstruction=200, the
 store's defaults) with an efSearch sweep; IVF with SQ8 and with PQ with an nprobe sweep:
 build time, memory (serialised size and RSS growth), single-query p50/p95, recall@10.
 
@@ -101,7 +101,7 @@ def report(kind: str, knob: str, times, found, truth) -> None:
     print(f"    {kind:8s} {knob:14s} search p50 {ms(pct(times, 50)):>10s}  p95 {ms(pct(times, 95)):>10s}  recall@10 {recall(found, truth):.4f}")
 
 
-def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args):
+def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args, ef_construction: int = 80):
     """Build one index type; return (index, seconds, RSS growth MB)."""
     import faiss
 
@@ -112,7 +112,7 @@ def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args):
         index = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = args.ef_construction
+        index.hnsw.efConstruction = ef_construction
     else:
         nlist = max(16, int(4 * np.sqrt(n)))
         code = "SQ8" if kind == "ivfsq8" else f"PQ{args.pq_m}x8"
@@ -136,9 +136,11 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
     exact.add(vectors)
     _, truth = exact.search(queries, 10)
     del exact
-    for kind in args.types:
-        index, seconds, grown = build(kind, vectors, rng, args)
-        print(f"  {kind}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB")
+    runs = [(k, efc) for k in args.types for efc in (args.ef_construction if k == "hnsw" else [0])]
+    for kind, efc in runs:
+        index, seconds, grown = build(kind, vectors, rng, args, efc)
+        name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind == "hnsw" else kind
+        print(f"  {name}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB")
         if kind == "flat":
             report(kind, "exact", *single_queries(index, queries), truth)
         elif kind == "hnsw":
@@ -264,7 +266,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.5, help="scale of the covariance-shaped noise")
     parser.add_argument("--hnsw-m", type=int, default=32)
-    parser.add_argument("--ef-construction", type=int, default=80)
+    parser.add_argument("--ef-construction", default="200", help="comma-separated: one HNSW build each (the store uses 200)")
     parser.add_argument("--ef-search", default="16,32,64,128,256")
     parser.add_argument("--nprobe", default="8,16,32,64")
     parser.add_argument("--pq-m", type=int, default=48)
@@ -277,6 +279,7 @@ def main() -> None:
     if bad:
         parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, ivfsq8, ivfpq")
     args.ef_search = [int(x) for x in args.ef_search.split(",")]
+    args.ef_construction = [int(x) for x in args.ef_construction.split(",")]
     args.nprobe = [int(x) for x in args.nprobe.split(",")]
 
     import faiss

@@ -115,7 +115,10 @@ class StoreSettings:
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = 200_000
     hnsw_m: int = 32
-    hnsw_ef_construction: int = 80
+    # At 1M chunks (bench/scale.py): efConstruction 200 gives recall@10 0.981 at efSearch 128
+    # (0.45 ms a query) against 0.949 with 80; the build takes 324 s instead of 147, little
+    # beside the hours of embedding a million chunks.
+    hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
 
     def __post_init__(self) -> None:

@@ -103,7 +103,7 @@ def test_info_names_hnsw_parameters(tmp_path, sample_corpus, fake_model, capsys)
     )
     capsys.readouterr()
     assert main(["info", "--index", str(root)]) == 0
-    assert "approximate HNSW graph (M=32, efConstruction=80, efSearch=128)" in capsys.readouterr().out
+    assert "approximate HNSW graph (M=32, efConstruction=200, efSearch=128)" in capsys.readouterr().out
 
 
 def test_missing_corpus_directory(tmp_path, capsys):
