@@ -15,7 +15,7 @@ chunks that `load_bot` serves, for end-to-end `ask` timing with bench/query.py: 
 chunks of --index plus synthetic ones. A synthetic chunk's vector is a mixture of 3 real chunk
 vectors (as above) and its text is real sentences of those same 3 chunks, in proportion to
 the mixture weights, so text and vector agree; its keyword tokens are those sentences'
-tokens. The corpus therefore repeats each real sentence about N / 3,500 times: keyword
+tokens. The corpus therefore repeats each real sentence about N / 600 times: keyword
 postings are far longer than in a real archive of N distinct chunks (a pessimistic case for
 keyword search time), and recall against it means little.
 
@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 import _common  # noqa: F401
-from _common import machine_notes, ms, pct, rss_mb
+from _common import ROOT, machine_notes, ms, pct, rss_mb
 
 
 def real_vectors(index_dir: Path) -> np.ndarray:
@@ -259,7 +259,9 @@ def _timed_keyword(path: Path, tokens, write) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=Path("/tmp/cmrc-idx"), help="a built index whose vectors seed the synthetic ones")
+    parser.add_argument("--index", type=Path, default=ROOT / "var" / "index" / "cmrc",
+                        help="a built index whose vectors seed the synthetic ones (default: the README's CMRC "
+                             "index, python -m index build --corpus …/cmrc2018_trial/passages.jsonl --index var/index/cmrc)")
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--types", default="flat,hnsw,ivfsq8,ivfpq")
     parser.add_argument("--keyword-sizes", default="100000", help="comma-separated; empty to skip")
@@ -274,6 +276,8 @@ def main() -> None:
     parser.add_argument("--write-index", type=Path, default=None, help="write a servable synthetic index here")
     parser.add_argument("--index-size", type=int, default=1_000_000, help="chunks of the --write-index index")
     args = parser.parse_args()
+    if not (args.index / "CURRENT").is_file():
+        parser.error(f"no index at {args.index}: build the CMRC trial index first (see --help for --index)")
     args.types = [t for t in args.types.split(",") if t]
     bad = set(args.types) - {"flat", "hnsw", "ivfsq8", "ivfpq"}
     if bad:
