@@ -53,7 +53,8 @@ class OnnxInt8Embedder:
         self.model_id = self.settings.model
         source = _local_model_dir(resolve_model_path(self.model_id, progress=progress), self.model_id)
         self.layout = read_layout(source)
-        self.fingerprint = model_fingerprint(self.model_id, str(source), backend=BACKEND)
+        # the export recipe's version is part of the identity: a new recipe gives other vectors
+        self.fingerprint = model_fingerprint(self.model_id, str(source), backend=f"{BACKEND}-v{EXPORT_VERSION}")
         exported = prepare_onnx_int8(source, progress=progress)
         options = ort.SessionOptions()
         options.intra_op_num_threads = _cpu_count()

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.config import IndexSettings, RetrievalSettings
+from index.documents import Article
 from index.embed import Embedder, make_embedder
 from index.keyword import KEYWORD_DIR, KeywordIndex
 from index.store import LoadedIndex, load_index, read_manifest
@@ -111,10 +112,11 @@ class Bot:
 
     def _context(self, candidate: Candidate) -> str:
         """The title (unless made up from the lead) and section a passage stands under."""
-        return self._context_of(self.index.articles[candidate.article_id], self.index.chunks[candidate.positions[0]].chunk.section)
+        section = self.index.chunks[candidate.positions[0]].chunk.section
+        return self._context_of(self.index.articles[candidate.article_id], section)
 
     @staticmethod
-    def _context_of(article, section: str | None) -> str:
+    def _context_of(article: Article, section: str | None) -> str:
         title = article.title if article.title_from != "lead" else ""
         return f"{title} {section or ''}".strip()
 
