@@ -8,7 +8,8 @@ the real one (nearest-neighbour and random-pair cosines) so the claim can be che
 
 For each size: exact (flat) search is the reference; HNSW (M=32, efConstruction=200, the
 store's defaults) with an efSearch sweep; IVF with SQ8 and with PQ with an nprobe sweep:
-build time, memory (serialised size and RSS growth), single-query p50/p95, recall@10.
+build time, memory (serialised size and RSS growth), single-query p50/p95 (one FAISS thread,
+as the bot searches), recall@10.
 
 With --write-index DIR --index-size N (no other sizes), it instead writes a whole index of N
 chunks that `load_bot` serves, for end-to-end `ask` timing with bench/query.py: the real
@@ -84,12 +85,20 @@ def serialized_mb(index) -> float:
 
 
 def single_queries(index, queries: np.ndarray, k: int = 10):
+    """One search call per query, on one FAISS thread, as qa.retrieve.DenseRetriever runs them."""
+    import faiss
+
+    threads = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
     times, ids = [], []
-    for q in queries:
-        started = time.perf_counter()
-        _, found = index.search(q[None, :], k)
-        times.append(time.perf_counter() - started)
-        ids.append(found[0])
+    try:
+        for q in queries:
+            started = time.perf_counter()
+            _, found = index.search(q[None, :], k)
+            times.append(time.perf_counter() - started)
+            ids.append(found[0])
+    finally:
+        faiss.omp_set_num_threads(threads)
     return times, np.stack(ids)
 
 

@@ -25,9 +25,19 @@ class Retriever(Protocol):
 
 
 class DenseRetriever:
-    """Inner-product search over the FAISS index of normalised vectors (cosine similarity)."""
+    """Inner-product search over the FAISS index of normalised vectors (cosine similarity).
+
+    Questions are searched one at a time, and FAISS's OpenMP threads only slow a single query
+    down: exact search over 100k vectors takes 7.4 ms on one thread against 15.5 ms on two
+    (bench/scale.py), and idle OpenMP threads compete with the embedding model's. So a process
+    that answers questions runs FAISS on one thread (HNSW and IVF search a single query on one
+    thread anyway).
+    """
 
     def __init__(self, index: LoadedIndex) -> None:
+        import faiss
+
+        faiss.omp_set_num_threads(1)
         self.faiss_index = index.faiss_index
         self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
 
