@@ -93,6 +93,11 @@ def test_missing_onnxruntime_says_what_to_install(monkeypatch) -> None:
         make_embedder(EmbedSettings(backend="onnx-int8"), progress=False)
 
 
+def test_a_model_not_on_disk_is_a_clear_error() -> None:
+    with pytest.raises(EmbedderError, match="needs the files of model 'nobody/no-such-model' on disk"):
+        make_embedder(EmbedSettings(model="nobody/no-such-model", backend="onnx-int8"), progress=False)
+
+
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="backend='int4'"):
         EmbedSettings(backend="int4")
