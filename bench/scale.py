@@ -41,9 +41,12 @@ from _common import ROOT, machine_notes, ms, pct, rss_mb
 def real_vectors(index_dir: Path) -> np.ndarray:
     from index.store import load_index
 
-    loaded = load_index(index_dir, verify=False)
-    inner = loaded.faiss_index
-    return np.stack([inner.reconstruct(c.vid) for c in loaded.chunks]).astype(np.float32)
+    return vectors_of(load_index(index_dir, verify=False))
+
+
+def vectors_of(loaded) -> np.ndarray:
+    """The stored vectors of a loaded index, in chunk order."""
+    return np.stack([loaded.faiss_index.reconstruct(c.vid) for c in loaded.chunks]).astype(np.float32)
 
 
 def synthetic(base: np.ndarray, n: int, rng: np.random.Generator, noise: float) -> np.ndarray:
@@ -212,7 +215,7 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
 
     started = time.perf_counter()
     real = load_index(args.index, verify=False)
-    base = np.stack([real.faiss_index.reconstruct(c.vid) for c in real.chunks]).astype(np.float32)
+    base = vectors_of(real)
     stored = ChunkTokens.load(real.path(KEYWORD_DIR) / TOKENS_DIR)
     sentences = [_SENTENCE.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
     sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
