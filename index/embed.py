@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from index.config import DEFAULT_MODEL_ID, EmbedSettings, cache_dir
+
+
+QUERY_PROMPTS = ("query",)  # the model's named prompts to use, first found wins
+PASSAGE_PROMPTS = ("document", "passage")
 
 
 class EmbedderError(RuntimeError):
@@ -78,23 +82,24 @@ class SentenceTransformerEmbedder:
         self.model = _load_model(path, self.settings)
         self.fingerprint = model_fingerprint(self.model_id, path)
         self.dimension = int(_dimension(self.model))
-        self._query_kwargs = _prompt_kwargs(self.model, self.settings.query_prompt, ("query",))
-        self._passage_kwargs = _prompt_kwargs(self.model, self.settings.passage_prompt, ("document", "passage"))
+        declared = getattr(self.model, "prompts", None) or {}
+        self._query_prompt = choose_prompt(declared, self.settings.query_prompt, QUERY_PROMPTS)
+        self._passage_prompt = choose_prompt(declared, self.settings.passage_prompt, PASSAGE_PROMPTS)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions (with the model's query prompt)."""
-        return self._encode(texts, self._query_kwargs, progress=False)
+        return self._encode(texts, self._query_prompt, progress=False)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         """Embed passages (with the model's passage prompt)."""
-        return self._encode(texts, self._passage_kwargs, progress=progress)
+        return self._encode(texts, self._passage_prompt, progress=progress)
 
     @property
     def prompts(self) -> dict[str, str | None]:
         """The prompts actually applied, for the index manifest."""
-        return {"query": _prompt_text(self.model, self._query_kwargs), "passage": _prompt_text(self.model, self._passage_kwargs)}
+        return {"query": self._query_prompt, "passage": self._passage_prompt}
 
-    def _encode(self, texts: Sequence[str], kwargs: dict, progress: bool) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str | None, progress: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode(
@@ -103,7 +108,7 @@ class SentenceTransformerEmbedder:
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
-            **kwargs,
+            **({} if prompt is None else {"prompt": prompt}),
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -128,23 +133,11 @@ def _load_model(path: str, settings: EmbedSettings):
     return model
 
 
-def _prompt_kwargs(model, explicit: str | None, names: Sequence[str]) -> dict:
-    """Choose the encode() prompt argument: an explicit prompt, or a named one the model has."""
+def choose_prompt(declared: Mapping[str, str], explicit: str | None, names: Sequence[str]) -> str | None:
+    """The prompt to put before texts: an explicit one, else the first of `names` the model declares."""
     if explicit is not None:
-        return {"prompt": explicit}
-    prompts = getattr(model, "prompts", None) or {}
-    for name in names:
-        if name in prompts:
-            return {"prompt_name": name}
-    return {}
-
-
-def _prompt_text(model, kwargs: dict) -> str | None:
-    if "prompt" in kwargs:
-        return kwargs["prompt"]
-    if "prompt_name" in kwargs:
-        return model.prompts[kwargs["prompt_name"]]
-    return None
+        return explicit
+    return next((declared[n] for n in names if n in declared), None)
 
 
 def _dimension(model) -> int:

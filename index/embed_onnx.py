@@ -34,7 +34,14 @@ import numpy as np
 
 from index.config import EmbedSettings, cache_dir
 from index.e5convert import quiet_transformers
-from index.embed import EmbedderError, model_fingerprint, resolve_model_path
+from index.embed import (
+    PASSAGE_PROMPTS,
+    QUERY_PROMPTS,
+    EmbedderError,
+    choose_prompt,
+    model_fingerprint,
+    resolve_model_path,
+)
 
 BACKEND = "onnx-int8"
 EXPORT_VERSION = 1  # bump when the export or quantization recipe changes
@@ -69,8 +76,8 @@ class OnnxInt8Embedder:
         self.tokenizer = _load_tokenizer(source, self.max_length)
         self.dimension = int(self.layout["dimension"])
         prompts = self.layout["prompts"]
-        self._query_prompt = _choose_prompt(prompts, self.settings.query_prompt, ("query",))
-        self._passage_prompt = _choose_prompt(prompts, self.settings.passage_prompt, ("document", "passage"))
+        self._query_prompt = choose_prompt(prompts, self.settings.query_prompt, QUERY_PROMPTS)
+        self._passage_prompt = choose_prompt(prompts, self.settings.passage_prompt, PASSAGE_PROMPTS)
 
     @property
     def prompts(self) -> dict[str, str | None]:
@@ -87,7 +94,10 @@ class OnnxInt8Embedder:
 
     def token_ids(self, texts: Sequence[str], prompt: str | None = None) -> list[list[int]]:
         """The token ids the model sees for `texts` (prompt included, truncated)."""
-        return [e.ids for e in self.tokenizer.encode_batch([(prompt or "") + t for t in texts])]
+        return [e.ids for e in self._encodings(texts, prompt)]
+
+    def _encodings(self, texts: Sequence[str], prompt: str | None) -> list[Any]:
+        return self.tokenizer.encode_batch([(prompt or "") + t for t in texts])
 
     def _encode(self, texts: Sequence[str], prompt: str | None, progress: bool) -> np.ndarray:
         """One text per model call: dynamic int8 quantization scales activations over the whole
@@ -97,7 +107,7 @@ class OnnxInt8Embedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         skip = self._prompt_tokens(prompt)
         bar = _progress_bar(len(texts), progress)
-        for row, encoding in enumerate(self.tokenizer.encode_batch([(prompt or "") + t for t in texts])):
+        for row, encoding in enumerate(self._encodings(texts, prompt)):
             out[row] = self._run(encoding.ids, skip)
             bar.update(1)
         bar.close()
@@ -178,13 +188,6 @@ def pooling_modes(config: dict[str, Any]) -> list[str]:
 
 def _read_json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-
-
-def _choose_prompt(prompts: dict[str, str], explicit: str | None, names: Sequence[str]) -> str | None:
-    """An explicit prompt, else the first named prompt the model declares (as the torch backend)."""
-    if explicit is not None:
-        return explicit
-    return next((prompts[n] for n in names if n in prompts), None)
 
 
 def _load_tokenizer(model_dir: Path, max_length: int):
