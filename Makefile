@@ -1,4 +1,5 @@
 # Quick start: `make run` (chat on the sample corpus) and `make test` (the test suite).
+# Lanes: `make test` (everything CI runs), `make test-fast` (the edit loop), `make lint` (ruff, mypy).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: install install-test run test index browser-deps clean
+.PHONY: install install-test run test test-fast lint index browser-deps clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +33,16 @@ run: install
 
 test: install-test browser-deps
 	$(PY) -m pytest
+
+# Without the real model and the browser: a fake embedder, small data, well under a minute.
+test-fast: install-test
+	$(PY) -m pytest -m "not slow and not browser"
+
+LINT_PATHS := index qa ui tests bench
+lint: install-test
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(VENV)/bin/ruff format --check $(LINT_PATHS)
+	$(VENV)/bin/mypy index qa ui
 
 # Debian's Chromium for the browser test (tests/ui/test_browser.py); Playwright never downloads one.
 browser-deps:
