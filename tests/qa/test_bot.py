@@ -102,6 +102,7 @@ def test_corpus_sentences_are_segmented_before_the_first_question(sample_bot, se
     assert token_set.cache_info().misses == misses  # no sentence was segmented while answering
 
 
+@pytest.mark.slow
 def test_follow_up_question_uses_the_history(sample_bot):
     answer = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
     assert any("2026年前国家发展纲要" in p.text for p in answer.passages[:3])

@@ -17,7 +17,9 @@ class RunningServer:
     def __init__(self, app, sock: socket.socket) -> None:
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        # Gradio's heartbeat streams stay open until cancelled: wait 1 s for them, not the 10 s of stop()
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self, timeout: float = 30) -> RunningServer:

@@ -19,20 +19,23 @@ HOST = "http://127.0.0.1:8000"  # an allowed site
 EVIL = "http://evil.example"  # a site that is not
 
 
-@pytest.fixture
-def service(sample_corpus, tmp_path, fake_embedder):
-    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
-    return BotService(
-        tmp_path / "idx", loader=lambda: load_bot(tmp_path / "idx", embedder=fake_embedder)
-    ).start(background=False)
+# The tests only read the bot and the app, so the module shares one of each (about 1 s per app saved).
+@pytest.fixture(scope="module")
+def service(sample_corpus, tmp_path_factory, module_fake_embedder):
+    index_dir = tmp_path_factory.mktemp("api") / "idx"
+    build_index(sample_corpus, index_dir, embedder=module_fake_embedder, progress=False)
+    return BotService(index_dir, loader=lambda: load_bot(index_dir, embedder=module_fake_embedder)).start(
+        background=False
+    )
 
 
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(index=tmp_path / "idx", feedback_log=tmp_path / "feedback.jsonl", allowed_origins=(HOST,))
+@pytest.fixture(scope="module")
+def settings(service):
+    folder = service.index_dir.parent
+    return Settings(index=service.index_dir, feedback_log=folder / "feedback.jsonl", allowed_origins=(HOST,))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(service, settings):
     with TestClient(create_app(settings, service)) as test_client:
         yield test_client
@@ -206,7 +209,10 @@ def test_gradio_client_gets_an_answer(service, settings, serve):
 
     server = serve(create_app(settings, service))
     client = Client(server.url + "/", verbose=False)
-    result = client.predict("2024年中国与中亚五国的贸易额达到多少？", 3, [], api_name="/ask")
+    try:
+        result = client.predict("2024年中国与中亚五国的贸易额达到多少？", 3, [], api_name="/ask")
+    finally:
+        client.close()  # stop its heartbeat thread
     assert result["passages"] and result["question"].startswith("2024年")
 
 
