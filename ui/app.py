@@ -16,11 +16,11 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from ui.chat import build_chat
-from ui.embed import add_embed_routes
 from ui.render import CHAT_JS, CSS
 from ui.security import OriginGuard, OriginPolicy
 from ui.service import BotService, NotReadyError, QuestionError
 from ui.settings import MAX_TOP_K, Settings
+from ui.widget import add_embed_routes
 
 MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger("wenda.ui")

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
-from ui.embed import STATIC_DIR, base_url, component_snippet, iframe_snippet, widget_snippet
+from ui.widget import STATIC_DIR, base_url, component_snippet, iframe_snippet, widget_snippet
 
 DEMO_WIDGET = {
     "title": "人民日报 · 新闻问答",

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from index.build import build_index
 from qa import load_bot
 from ui.app import create_app
-from ui.embed import GRADIO_JS
 from ui.service import BotService
 from ui.settings import Settings
+from ui.widget import GRADIO_JS
 
 HOST = "http://127.0.0.1:8000"  # an allowed site
 EVIL = "http://evil.example"  # a site that is not
