@@ -27,7 +27,7 @@ from _common import CMRC_DIR, machine_notes, peak_rss_mb
 def load_chunks(corpus: Path, passages: int, tmp: Path):
     """Articles and embedded chunk texts of the corpus (optionally its first N jsonl passages)."""
     from index.build import _chunk_all, _read_all
-    from index.config import IndexSettings
+    from index.settings import IndexSettings
 
     if passages and corpus.suffix == ".jsonl":
         subset = tmp / "corpus.jsonl"
@@ -85,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from index.build import build_index
-    from index.config import EmbedSettings, IndexSettings
+    from index.settings import EmbedSettings, IndexSettings
     from index.embed import make_embedder
 
     print(f"machine: {machine_notes()}")

@@ -169,11 +169,11 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
 
 def keyword_size(n: int, args, rng: np.random.Generator) -> None:
     """bm25s at n synthetic chunks: token ids drawn from the CMRC vocabulary's frequencies and lengths."""
-    from index.keyword import KeywordIndex
+    from index.store.keyword import KeywordIndex
     from index.store import load_index
 
     loaded = load_index(args.index, verify=False)
-    from index.keyword import tokenize
+    from index.text import tokenize
 
     real = [tokenize(c.chunk.text) for c in loaded.chunks]
     vocab, counts = np.unique([t for doc in real for t in doc], return_counts=True)
@@ -208,9 +208,10 @@ _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?”」）)]*")
 
 def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) -> None:
     """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring)."""
-    from index.config import IndexSettings
+    from index.settings import IndexSettings
     from index.documents import Article, Chunk, Section, content_hash
-    from index.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, tokenize, write_keyword_index
+    from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyword_index
+    from index.text import tokenize
     from index.store import StoredChunk, load_index, writer_lock, write_index
 
     started = time.perf_counter()

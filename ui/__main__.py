@@ -113,7 +113,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from index.store import IndexStoreError
+    from index.errors import IndexStoreError
     from ui.service import BotService
 
     index_dir = settings.index or _prepare_sample()

@@ -6,10 +6,10 @@ import html
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from index.text import SENTENCE_ENDS as _ENDS
 from ui.texts import Lang, text
 
 ABSTAIN_MESSAGE = text("zh", "abstain")
-_ENDS = "。！？!?"
 COLLAPSE_AFTER = 160  # characters; a longer passage shows an excerpt around its highlight, the rest folded
 
 

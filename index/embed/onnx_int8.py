@@ -22,34 +22,27 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from index.config import EmbedSettings, cache_dir
-from index.e5convert import quiet_transformers
-from index.embed import (
-    PASSAGE_PROMPTS,
-    QUERY_PROMPTS,
-    EmbedderError,
-    choose_prompt,
-    model_fingerprint,
-    resolve_model_path,
-)
+from index.embed.base import PromptedEmbedder, model_fingerprint, resolve_model_path
+from index.embed.hf import quiet_transformers
+from index.errors import EmbedderError
+from index.files import build_once, log, staged_dir, write_json
+from index.settings import EmbedSettings, cache_dir
 
-BACKEND = "onnx-int8"
+BACKEND: Literal["onnx-int8"] = "onnx-int8"
 EXPORT_VERSION = 1  # bump when the export or quantization recipe changes
 EXPORT_RECORD = "export.json"
 POOLING_MODES = ("mean", "cls", "max")
 
 
-class OnnxInt8Embedder:
+class OnnxInt8Embedder(PromptedEmbedder):
     """An Embedder that runs an int8-quantized ONNX export of a sentence-transformers model."""
 
     backend = BACKEND
@@ -75,22 +68,7 @@ class OnnxInt8Embedder:
         self.max_length = min(self.settings.max_seq_length, self.layout["max_seq_length"])
         self.tokenizer = _load_tokenizer(source, self.max_length)
         self.dimension = int(self.layout["dimension"])
-        prompts = self.layout["prompts"]
-        self._query_prompt = choose_prompt(prompts, self.settings.query_prompt, QUERY_PROMPTS)
-        self._passage_prompt = choose_prompt(prompts, self.settings.passage_prompt, PASSAGE_PROMPTS)
-
-    @property
-    def prompts(self) -> dict[str, str | None]:
-        """The prompts actually applied, for the index manifest."""
-        return {"query": self._query_prompt, "passage": self._passage_prompt}
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed questions (with the model's query prompt)."""
-        return self._encode(texts, self._query_prompt, progress=False)
-
-    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Embed passages (with the model's passage prompt)."""
-        return self._encode(texts, self._passage_prompt, progress=progress)
+        self.use_prompts(self.layout["prompts"], self.settings)
 
     def token_ids(self, texts: Sequence[str], prompt: str | None = None) -> list[list[int]]:
         """The token ids the model sees for `texts` (prompt included, truncated)."""
@@ -258,27 +236,17 @@ def prepare_onnx_int8(model_dir: Path, progress: bool = True, root: Path | None 
     The export is written to a temporary directory and renamed into place, under a file lock,
     so an interrupted export never leaves a half-written model behind.
     """
-    from filelock import FileLock
-
     base = (root or cache_dir()) / "models"
     base.mkdir(parents=True, exist_ok=True)
     target = base / f"onnx-int8-{model_dir.name}-{export_key(model_dir)}"
-    if (target / EXPORT_RECORD).is_file():
-        return target
-    with FileLock(str(target) + ".lock"):
-        if not (target / EXPORT_RECORD).is_file():
-            _log(progress, f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
-                           "(one-off, about 20 s)")
-            work = base / f".{target.name}.{os.getpid()}.tmp"
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                export_int8(model_dir, work)
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(work, target)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-    return target
+
+    def export() -> None:
+        log(progress, f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
+                      "(one-off, about 20 s)")
+        with staged_dir(target) as scratch:
+            export_int8(model_dir, scratch / target.name)
+
+    return build_once(target, lambda t: (t / EXPORT_RECORD).is_file(), export)
 
 
 def export_int8(model_dir: Path, out: Path) -> Path:
@@ -290,7 +258,8 @@ def export_int8(model_dir: Path, out: Path) -> Path:
     out.mkdir(parents=True)
     with quiet_transformers():
         model = SentenceTransformer(str(model_dir), device="cpu")
-    transformer = model[0].auto_model.eval()
+    transformer: Any = model[0].auto_model
+    transformer.eval()
     sample = model.tokenizer(["query: 你好，世界 hello"], return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
 
@@ -319,14 +288,14 @@ def export_int8(model_dir: Path, out: Path) -> Path:
     fp32.unlink()
     record = {"source": str(model_dir), "export_version": EXPORT_VERSION, "weights": "int8 dynamic, per channel, "
               "reduce_range", "opset": 17, "inputs": names}
-    (out / EXPORT_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    write_json(out / EXPORT_RECORD, record)
     return out
 
 
 @contextmanager
 def _quiet_export() -> Iterator[None]:
     """Hide the tracer's warnings and the quantizer's advice to pre-process: the recipe is
-    fixed and its recall loss measured (bench/index.py --onnx)."""
+    fixed and its recall loss measured (bench/indexing.py --onnx)."""
     previous, handlers = logging.root.manager.disable, logging.root.handlers[:]
     logging.disable(logging.WARNING)
     try:
@@ -337,7 +306,3 @@ def _quiet_export() -> Iterator[None]:
         logging.disable(previous)
         logging.root.handlers[:] = handlers  # logging.warning() installs a root handler as it goes
 
-
-def _log(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr)

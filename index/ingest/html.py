@@ -5,17 +5,24 @@ headers, footers, asides, scripts, styles, forms and comments are dropped; the b
 largest `<article>`, else `<main>`, else the element whose paragraphs hold the most text.
 Title: `og:title`, else the body's `<h1>`, else `<title>` without its site suffix. Date,
 author, URL and source come from the usual meta tags (`article:published_time`, `<time
-datetime>`, `author`, `og:url` / canonical link, `og:site_name`).
+datetime>`, `author`, `og:url` / canonical link, `og:site_name`). `read_html` turns a saved
+page file into an Article.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
-from index.clean import CJK, Block
+from index.documents import Article
+from index.ingest.layout import BLOCK_STEPS, Block, apply_steps, clean_raw
+from index.ingest.readers import build_article
+from index.ingest.sidecar import sidecar_for
+from index.text import WIDE
 
 # Contents never shown as text, or never part of an article.
 SKIP_TAGS = frozenset(
@@ -51,7 +58,6 @@ IMPLIED_END = {
     "option": {"option"},
 }
 
-WIDE = f"{CJK}\u3000-\u303f\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026\u00b7"
 _HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
 _WIDE_GAP = re.compile(f"(?<=[{WIDE}]) (?=[{WIDE}])")
 _WRAP_GAP = re.compile(f"(?<=[{WIDE}])\n|\n(?=[{WIDE}])")
@@ -144,6 +150,17 @@ class _TreeBuilder(HTMLParser):
     # comments, doctype and processing instructions are never text
     def handle_comment(self, data: str) -> None:
         return None
+
+
+def read_html(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> Article:
+    """A saved web page: the article body (page chrome dropped), title and meta tags."""
+    page = parse_page(clean_raw(decode_html(path.read_bytes()), steps))
+    blocks = [Block(b.kind, apply_steps(b.text, steps, BLOCK_STEPS)) for b in page.blocks]
+    meta = {**page.meta, "title": page.title}
+    return build_article(
+        base_id, [b for b in blocks if b.text], meta, path=str(path), sidecar=sidecar_for(sidecar, 0),
+        meta_from=page.title_from, heading_is_title=False,
+    )
 
 
 @dataclass(frozen=True)

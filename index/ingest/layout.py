@@ -13,12 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from index.text import CJK, HEADING_PUNCT, LINE_END
+
 Step = Callable[[str], str]
 
-CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"[{CJK}]")
-_TERMINAL = re.compile(r"[。！？!?…；;]['\"”’」』）)]*$")
-_CLAUSE_PUNCT = re.compile(r"[，。；：！？,;:!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff]")
 _CJK_GAP = re.compile(f"(?<=[{CJK}])[ \\t\\u3000]+(?=[{CJK}0-9])|(?<=[0-9])[ \\t\\u3000]+(?=[{CJK}])")
 _SPACES = re.compile(r"[ \t\u3000\u00a0]+")
@@ -112,7 +110,7 @@ def line_width(line: str) -> int:
 
 def ends_sentence(line: str) -> bool:
     """True when the line ends with sentence-final punctuation (closing quotes allowed)."""
-    return bool(_TERMINAL.search(line.rstrip()))
+    return bool(LINE_END.search(line.rstrip()))
 
 
 def join_wrapped(left: str, right: str, source_had_space: bool) -> str:
@@ -135,7 +133,7 @@ def is_hard_wrapped(lines: Sequence[str]) -> bool:
 def _heading_like(text: str, n_lines: int, max_chars: int = 60) -> bool:
     """A short run of text with no clause punctuation, over at most three lines."""
     compact = text.strip()
-    return 2 <= len(compact) <= max_chars and n_lines <= 3 and not _CLAUSE_PUNCT.search(compact)
+    return 2 <= len(compact) <= max_chars and n_lines <= 3 and not HEADING_PUNCT.search(compact)
 
 
 def _groups(lines: Sequence[str]) -> list[list[str]]:
@@ -243,7 +241,3 @@ def clean_raw(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
     """Apply the file-level cleaning steps."""
     return apply_steps(text, steps, RAW_STEPS)
 
-
-def has_cjk(text: str) -> bool:
-    """True when the text contains a Chinese character."""
-    return bool(_CJK_CHAR.search(text))

@@ -12,28 +12,31 @@ Layout of an index directory `ROOT`:
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
-at any moment leaves the previous index loadable. Nothing is pickled.
+at any moment leaves the previous index loadable. Nothing is pickled. The FAISS file is made
+and read through index.store.vectors, the BM25 files through index.store.keyword.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
-from filelock import FileLock, Timeout
 
-from index.config import IndexSettings, StoreSettings
 from index.documents import Article, Chunk
+from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from index.files import read_jsonl, sha256_file, staged_dir, write_json, write_jsonl, write_text_atomic
+from index.settings import IndexSettings
+from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -41,29 +44,8 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 CURRENT = "CURRENT"
-LOCK = ".lock"
 
 FileWriter = Callable[[Path], None]
-
-
-class IndexStoreError(Exception):
-    """Base class of the index's named errors."""
-
-
-class IndexNotFoundError(IndexStoreError):
-    """No index at the given directory."""
-
-
-class IndexCorruptError(IndexStoreError):
-    """A file of the index is missing or damaged."""
-
-
-class IndexMismatchError(IndexStoreError):
-    """The index was built with another embedding model than the one given."""
-
-
-class IndexLockedError(IndexStoreError):
-    """Another process is writing this index."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +76,11 @@ class LoadedIndex:
     def path(self, name: str) -> Path:
         """Path of a file of the live generation."""
         return self.generation / name
+
+    @cached_property
+    def vectors(self) -> FaissVectors:
+        """The chunk vectors, to search and reconstruct by vid (qa's view of `faiss_index`)."""
+        return FaissVectors(self.faiss_index)
 
 
 def index_exists(root: Path) -> bool:
@@ -141,9 +128,9 @@ def load_index(root: Path, model_id: str | None = None, fingerprint: str | None 
         verify_files(generation, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        vectors = faiss.read_index(str(generation / VECTORS))
-        chunks = [_stored_chunk(row) for row in _read_jsonl(generation / CHUNKS)]
-        articles = {a.id: a for a in (Article.from_dict(row) for row in _read_jsonl(generation / ARTICLES))}
+        vectors = read_faiss(generation / VECTORS)
+        chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
+        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(generation / ARTICLES))}
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, vectors, chunks, articles)
@@ -193,10 +180,7 @@ def write_index(
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
-    index, info = make_faiss_index(dimension, len(vectors), settings.store)
-    if len(vectors):
-        ids = np.asarray([c.vid for c in chunks], dtype=np.int64)
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    index, info = build_faiss(vectors, [c.vid for c in chunks], settings.store, dimension)
     return write_generation(
         root,
         articles=articles,
@@ -231,17 +215,13 @@ def write_generation(
     """
     if faiss_index.ntotal != len(chunks):
         raise ValueError(f"{len(chunks)} chunks but {faiss_index.ntotal} vectors in the FAISS index")
-    root.mkdir(parents=True, exist_ok=True)
-    remove_stale(root)
-    staging = root / f".staging-{_generation_name()}"
-    staging.mkdir()
-    try:
+    with _new_generation(root) as staging:
         stage_hook("faiss")
-        faiss.write_index(faiss_index, str(staging / VECTORS))
+        write_faiss(faiss_index, staging / VECTORS)
         stage_hook("chunks")
-        _write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
+        write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
         stage_hook("articles")
-        _write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
+        write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
         for name, writer in (extra_files or {}).items():
             stage_hook(name)
             writer(staging / name)
@@ -249,20 +229,8 @@ def write_generation(
         counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
         manifest = _manifest(staging, counts, int(faiss_index.d), settings, model, faiss_info, extra_manifest)
         stage_hook("manifest")
-        _write_json(staging / MANIFEST, manifest)
-        _fsync_tree(staging)
-        generation = root / staging.name.removeprefix(".staging-")
-        stage_hook("rename")
-        os.replace(staging, generation)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
-    stage_hook("swap")
-    _swap_current(root, generation.name)
-    # The previous generation stays one round, for readers that resolved CURRENT just before the swap.
-    _remove_old_generations(root, keep={generation.name, previous})
-    return generation
+        write_json(staging / MANIFEST, manifest)
+    return root / staging.name
 
 
 def stage_hook(stage: str) -> None:
@@ -273,6 +241,8 @@ def remove_stale(root: Path) -> None:
     """Delete what a killed writer left behind: staging directories and CURRENT temporaries.
 
     Only a writer holding the lock may call this, so nothing it deletes is still being written.
+    Staging directories are `.staging-*` (see index.files.staged_dir), CURRENT temporaries
+    `.CURRENT.*` (see index.files.write_text_atomic).
     """
     for path in root.glob(".staging-*"):
         shutil.rmtree(path, ignore_errors=True)
@@ -289,24 +259,41 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
     current = live_generation(root)
     manifest = read_manifest(root)
     verify_files(current, manifest)
-    remove_stale(root)
-    staging = root / f".staging-{_generation_name()}"
-    try:
+    with _new_generation(root) as staging:
         for name in manifest["files"]:
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(current / name, target)
-        manifest = {**manifest, "settings": settings.to_dict(), **(note or {})}
-        _write_json(staging / MANIFEST, manifest)
-        _fsync_tree(staging)
-        generation = root / staging.name.removeprefix(".staging-")
-        os.replace(staging, generation)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _swap_current(root, generation.name)
-    _remove_old_generations(root, keep={generation.name, current.name})
-    return generation
+        write_json(staging / MANIFEST, {**manifest, "settings": settings.to_dict(), **(note or {})})
+    return root / staging.name
+
+
+@contextmanager
+def _new_generation(root: Path) -> Iterator[Path]:
+    """Yield the directory to write a new generation into; when the block succeeds it goes live.
+
+    The caller must hold the write lock. What a killed writer leaves is removed first.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)
+    generation = root / _generation_name()
+    with staged_dir(generation, sync=True) as scratch:
+        staging = scratch / generation.name
+        staging.mkdir()
+        yield staging
+        stage_hook("rename")
+    _make_live(root, generation)
+
+
+def _make_live(root: Path, generation: Path) -> None:
+    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
+
+    The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    """
+    previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
+    stage_hook("swap")
+    write_text_atomic(root / CURRENT, generation.name + "\n")
+    _remove_old_generations(root, keep={generation.name, previous})
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -314,75 +301,6 @@ def _link_or_copy(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
-
-
-def writer_lock(root: Path, timeout: float = 0.0) -> FileLock:
-    """The lock a writer must hold; acquiring raises IndexLockedError if another writer has it."""
-    root.mkdir(parents=True, exist_ok=True)
-    return _RefusingLock(str(root / LOCK), timeout=timeout)
-
-
-class _RefusingLock(FileLock):
-    """A FileLock that raises IndexLockedError instead of filelock.Timeout."""
-
-    def acquire(self, *args: Any, **kwargs: Any):  # noqa: ANN201 - FileLock's own return type
-        try:
-            return super().acquire(*args, **kwargs)
-        except Timeout as exc:
-            raise IndexLockedError(
-                f"index {str(Path(self.lock_file).parent)!r} is being written by another process; "
-                "wait for it to finish and try again"
-            ) from exc
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-FAISS_TYPES = ("flat", "hnsw")
-
-
-def faiss_kind(count: int, settings: StoreSettings) -> str:
-    """The FAISS index type for `count` chunks: the forced one, or by size when `auto`."""
-    if settings.index_type != "auto":
-        return settings.index_type
-    return "hnsw" if count >= settings.hnsw_threshold else "flat"
-
-
-def make_faiss_index(
-    dimension: int, count: int, settings: StoreSettings, kind: str | None = None
-) -> tuple[Any, dict[str, Any]]:
-    """An empty FAISS index of the type the settings and corpus size call for, with its description."""
-    kind = kind or faiss_kind(count, settings)
-    if kind == "flat":
-        inner, info = faiss.IndexFlatIP(dimension), {"type": "flat", "metric": "inner_product"}
-    elif kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        inner.hnsw.efConstruction = settings.hnsw_ef_construction
-        inner.hnsw.efSearch = settings.hnsw_ef_search
-        info = {
-            "type": "hnsw",
-            "metric": "inner_product",
-            "m": settings.hnsw_m,
-            "ef_construction": settings.hnsw_ef_construction,
-            "ef_search": settings.hnsw_ef_search,
-        }
-    else:
-        raise ValueError(f"FAISS index type {kind!r} is unknown; valid: {FAISS_TYPES}")
-    info["threshold"] = settings.hnsw_threshold
-    info["chosen"] = "forced" if settings.index_type != "auto" else "auto"
-    return faiss.IndexIDMap2(inner), info
-
-
-def supports_removal(faiss_index: Any) -> bool:
-    """True when vectors can be removed in place (flat); HNSW graphs cannot drop a node."""
-    inner = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
-    return isinstance(inner, faiss.IndexFlat)
 
 
 def _manifest(
@@ -441,7 +359,7 @@ def _check_counts(root: Path, manifest: Mapping[str, Any], vectors: Any, chunks:
             f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"
         )
-    ids = set(faiss.vector_to_array(vectors.id_map).tolist()) if hasattr(vectors, "id_map") else None
+    ids = stored_ids(vectors)
     if ids is not None and ids != {c.vid for c in chunks}:
         raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
 
@@ -454,51 +372,8 @@ def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
     return StoredChunk(Chunk.from_dict(row), int(row["vid"]), str(row["embed_hash"]))
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
 def _generation_name() -> str:
     return f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
-
-
-def _fsync_tree(directory: Path) -> None:
-    """Flush every file and the directory itself, so a rename never exposes unwritten data."""
-    for path in directory.rglob("*"):
-        if path.is_file():
-            with path.open("rb") as handle:
-                os.fsync(handle.fileno())
-    _fsync_dir(directory)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _swap_current(root: Path, generation: str) -> None:
-    """Point CURRENT at `generation` with one atomic rename."""
-    tmp = root / f".{CURRENT}.{secrets.token_hex(3)}"
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(generation + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, root / CURRENT)
-    _fsync_dir(root)
 
 
 def _remove_old_generations(root: Path, keep: set[str]) -> None:

@@ -10,9 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.chunk import chunk_article, sentence_starts
-from index.clean import parse_layout
-from index.config import ChunkSettings
-from index.ingest import build_article, corpus_files, read_corpus
+from index.ingest import corpus_files, read_corpus
+from index.ingest.layout import parse_layout
+from index.ingest.readers import build_article
+from index.settings import ChunkSettings
 
 SENTENCE_END = re.compile(r"[。！？]")
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from index.chunk import chunk_article
-from index.config import ChunkSettings
 from index.ingest import corpus_files, read_corpus
-from index.webpage import decode_html, parse_page
+from index.ingest.html import decode_html, parse_page
+from index.settings import ChunkSettings
 
 DATA = Path(__file__).resolve().parent / "data"
 CHROME = [

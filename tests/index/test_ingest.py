@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from index.ingest import CorpusError, corpus_files, read_corpus
+from index.errors import CorpusError
+from index.ingest import corpus_files, read_corpus
 
 
 def test_markdown_front_matter_title_and_sections(tmp_path):

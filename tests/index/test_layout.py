@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from index.clean import collapse_cjk_spaces, is_hard_wrapped, join_wrapped, parse_layout
 from index.ingest import corpus_files, read_corpus
+from index.ingest.layout import collapse_cjk_spaces, is_hard_wrapped, join_wrapped, parse_layout
 
 CJK_GAP = re.compile(r"[\u4e00-\u9fff][\s]+[\u4e00-\u9fff]")
 

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.config import EmbedSettings, IndexSettings
-from index.embed import EmbedderError, make_embedder
-from index import embed_onnx
-from index.embed_onnx import OnnxInt8Embedder, pooling_modes, prepare_onnx_int8, read_layout
+from index.embed import EmbedderError, make_embedder, onnx_int8
+from index.embed.onnx_int8 import OnnxInt8Embedder, pooling_modes, prepare_onnx_int8, read_layout
+from index.settings import EmbedSettings, IndexSettings
 
 TEXTS = [
     "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。",
@@ -69,7 +68,8 @@ def test_fingerprint_names_the_backend(int8_embedder, real_embedder) -> None:
 @pytest.mark.slow
 def test_an_int8_index_answers_and_refuses_the_fp32_model(tmp_path, sample_corpus, int8_embedder, real_embedder) -> None:
     from index.build import build_index
-    from index.store import IndexMismatchError, read_manifest
+    from index.errors import IndexMismatchError
+    from index.store import read_manifest
     from qa import load_bot
 
     settings = IndexSettings(embed=EmbedSettings(backend="onnx-int8"))
@@ -154,7 +154,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
         (out / "model-fp32.onnx").write_bytes(b"half")
         raise EmbedderError("export failed halfway")
 
-    monkeypatch.setattr(embed_onnx, "export_int8", broken)
+    monkeypatch.setattr(onnx_int8, "export_int8", broken)
     with pytest.raises(EmbedderError, match="halfway"):
         prepare_onnx_int8(model, progress=False, root=tmp_path / "cache")
     assert [p.name for p in (tmp_path / "cache" / "models").iterdir() if not p.name.endswith(".lock")] == []

@@ -10,22 +10,15 @@ import signal
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-import index.store
+import index.store.generations
 from index.build import build_index
+from index.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from index.settings import IndexSettings
+from index.store import CURRENT, live_generation, load_index, writer_lock
 from index.update import update_index
-from index.config import IndexSettings
-from index.store import (
-    CURRENT,
-    IndexCorruptError,
-    IndexLockedError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    live_generation,
-    load_index,
-    writer_lock,
-)
 
 
 def _build(sample_corpus: Path, target: Path, embedder) -> Path:
@@ -143,7 +136,7 @@ def _slow_writer(kind: str, corpus: str, root: str, embedder, started) -> None:
         started.set()
         time.sleep(STAGE_DELAY)
 
-    index.store.stage_hook = slow
+    index.store.generations.stage_hook = slow
     if kind == "build":
         build_index(Path(corpus), Path(root), IndexSettings(), embedder=embedder, progress=False)
     else:
@@ -190,7 +183,8 @@ def test_rebuild_keeps_a_calibrated_abstention_rule(sample_corpus, tmp_path, fak
 
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
     settings = load_index(root).settings
-    fitted = replace(settings.retrieval, abstain_threshold=0.42, calibration="fitted on my.jsonl")
+    assert settings.retrieval == {}  # qa's defaults
+    fitted = {**settings.retrieval, "abstain_threshold": 0.42, "calibration": "fitted on my.jsonl"}
     with writer_lock(root):
         update_settings(root, replace(settings, retrieval=fitted))
     build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
@@ -209,3 +203,30 @@ def test_sample_index_counts_as_stale_when_settings_change(sample_corpus, tmp_pa
     with writer_lock(root):
         update_settings(root, replace(settings, chunk=replace(settings.chunk, chunk_size=200)))
     assert not _current(root)
+
+
+def test_a_calibrated_sample_index_stays_current(sample_corpus, tmp_path, fake_embedder):
+    from dataclasses import replace
+
+    from index.sample import _current
+    from index.store import update_settings
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    settings = load_index(root).settings
+    with writer_lock(root):
+        update_settings(root, replace(settings, retrieval={"abstain_threshold": 0.3, "calibration": "mine"}))
+    assert _current(root)  # qa's section says how to answer, not what the index holds: no rebuild
+
+
+def test_vector_store_searches_and_reconstructs_by_vid(sample_corpus, tmp_path, fake_embedder):
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    loaded = load_index(root)
+    store = loaded.vectors
+    vids = [c.vid for c in loaded.chunks]
+    assert store.ntotal == len(vids) and store.dimension == fake_embedder.dimension
+    rows = store.reconstruct(vids[:3])
+    assert rows.shape == (3, fake_embedder.dimension) and rows.dtype == np.float32
+    ids, scores = store.search(rows[1], k=len(vids) + 5)  # more than stored: all of them, best first
+    assert sorted(ids.tolist()) == sorted(vids) and ids[0] == vids[1]
+    assert scores[0] == pytest.approx(1.0, abs=1e-5) and list(scores) == sorted(scores, reverse=True)
+    assert store.reconstruct([]).shape == (0, fake_embedder.dimension)
