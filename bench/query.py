@@ -46,46 +46,12 @@ def ask_vs_embed(bot, questions: list[str], rounds: int) -> dict[str, list[float
 
 
 def breakdown(bot, questions: list[str], rounds: int) -> dict[str, list[float]]:
-    """Time each step of Bot.gather/_answer by calling the bot's parts in the same order."""
-    from qa.answer import score_sentences
-    from qa.bot import contextual_queries, evidence, merge_candidates
-    from qa.fuse import reciprocal_rank_fusion
-
-    s = bot.settings
-    steps: dict[str, list[float]] = {k: [] for k in (
-        "embedding", "dense search", "keyword search", "fusion", "cosines", "merge", "sentence scoring", "answer+citations")}
+    """Seconds of each step of the real `Bot.ask`, from its trace."""
+    steps: dict[str, list[float]] = {}
     for _ in range(rounds):
         for q in questions:
-            question = bot.check_question(q, 5)
-            queries = contextual_queries(question, [])
-            t, vectors = timed(bot.embedder.embed_queries, queries)
-            steps["embedding"].append(t)
-            rankings, weights, td, tk = [], [], 0.0, 0.0
-            for text, vector in zip(queries, vectors):
-                t, hits = timed(bot.dense.search, text, vector, s.candidates)
-                td += t
-                rankings.append([h.position for h in hits]); weights.append(s.dense_weight)
-                t, hits = timed(bot.keyword.search, text, s.candidates)
-                tk += t
-                rankings.append([p for p, _ in hits]); weights.append(s.keyword_weight)
-            steps["dense search"].append(td)
-            steps["keyword search"].append(tk)
-            t, fused = timed(reciprocal_rank_fusion, rankings, weights, k=s.rrf_k)
-            fused = fused[: s.candidates]
-            steps["fusion"].append(t)
-            t, cos = timed(bot._cosines, [p for p, _ in fused], vectors)
-            steps["cosines"].append(t)
-            cands = [(p, score, cos[p]) for p, score in fused]
-            t, top = timed(merge_candidates, cands, bot.index, 5)
-            steps["merge"].append(t)
-            texts = [bot.index.articles[c.article_id].text[c.start : c.end] for c in top]
-            contexts = [bot._context(c) for c in top]
-            t, scored = timed(score_sentences, " ".join(queries), texts, [c.relevance for c in top], bot.keyword.idf, contexts)
-            steps["sentence scoring"].append(t)
-            started = time.perf_counter()
-            ev = evidence(question, top, texts, scored)
-            bot._answer(question, top, texts, scored, ev).to_dict()
-            steps["answer+citations"].append(time.perf_counter() - started)
+            for name, seconds in (bot.ask(q, trace=True).trace or {}).items():
+                steps.setdefault(name, []).append(seconds)
     return steps
 
 

@@ -8,12 +8,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.embed import EmbedderError
-from index.store import IndexStoreError
-from qa.bot import Bot, QuestionError, check_question, load_bot
+from index.errors import WendaError
+from qa.bot import Bot, load_bot
 from qa.cite import Answer
+from qa.question import QuestionError, check_question
 
-ERRORS = (QuestionError, IndexStoreError, EmbedderError, ValueError, OSError)
+ERRORS = (WendaError, ValueError, OSError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -106,12 +106,8 @@ def _eval(args: argparse.Namespace) -> int:
     from qa import evaluate
 
     items = [item for path in args.qa_files for item in evaluate.read_items(path)]
-    bot = load_bot(args.index, progress=False)
     overrides = {k: v for k, v in (("dense_weight", args.dense_weight), ("keyword_weight", args.keyword_weight)) if v is not None}
-    if overrides:
-        from dataclasses import replace
-
-        bot.settings = replace(bot.settings, **overrides)
+    bot = load_bot(args.index, progress=False, overrides=overrides)
     bot.ask("预热", top_k=1)  # the first call pays one-off costs; keep them out of the latency figures
     outcomes = evaluate.run(bot, items, k=args.k)
     figures = evaluate.report(outcomes)
@@ -150,10 +146,10 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(f"abstain_weights = {tuple(round(w, 3) for w in result.weights)}, abstain_threshold = {result.threshold:.4f}")
     if args.write:
         settings = bot.index.settings
-        retrieval = replace(settings.retrieval, abstain_weights=tuple(round(w, 4) for w in result.weights),
+        retrieval = replace(bot.settings, abstain_weights=tuple(round(w, 4) for w in result.weights),
                             abstain_threshold=round(result.threshold, 4), calibration=result.describe(source))
         with writer_lock(bot.index.root):
-            update_settings(bot.index.root, replace(settings, retrieval=retrieval))
+            update_settings(bot.index.root, replace(settings, retrieval=retrieval.to_dict()))
         print(f"written to the settings of {bot.index.root}")
     return 0
 

@@ -1,4 +1,4 @@
-"""Pick the answering sentence inside the retrieved passages, and decide when to abstain.
+"""Pick the answering sentence inside the retrieved passages, and the highlights.
 
 No language model: a sentence is scored by how much of the question's weighted keywords it
 covers (IDF from the keyword index), with the passage's own relevance as a tie-breaker.
@@ -11,24 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.keyword import tokenize
-
-Span = tuple[int, int]
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)\"']*|$)|[。！？!?；;]+")
-
-
-def split_sentences(text: str) -> list[Span]:
-    """Spans of the sentences of `text` (closing quotes stay with their sentence)."""
-    spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+from index.text import split_sentences, tokenize
+from qa.cite import Span, merge_spans
 
 
 @dataclass(frozen=True)
@@ -105,3 +89,19 @@ def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[Sco
         if following:
             chosen.append(min(following, key=lambda s: s.span[0]))
     return chosen
+
+
+def highlight_spans(scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int) -> list[tuple[Span, ...]]:
+    """Highlights per passage: the answer sentences, and elsewhere each passage's own best
+    sentence when it covers at least half as much of the question as the answer does."""
+    spans: list[list[Span]] = [[] for _ in range(n)]
+    for s in chosen:
+        spans[s.passage].append(s.span)
+    floor = 0.5 * max((s.coverage for s in chosen), default=1.0)
+    for i in range(n):
+        own = [s for s in scored if s.passage == i]
+        if not spans[i] and own:
+            best = max(own, key=lambda s: s.score)
+            if best.coverage >= floor and best.coverage > 0:
+                spans[i].append(best.span)
+    return [merge_spans(s) for s in spans]

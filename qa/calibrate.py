@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.bot import Bot, rule_inputs
+from qa.abstain import answerable_probability
+from qa.bot import Bot
 from qa.evaluate import EvalItem
 
 
@@ -40,8 +41,7 @@ def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> np.ndarray:
     rows = []
     for item in items:
         question = bot.check_question(item.question, top_k)
-        ev = bot.gather(question, list(item.history), top_k)[3]
-        rows.append(rule_inputs(ev, bot.background))
+        rows.append(bot.rule_inputs(bot.gather(question, list(item.history), top_k)))
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -80,12 +80,6 @@ def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: in
     return np.r_[w[0] - (raw * mean).sum(), raw]
 
 
-def probabilities(weights: Sequence[float], x: np.ndarray) -> np.ndarray:
-    """P(answerable) for each row of features."""
-    w = np.asarray(weights)
-    return 1 / (1 + np.exp(-np.clip(w[0] + x @ w[1:], -50, 50)))
-
-
 def choose_threshold(p_answerable: np.ndarray, max_false_abstention: float) -> float:
     """The highest threshold at which at most `max_false_abstention` of answerable questions abstain."""
     allowed = int(np.floor(max_false_abstention * len(p_answerable)))
@@ -98,14 +92,14 @@ def calibrate(x: np.ndarray, y: np.ndarray, max_false_abstention: float = 0.02) 
     if y.sum() == 0 or (1 - y).sum() == 0:
         raise ValueError("calibration needs both answerable and unanswerable questions")
     weights = fit_logistic(x, y)
-    p = probabilities(weights, x)
+    p = answerable_probability(weights, x)
     threshold = choose_threshold(p[y == 1], max_false_abstention)
     return evaluate_rule(tuple(float(v) for v in weights), threshold, x, y)
 
 
 def evaluate_rule(weights: tuple[float, ...], threshold: float, x: np.ndarray, y: np.ndarray) -> Calibration:
     """How a rule does on labelled features."""
-    abstain = probabilities(weights, x) < threshold
+    abstain = answerable_probability(weights, x) < threshold
     return Calibration(
         weights=weights,
         threshold=threshold,

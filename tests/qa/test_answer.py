@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from qa.answer import best_sentences, score_sentences, split_sentences
+from index.text import split_sentences
+from qa.answer import best_sentences, score_sentences
 
 
 def test_sentences_keep_closing_quotes():

@@ -10,7 +10,7 @@ import unicodedata
 import pytest
 
 from index.build import build_index
-from index.store import IndexNotFoundError
+from index.errors import IndexNotFoundError
 from qa import QuestionError, load_bot
 
 
