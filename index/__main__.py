@@ -50,30 +50,53 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--index", type=Path, required=True, help="index directory to write")
     build.add_argument("--model", default=None, help="sentence-transformers model name or local path")
-    build.add_argument("--backend", choices=EMBED_BACKENDS, default=embed.backend,
-                       help="run the model as it is (torch, fp32) or as an int8 ONNX export (onnx-int8: faster "
-                            "indexing, needs the onnx extra)")
+    build.add_argument(
+        "--backend",
+        choices=EMBED_BACKENDS,
+        default=embed.backend,
+        help="run the model as it is (torch, fp32) or as an int8 ONNX export (onnx-int8: faster "
+        "indexing, needs the onnx extra)",
+    )
     build.add_argument("--batch-size", type=int, default=embed.batch_size, help="chunks per model call")
     build.add_argument(
         "--chunk-size", type=int, default=defaults.chunk_size, help="most characters of new text per chunk"
     )
     build.add_argument(
-        "--chunk-overlap", type=int, default=defaults.chunk_overlap, help="most characters the overlap may add"
+        "--chunk-overlap",
+        type=int,
+        default=defaults.chunk_overlap,
+        help="most characters the overlap may add",
     )
-    build.add_argument("--overlap-sentences", type=int, default=defaults.overlap_sentences,
-                       help="sentences of the previous chunk repeated at the start of the next (0: none)")
-    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default=store.index_type,
-                       help="FAISS index: exact (flat), approximate (hnsw), or by size (auto)")
-    build.add_argument("--hnsw-threshold", type=int, default=store.hnsw_threshold,
-                       help="with --index-type auto, the chunk count from which HNSW is used")
+    build.add_argument(
+        "--overlap-sentences",
+        type=int,
+        default=defaults.overlap_sentences,
+        help="sentences of the previous chunk repeated at the start of the next (0: none)",
+    )
+    build.add_argument(
+        "--index-type",
+        choices=("auto", "flat", "hnsw"),
+        default=store.index_type,
+        help="FAISS index: exact (flat), approximate (hnsw), or by size (auto)",
+    )
+    build.add_argument(
+        "--hnsw-threshold",
+        type=int,
+        default=store.hnsw_threshold,
+        help="with --index-type auto, the chunk count from which HNSW is used",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress output")
     build.set_defaults(run=_build)
 
     add = commands.add_parser("add", help="add or replace the articles of files in an index (no rebuild)")
     add.add_argument("--index", type=Path, required=True)
     add.add_argument("files", type=Path, nargs="+", metavar="FILE", help="corpus files or directories")
-    add.add_argument("--root", type=Path, default=None,
-                     help="directory article ids are relative to (default: the build's corpus directory)")
+    add.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="directory article ids are relative to (default: the build's corpus directory)",
+    )
     add.add_argument("--quiet", action="store_true", help="no progress output")
     add.set_defaults(run=_add)
 
@@ -150,10 +173,14 @@ def describe(manifest: dict[str, Any]) -> str:
     model, counts = manifest["model"], manifest["counts"]
     settings = manifest["settings"]
     lines = [
-        f"Index format {manifest['format_version']}, written {manifest['created']}"
-        f"{_change_words(manifest.get('change'))}.",
-        f"Holds {counts['articles']} articles in {counts['chunks']} chunks; "
-        f"next FAISS id {manifest.get('next_vid', '?')}.",
+        (
+            f"Index format {manifest['format_version']}, written {manifest['created']}"
+            f"{_change_words(manifest.get('change'))}."
+        ),
+        (
+            f"Holds {counts['articles']} articles in {counts['chunks']} chunks; "
+            f"next FAISS id {manifest.get('next_vid', '?')}."
+        ),
         _chunk_words(settings.get("chunk", {})),
         f"Cleaning steps: {', '.join(settings.get('clean', {}).get('steps', [])) or 'none'}.",
         _model_words(model),

@@ -156,4 +156,3 @@ def _model_info(embedder: Embedder) -> dict:
         "normalized": True,
         "prompts": getattr(embedder, "prompts", {}),
     }
-

@@ -62,7 +62,9 @@ class ChunkSettings:
         try:
             re.compile(self.sentence_boundary)
         except re.error as exc:
-            raise ValueError(f"sentence_boundary={self.sentence_boundary!r} is not a valid regex ({exc})") from exc
+            raise ValueError(
+                f"sentence_boundary={self.sentence_boundary!r} is not a valid regex ({exc})"
+            ) from exc
         if self.context not in ("none", "section", "title+section"):
             raise ValueError(f"context={self.context!r}; valid: 'none', 'section', 'title+section'")
 

@@ -113,7 +113,9 @@ def _write(index_dir: Path, previous: LoadedIndex, plan: _Plan, result: _Result)
     )
 
 
-def _report(index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport, seconds: float) -> BuildReport:
+def _report(
+    index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport, seconds: float
+) -> BuildReport:
     """What the update did, for people and tests."""
     counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
     report = BuildReport(index_dir, *counts, seconds)
@@ -217,9 +219,7 @@ class _LazyEmbedder:
 
     def get(self) -> Embedder:
         if self._embedder is None:
-            factory = self._factory or (
-                lambda s: make_embedder(s.embed, progress=self._progress)
-            )
+            factory = self._factory or (lambda s: make_embedder(s.embed, progress=self._progress))
             self._embedder = factory(self._settings)
             check_model(
                 self._previous.manifest, self._embedder.model_id, self._embedder.fingerprint, self._root
@@ -259,7 +259,9 @@ def _apply(
         if article.id not in plan.changed:
             for stored in old_by_article.get(article.id, []):
                 chunks.append(stored)
-                text_of = partial(embed_text, stored.chunk, article, settings.chunk)  # only for an older index
+                text_of = partial(
+                    embed_text, stored.chunk, article, settings.chunk
+                )  # only for an older index
                 tokens.append(tokens_of(known_tokens, stored.embed_hash, text_of))
             continue
         kept = _by_hash(old_by_article.get(article.id, []))

@@ -54,16 +54,22 @@ class OnnxInt8Embedder(PromptedEmbedder):
         source = _local_model_dir(resolve_model_path(self.model_id, progress=progress), self.model_id)
         self.layout = read_layout(source)
         # the export recipe's version is part of the identity: a new recipe gives other vectors
-        self.fingerprint = model_fingerprint(self.model_id, str(source), backend=f"{BACKEND}-v{EXPORT_VERSION}")
+        self.fingerprint = model_fingerprint(
+            self.model_id, str(source), backend=f"{BACKEND}-v{EXPORT_VERSION}"
+        )
         exported = prepare_onnx_int8(source, progress=progress)
         options = ort.SessionOptions()
         options.intra_op_num_threads = _cpu_count()
         options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise EmbedderError(f"cannot load the int8 model in {exported} ({type(exc).__name__}: {exc}); "
-                                f"delete that directory to export it again") from exc
+            raise EmbedderError(
+                f"cannot load the int8 model in {exported} ({type(exc).__name__}: {exc}); "
+                f"delete that directory to export it again"
+            ) from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.max_length = min(self.settings.max_seq_length, self.layout["max_seq_length"])
         self.tokenizer = _load_tokenizer(source, self.max_length)
@@ -92,7 +98,10 @@ class OnnxInt8Embedder(PromptedEmbedder):
         return out
 
     def _run(self, ids: list[int], skip: int) -> np.ndarray:
-        feed = {"input_ids": np.asarray([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+        feed = {
+            "input_ids": np.asarray([ids], dtype=np.int64),
+            "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+        }
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
         hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
@@ -139,10 +148,14 @@ def read_layout(model_dir: Path) -> dict[str, Any]:
         raise EmbedderError(f"cannot read the sentence-transformers layout of {model_dir} ({exc})") from exc
     modes = pooling_modes(pooling)
     if len(modes) != 1 or modes[0] not in POOLING_MODES:
-        raise EmbedderError(f"the onnx-int8 backend pools by one of {', '.join(POOLING_MODES)}; {model_dir} asks "
-                            f"for {' + '.join(modes) or 'nothing'}: use backend 'torch'")
+        raise EmbedderError(
+            f"the onnx-int8 backend pools by one of {', '.join(POOLING_MODES)}; {model_dir} asks "
+            f"for {' + '.join(modes) or 'nothing'}: use backend 'torch'"
+        )
     if not (model_dir / "tokenizer.json").is_file():
-        raise EmbedderError(f"the onnx-int8 backend needs a fast tokenizer file, {model_dir / 'tokenizer.json'}")
+        raise EmbedderError(
+            f"the onnx-int8 backend needs a fast tokenizer file, {model_dir / 'tokenizer.json'}"
+        )
     return {
         "pooling": modes[0],
         "include_prompt": bool(pooling.get("include_prompt", True)),
@@ -158,9 +171,14 @@ def pooling_modes(config: dict[str, Any]) -> list[str]:
     if "pooling_mode" in config:
         mode = config["pooling_mode"]
         return [mode] if isinstance(mode, str) else list(mode)
-    legacy = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max", "pooling_mode_mean_tokens": "mean",
-              "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-              "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+    legacy = {
+        "pooling_mode_cls_token": "cls",
+        "pooling_mode_max_tokens": "max",
+        "pooling_mode_mean_tokens": "mean",
+        "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+        "pooling_mode_weightedmean_tokens": "weightedmean",
+        "pooling_mode_lasttoken": "lasttoken",
+    }
     return [name for key, name in legacy.items() if config.get(key)]
 
 
@@ -241,8 +259,11 @@ def prepare_onnx_int8(model_dir: Path, progress: bool = True, root: Path | None 
     target = base / f"onnx-int8-{model_dir.name}-{export_key(model_dir)}"
 
     def export() -> None:
-        log(progress, f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
-                      "(one-off, about 20 s)")
+        log(
+            progress,
+            f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
+            "(one-off, about 20 s)",
+        )
         with staged_dir(target) as scratch:
             export_int8(model_dir, scratch / target.name)
 
@@ -276,18 +297,34 @@ def export_int8(model_dir: Path, out: Path) -> Path:
     try:
         with torch.no_grad(), _quiet_export():
             torch.onnx.export(
-                LastHiddenState(transformer), tuple(sample[n] for n in names), str(fp32),
-                input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
-                opset_version=17, dynamo=False,
+                LastHiddenState(transformer),
+                tuple(sample[n] for n in names),
+                str(fp32),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
             )
-            quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8,
-                             per_channel=True, reduce_range=True)
+            quantize_dynamic(
+                str(fp32),
+                str(out / "model.onnx"),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+            )
     except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
-        raise EmbedderError(f"cannot export {model_dir} to int8 ONNX ({type(exc).__name__}: {exc}); "
-                            "use backend 'torch'") from exc
+        raise EmbedderError(
+            f"cannot export {model_dir} to int8 ONNX ({type(exc).__name__}: {exc}); use backend 'torch'"
+        ) from exc
     fp32.unlink()
-    record = {"source": str(model_dir), "export_version": EXPORT_VERSION, "weights": "int8 dynamic, per channel, "
-              "reduce_range", "opset": 17, "inputs": names}
+    record = {
+        "source": str(model_dir),
+        "export_version": EXPORT_VERSION,
+        "weights": "int8 dynamic, per channel, reduce_range",
+        "opset": 17,
+        "inputs": names,
+    }
     write_json(out / EXPORT_RECORD, record)
     return out
 
@@ -305,4 +342,3 @@ def _quiet_export() -> Iterator[None]:
     finally:
         logging.disable(previous)
         logging.root.handlers[:] = handlers  # logging.warning() installs a root handler as it goes
-

@@ -71,7 +71,9 @@ def read_corpus(
     return articles, report
 
 
-def read_file(path: Path, root: Path | None = None, steps: Sequence[str] = DEFAULT_STEPS) -> Iterator[Article]:
+def read_file(
+    path: Path, root: Path | None = None, steps: Sequence[str] = DEFAULT_STEPS
+) -> Iterator[Article]:
     """Read one file into articles, choosing the reader by suffix."""
     suffix = path.suffix.lower()
     base_id = _base_id(path, root)

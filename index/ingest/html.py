@@ -64,7 +64,7 @@ _WRAP_GAP = re.compile(f"(?<=[{WIDE}])\n|\n(?=[{WIDE}])")
 _WORDS = re.compile(r"[a-z0-9]+")
 # " - 国际 - 人民网", "_新华网", "|澎湃新闻": a short site or channel name after a separator
 _SITE_SUFFIX = re.compile(r"(?:\s+[-–—|｜]\s+|\s*[_|｜]\s*)[^-–—_|｜]{1,16}$")
-_SOURCE_PREFIX = re.compile(r"^\s*(?:来源|稿源|source)\s*[:：]\s*", re.I)
+_SOURCE_PREFIX = re.compile(r"^\s*(?:来源|稿源|source)\s*[:：]\s*", re.IGNORECASE)
 
 DATE_META = (
     "article:published_time",
@@ -86,7 +86,7 @@ SOURCE_META = ("og:site_name", "source", "contentsource", "application-name")
 class _Node:
     """An element of the parsed page: tag, attributes and children (nodes or text)."""
 
-    __slots__ = ("tag", "attrs", "children", "parent", "chrome")
+    __slots__ = ("attrs", "children", "chrome", "parent", "tag")
 
     def __init__(self, tag: str, attrs: dict[str, str], parent: _Node | None) -> None:
         self.tag, self.attrs, self.parent = tag, attrs, parent
@@ -158,8 +158,13 @@ def read_html(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> A
     blocks = [Block(b.kind, apply_steps(b.text, steps, BLOCK_STEPS)) for b in page.blocks]
     meta = {**page.meta, "title": page.title}
     return build_article(
-        base_id, [b for b in blocks if b.text], meta, path=str(path), sidecar=sidecar_for(sidecar, 0),
-        meta_from=page.title_from, heading_is_title=False,
+        base_id,
+        [b for b in blocks if b.text],
+        meta,
+        path=str(path),
+        sidecar=sidecar_for(sidecar, 0),
+        meta_from=page.title_from,
+        heading_is_title=False,
     )
 
 
@@ -256,7 +261,7 @@ def _is_chrome(node: _Node) -> bool:
 def _chrome(node: _Node) -> bool:
     if node.tag in CHROME_TAGS or node.attrs.get("role") in CHROME_ROLES:
         return True
-    if "hidden" in node.attrs or re.search(r"display\s*:\s*none", node.attrs.get("style", ""), re.I):
+    if "hidden" in node.attrs or re.search(r"display\s*:\s*none", node.attrs.get("style", ""), re.IGNORECASE):
         return True
     words = set(_WORDS.findall(f"{node.attrs.get('class', '')} {node.attrs.get('id', '')}".lower()))
     if not words & CHROME_WORDS:
@@ -394,7 +399,7 @@ def _canonical(root: _Node) -> str | None:
     return None
 
 
-_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 # Chinese pages often declare GB2312 while using GBK characters; GB18030 reads all of them.
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",

@@ -115,9 +115,9 @@ def ends_sentence(line: str) -> bool:
 
 def join_wrapped(left: str, right: str, source_had_space: bool) -> str:
     """Join two wrapped lines; keep one space only between Latin words or numbers that had one."""
-    if left and right and source_had_space and left[-1].isascii() and right[0].isascii():
-        if left[-1].isalnum() and right[0].isalnum():
-            return f"{left} {right}"
+    latin = left and right and left[-1].isascii() and right[0].isascii()
+    if latin and source_had_space and left[-1].isalnum() and right[0].isalnum():
+        return f"{left} {right}"
     return left + right
 
 
@@ -240,4 +240,3 @@ def parse_layout(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> list[Block]
 def clean_raw(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
     """Apply the file-level cleaning steps."""
     return apply_steps(text, steps, RAW_STEPS)
-

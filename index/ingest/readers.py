@@ -19,9 +19,11 @@ from index.ingest.sidecar import sidecar_for
 from index.text import SENTENCE_END
 
 META_KEYS = ("title", "source", "date", "author", "url")
-_ORIGIN_LINE = re.compile(r"^\s*[（(]\s*原载(?P<body>[^\n]*?)[）)]\s*$", re.M)
+_ORIGIN_LINE = re.compile(r"^\s*[（(]\s*原载(?P<body>[^\n]*?)[）)]\s*$", re.MULTILINE)
 _SOURCE = re.compile(r"《(?P<source>[^》]+)》")
-_DATE = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}")
+_DATE = re.compile(
+    r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}-\d{1,2}-\d{1,2}"
+)
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 TITLE_MAX = 40
 
@@ -84,14 +86,20 @@ def read_markdown(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) 
             blocks.append(Block("heading", match.group(2)))
     blocks.extend(parse_layout("\n".join(pending), steps))
     return build_article(
-        base_id, blocks, front, path=str(path), sidecar=sidecar_for(sidecar, 0),
-        meta_from="front matter", title_line=title_line, heading_is_title=False,
+        base_id,
+        blocks,
+        front,
+        path=str(path),
+        sidecar=sidecar_for(sidecar, 0),
+        meta_from="front matter",
+        title_line=title_line,
+        heading_is_title=False,
     )
 
 
 def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     """Split `---` front matter of simple `key: value` lines from a Markdown body."""
-    match = re.match(r"^---\n(.*?)\n---\n", text, re.S)
+    match = re.match(r"^---\n(.*?)\n---\n", text, re.DOTALL)
     if not match:
         return {}, text
     meta = {}
@@ -112,8 +120,12 @@ def read_jsonl(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> 
         text = clean_raw(str(record["text"]), steps)
         meta = {k: v for k, v in record.items() if k not in ("id", "text")}
         yield build_article(
-            article_id, parse_layout(text, steps), meta, path=str(path),
-            sidecar=sidecar_for(sidecar, position), meta_from="jsonl",
+            article_id,
+            parse_layout(text, steps),
+            meta,
+            path=str(path),
+            sidecar=sidecar_for(sidecar, position),
+            meta_from="jsonl",
         )
 
 
@@ -154,8 +166,14 @@ def build_article(
         raise CorpusError(f"article {article_id!r} has no body text")
     text, paragraphs, sections = _layout_spans(blocks)
     sidecar = dict(sidecar or {})
-    candidates = [("title line", title_line), (meta_from, meta.get("title")), ("sidecar", sidecar.get("title"))]
-    titles = [(source, " ".join(str(t).split())) for source, t in candidates if t is not None and str(t).strip()]
+    candidates = [
+        ("title line", title_line),
+        (meta_from, meta.get("title")),
+        ("sidecar", sidecar.get("title")),
+    ]
+    titles = [
+        (source, " ".join(str(t).split())) for source, t in candidates if t is not None and str(t).strip()
+    ]
     lead = text[paragraphs[0][0] : paragraphs[0][1]]
     title_from, title = titles[0] if titles else ("lead", lead_title(lead))
     merged = {**sidecar, **{k: v for k, v in meta.items() if v not in (None, "")}}

@@ -102,7 +102,9 @@ def live_generation(root: Path) -> Path:
         )
     generation = root / pointer.read_text(encoding="utf-8").strip()
     if not (generation / MANIFEST).is_file():
-        raise IndexCorruptError(f"index {str(root)!r}: live generation {generation.name!r} is missing; rebuild the index")
+        raise IndexCorruptError(
+            f"index {str(root)!r}: live generation {generation.name!r} is missing; rebuild the index"
+        )
     return generation
 
 
@@ -112,10 +114,14 @@ def read_manifest(root: Path) -> dict[str, Any]:
     try:
         return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise IndexCorruptError(f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index") from exc
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
+        ) from exc
 
 
-def load_index(root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True) -> LoadedIndex:
+def load_index(
+    root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+) -> LoadedIndex:
     """Load and verify the live generation of the index at `root`.
 
     Raises:
@@ -137,7 +143,9 @@ def load_index(root: Path, model_id: str | None = None, fingerprint: str | None 
     return LoadedIndex(root, generation, manifest, vectors, chunks, articles)
 
 
-def check_model(manifest: Mapping[str, Any], model_id: str | None, fingerprint: str | None, root: Path) -> None:
+def check_model(
+    manifest: Mapping[str, Any], model_id: str | None, fingerprint: str | None, root: Path
+) -> None:
     """Raise IndexMismatchError when the query embedder is not the one the index was built with."""
     built = manifest["model"]
     if model_id is not None and model_id != built["id"]:
@@ -157,9 +165,13 @@ def verify_files(generation: Path, manifest: Mapping[str, Any]) -> None:
     for name, expected in manifest["files"].items():
         path = generation / name
         if not path.is_file():
-            raise IndexCorruptError(f"index file {name!r} is missing from {str(generation)!r}; rebuild the index")
+            raise IndexCorruptError(
+                f"index file {name!r} is missing from {str(generation)!r}; rebuild the index"
+            )
         if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
-            raise IndexCorruptError(f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index")
+            raise IndexCorruptError(
+                f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index"
+            )
 
 
 def write_index(
@@ -179,7 +191,9 @@ def write_index(
     """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-    dimension = vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
+    dimension = (
+        vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
+    )
     index, info = build_faiss(vectors, [c.vid for c in chunks], settings.store, dimension)
     return write_generation(
         root,
@@ -352,9 +366,15 @@ def _check_format(root: Path, manifest: Mapping[str, Any]) -> None:
         )
 
 
-def _check_counts(root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict) -> None:
+def _check_counts(
+    root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict
+) -> None:
     counts = manifest["counts"]
-    if vectors.ntotal != len(chunks) or counts["chunks"] != len(chunks) or counts["articles"] != len(articles):
+    if (
+        vectors.ntotal != len(chunks)
+        or counts["chunks"] != len(chunks)
+        or counts["articles"] != len(articles)
+    ):
         raise IndexCorruptError(
             f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"

@@ -47,9 +47,13 @@ def test_build_prints_a_summary_with_articles_chunks_seconds_and_rate(
     assert "2 articles" in out and " chunks (" in out and " s, " in out and "chunks/s" in out
 
 
-def test_build_passes_the_embedding_backend_and_batch_size(tmp_path, sample_corpus, monkeypatch, fake_embedder, capsys):
+def test_build_passes_the_embedding_backend_and_batch_size(
+    tmp_path, sample_corpus, monkeypatch, fake_embedder, capsys
+):
     seen = []
-    monkeypatch.setattr("index.build.make_embedder", lambda settings, progress=True: seen.append(settings) or fake_embedder)
+    monkeypatch.setattr(
+        "index.build.make_embedder", lambda settings, progress=True: seen.append(settings) or fake_embedder
+    )
     args = ["build", "--corpus", str(sample_corpus), "--index", str(tmp_path / "idx"), "--quiet"]
     assert main([*args, "--backend", "onnx-int8", "--batch-size", "4"]) == 0
     assert (seen[0].backend, seen[0].batch_size) == ("onnx-int8", 4)

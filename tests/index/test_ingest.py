@@ -25,10 +25,17 @@ def test_markdown_front_matter_title_and_sections(tmp_path):
 
 
 def test_jsonl_records_and_sidecar_metadata(tmp_path):
-    rows = [{"id": "x1", "title": "甲", "text": "第一篇的正文。", "source": "新华社"}, {"id": "x2", "title": "乙", "text": "第二篇。"}]
-    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    rows = [
+        {"id": "x1", "title": "甲", "text": "第一篇的正文。", "source": "新华社"},
+        {"id": "x2", "title": "乙", "text": "第二篇。"},
+    ]
+    (tmp_path / "b.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
     (tmp_path / "c.txt").write_text("一篇没有标题的文章，只有正文。", encoding="utf-8")
-    (tmp_path / "c.meta.json").write_text(json.dumps({"title": "旁注标题", "author": "某人"}), encoding="utf-8")
+    (tmp_path / "c.meta.json").write_text(
+        json.dumps({"title": "旁注标题", "author": "某人"}), encoding="utf-8"
+    )
     articles, _ = read_corpus(corpus_files(tmp_path), root=tmp_path)
     by_id = {a.id: a for a in articles}
     assert by_id["x1"].title == "甲" and by_id["x1"].source == "新华社"
@@ -58,14 +65,18 @@ def test_toml_sidecar_gives_metadata_with_dates_as_text(tmp_path):
     [article], report = read_corpus(corpus_files(tmp_path), root=tmp_path)
     assert report.skipped == []
     assert (article.title, article.title_from) == ("旁注标题", "sidecar")
-    assert article.author == "某人" and article.date == "2025-06-30" and article.url == "https://example.com/c"
+    assert (
+        article.author == "某人" and article.date == "2025-06-30" and article.url == "https://example.com/c"
+    )
     assert article.metadata["extra"] == {"edition": 3}
     json.dumps(article.to_dict(), ensure_ascii=False)  # stays JSON
 
 
 def test_toml_sidecar_per_article_values_over_shared_ones(tmp_path, sample_corpus):
     name = "000_40a999470f34a1c1"
-    (tmp_path / f"{name}.txt").write_text((sample_corpus / f"{name}.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / f"{name}.txt").write_text(
+        (sample_corpus / f"{name}.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
     (tmp_path / f"{name}.meta.toml").write_text(
         'author = "本报评论员"\nurl = "https://example.com/shared"\n\n'
         '[[articles]]\nurl = "https://example.com/1"\n\n[[articles]]\nauthor = "钟声"\n',
@@ -82,9 +93,16 @@ def test_title_preference_title_line_then_front_matter_then_jsonl_then_sidecar(t
     (tmp_path / "t.meta.json").write_text(json.dumps({"title": "旁注标题"}), encoding="utf-8")
     (tmp_path / "m.md").write_text("---\ntitle: 前言标题\n---\n正文，没有井号标题。\n", encoding="utf-8")
     (tmp_path / "m.meta.toml").write_text('title = "旁注标题"\n', encoding="utf-8")
-    rows = [{"id": "j1", "title": "字段标题", "text": "正文一句。"}, {"id": "j2", "text": "另一篇正文，没有标题字段。"}]
-    (tmp_path / "j.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
-    (tmp_path / "j.meta.json").write_text(json.dumps([{"title": "旁注一"}, {"title": "旁注二"}]), encoding="utf-8")
+    rows = [
+        {"id": "j1", "title": "字段标题", "text": "正文一句。"},
+        {"id": "j2", "text": "另一篇正文，没有标题字段。"},
+    ]
+    (tmp_path / "j.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
+    (tmp_path / "j.meta.json").write_text(
+        json.dumps([{"title": "旁注一"}, {"title": "旁注二"}]), encoding="utf-8"
+    )
     articles, report = read_corpus(corpus_files(tmp_path), root=tmp_path)
     assert report.skipped == []
     got = {a.id: (a.title, a.title_from) for a in articles}
@@ -110,6 +128,8 @@ def test_two_sidecars_or_a_bad_one_skip_the_file_with_a_reason(tmp_path):
 
 def test_duplicate_article_ids_are_refused(tmp_path):
     rows = [{"id": "same", "text": "第一篇。"}, {"id": "same", "text": "第二篇。"}]
-    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
     with pytest.raises(CorpusError, match="duplicate article id 'same'"):
         read_corpus(corpus_files(tmp_path), root=tmp_path)

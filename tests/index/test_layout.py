@@ -86,7 +86,31 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 TEXT_PIECES = st.sampled_from(
-    ["中国", "中亚", "峰会", "。", "，", "、", "“", "”", "：", "2024", "年", " ", "\n", "\n\n", "Belt", "Road", "！", "？", "948", "亿", "（", "）", "\u3000"]
+    [
+        "中国",
+        "中亚",
+        "峰会",
+        "。",
+        "，",
+        "、",
+        "“",
+        "”",
+        "：",
+        "2024",
+        "年",
+        " ",
+        "\n",
+        "\n\n",
+        "Belt",
+        "Road",
+        "！",
+        "？",
+        "948",
+        "亿",
+        "（",
+        "）",
+        "\u3000",
+    ]
 )
 
 

@@ -81,10 +81,8 @@ def test_rebuild_reuses_vectors_of_unchanged_chunks(sample_corpus, tmp_path, fak
 
 
 def test_second_writer_is_refused(tmp_path):
-    with writer_lock(tmp_path / "idx"):
-        with pytest.raises(IndexLockedError, match="another process"):
-            with writer_lock(tmp_path / "idx"):
-                pass
+    with writer_lock(tmp_path / "idx"), pytest.raises(IndexLockedError, match="another process"):
+        writer_lock(tmp_path / "idx").acquire()
 
 
 class _SlowEmbedder:
@@ -144,7 +142,9 @@ def _slow_writer(kind: str, corpus: str, root: str, embedder, started) -> None:
 
 
 @pytest.mark.parametrize("kind", ["build", "update"])
-def test_writer_killed_at_any_step_of_the_write_leaves_a_loadable_index(kind, sample_corpus, tmp_path, fake_embedder):
+def test_writer_killed_at_any_step_of_the_write_leaves_a_loadable_index(
+    kind, sample_corpus, tmp_path, fake_embedder
+):
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
     old_articles = set(load_index(root).articles)
     extra = tmp_path / "more"
@@ -163,7 +163,9 @@ def test_writer_killed_at_any_step_of_the_write_leaves_a_loadable_index(kind, sa
         time.sleep(delay)
         os.kill(child.pid, signal.SIGKILL)
         child.join()
-        loaded = load_index(root, fake_embedder.model_id, fake_embedder.fingerprint)  # verifies every checksum
+        loaded = load_index(
+            root, fake_embedder.model_id, fake_embedder.fingerprint
+        )  # verifies every checksum
         new_articles = {"new"} if kind == "build" else old_articles | {"new"}
         assert set(loaded.articles) in (old_articles, new_articles)
         left_behind += any(p.name.startswith(".staging-") for p in root.iterdir())

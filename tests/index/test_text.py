@@ -24,7 +24,7 @@ from index.text import (
 
 # Every punctuation mark the rules could be about, and what may follow one.
 MARKS = "。！？!?…；;，,、：:.”’」』）)\"'“‘「『（(—·　 \n"
-FOLLOWERS = ["", "”", "」", "'", "\"", "字", "x", "\n"]
+FOLLOWERS = ["", "”", "」", "'", '"', "字", "x", "\n"]
 
 
 def _agree(old: str, new: re.Pattern[str]) -> None:
@@ -66,7 +66,10 @@ def test_split_sentences_matches_the_answer_rule_it_replaces() -> None:
         trimmed = []
         for match in old.finditer(text):
             piece = match.group()
-            start, end = match.start() + len(piece) - len(piece.lstrip()), match.end() - len(piece) + len(piece.rstrip())
+            start, end = (
+                match.start() + len(piece) - len(piece.lstrip()),
+                match.end() - len(piece) + len(piece.rstrip()),
+            )
             if end > start:
                 trimmed.append((start, end))
         assert split_sentences(text) == trimmed, text
@@ -90,6 +93,9 @@ def test_latin_share() -> None:
 
 
 def test_load_toml() -> None:
-    assert load_toml('title = "标题"\n[[articles]]\nauthor = "某"') == {"title": "标题", "articles": [{"author": "某"}]}
+    assert load_toml('title = "标题"\n[[articles]]\nauthor = "某"') == {
+        "title": "标题",
+        "articles": [{"author": "某"}],
+    }
     with pytest.raises(TOMLDecodeError):
         load_toml("title = ")
