@@ -8,20 +8,34 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from index.embed import Embedder, make_embedder
+from index.errors import WendaError
+from index.settings import EmbedSettings, IndexSettings
+from index.store import read_manifest
 from qa import Bot, QuestionError, load_bot
 from ui.batching import BatchingEmbedder
 
 log = logging.getLogger("wenda.ui")
 
 
-def batched(bot: Bot) -> Bot:
-    """Let concurrent questions share one model call: 16 waiting questions then cost one
-    forward pass of batch 16 instead of 16 passes fighting for the cores (bench/serve.py)."""
-    bot.embedder = BatchingEmbedder(bot.embedder)
-    return bot
+def load_batched_bot(
+    index_dir: Path | None = None, embedder_for: Callable[[EmbedSettings], Embedder] = make_embedder
+) -> Bot:
+    """The bot over `index_dir` (the sample index when None), its query embedder batched: concurrent
+    questions share one model call, so 16 waiting questions cost one forward pass of batch 16
+    instead of 16 passes fighting for the cores (bench/serve.py).
+
+    `embedder_for` makes the embedder from the index's embedding settings (make_embedder).
+    """
+    if index_dir is None:
+        from index.sample import ensure_sample_index
+
+        index_dir = ensure_sample_index()
+    settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
+    return load_bot(index_dir, embedder=BatchingEmbedder(embedder_for(settings.embed)))
 
 
-class NotReadyError(RuntimeError):
+class NotReadyError(WendaError, RuntimeError):
     """The index is still loading (or failed to load)."""
 
 
@@ -32,7 +46,7 @@ class BotService:
         self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None, max_concurrent: int = 16
     ) -> None:
         self.index_dir = index_dir
-        self._loader = loader or (lambda: batched(load_bot(index_dir)))
+        self._loader = loader or (lambda: load_batched_bot(index_dir))
         self._bot: Bot | None = None
         self._error: str | None = None
         self._ready = threading.Event()

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from index.errors import WendaError
+from index.text import TOMLDecodeError, load_toml
 
 MAX_TOP_K = 50
 SAMPLE_EXAMPLES = (
@@ -25,7 +22,7 @@ SAMPLE_EXAMPLES = (
 ANY_ORIGIN = "*"
 
 
-class SettingsError(ValueError):
+class SettingsError(WendaError, ValueError):
     """A setting with a value that cannot be used; the message names it and the fix."""
 
 
@@ -160,10 +157,10 @@ def settings_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
 def read_config(path: Path) -> dict[str, Any]:
     """Read a TOML config file: top-level keys named like the settings; paths relative to the file."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = load_toml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise SettingsError(f"config file {str(path)!r} not found: check --config / {CONFIG_ENV}") from exc
-    except tomllib.TOMLDecodeError as exc:
+    except TOMLDecodeError as exc:
         raise SettingsError(f"config file {str(path)!r} is not valid TOML: {exc}") from exc
     known = {f.name for f in fields(Settings)}
     unknown = sorted(set(data) - known)
