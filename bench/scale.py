@@ -34,7 +34,6 @@ from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: F401
 from _common import ROOT, machine_notes, ms, pct, rss_mb
 
 
@@ -203,22 +202,22 @@ def keyword_size(n: int, args, rng: np.random.Generator) -> None:
     print(f"  KeywordIndex.search (top 50) p50 {ms(pct(times, 50))}  p95 {ms(pct(times, 95))}")
 
 
-_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?”」）)]*")
-
-
 def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) -> None:
     """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring)."""
     from index.settings import IndexSettings
     from index.documents import Article, Chunk, Section, content_hash
     from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyword_index
-    from index.text import tokenize
+    from index.text import SENTENCE_ENDS, char_class, tokenize
     from index.store import StoredChunk, load_index, writer_lock, write_index
+
+    # a sentence: up to its end marks and the closing quotes ”」）) that follow them
+    sentence = re.compile(f"{char_class(SENTENCE_ENDS, negate=True)}+{char_class(SENTENCE_ENDS + '”」）)')}*")
 
     started = time.perf_counter()
     real = load_index(args.index, verify=False)
     base = vectors_of(real)
     stored = ChunkTokens.load(real.path(KEYWORD_DIR) / TOKENS_DIR)
-    sentences = [_SENTENCE.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
+    sentences = [sentence.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
     sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
     extra = n - len(real.chunks)
     vectors, picks, weights = mixtures(base, extra, rng, args.noise)

@@ -21,7 +21,6 @@ import threading
 import time
 from pathlib import Path
 
-import _common  # noqa: F401
 from _common import ROOT, SEED_QA, machine_notes, ms, pct, rss_mb
 
 

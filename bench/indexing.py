@@ -4,10 +4,10 @@ Both run in this process on the same chunk texts (the CMRC 2018 trial passages b
 default): first the plain encode, then the full build into a temporary directory. Tokens
 are counted with the model's tokenizer, as the model sees them (prompt included, cut at
 max_seq_length). With --onnx, the same corpus is also built with the `onnx-int8` embedding
-backend (index/embed_onnx.py; its one-off export is timed apart), and the dense recall@5 of
+backend (index/embed/onnx_int8.py; its one-off export is timed apart), and the dense recall@5 of
 the CMRC trial questions over the fp32 and int8 chunk vectors is compared.
 
-    python bench/index.py [--corpus FILE_OR_DIR] [--passages N] [--onnx] [--questions FILE]
+    python bench/indexing.py [--corpus FILE_OR_DIR] [--passages N] [--onnx] [--questions FILE]
 """
 
 from __future__ import annotations
@@ -20,22 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
-import _common  # noqa: F401
 from _common import CMRC_DIR, machine_notes, peak_rss_mb
 
 
 def load_chunks(corpus: Path, passages: int, tmp: Path):
-    """Articles and embedded chunk texts of the corpus (optionally its first N jsonl passages)."""
-    from index.build import _chunk_all, _read_all
+    """Articles, chunks and embedded chunk texts of the corpus (optionally its first N jsonl passages),
+    read and chunked as `build_index` does."""
+    from index.ingest import corpus_files, read_corpus
     from index.settings import IndexSettings
+    from index.writer import chunks_with_texts
 
     if passages and corpus.suffix == ".jsonl":
         subset = tmp / "corpus.jsonl"
         subset.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:passages]), encoding="utf-8")
         corpus = subset
-    articles, _ = _read_all([corpus], IndexSettings())
-    chunks, texts = _chunk_all(articles, IndexSettings())
-    return corpus, articles, chunks, texts
+    settings = IndexSettings()
+    root = corpus if corpus.is_dir() else None
+    articles, _ = read_corpus(corpus_files(corpus), root=root, steps=settings.clean.steps)
+    pairs = [pair for article in articles for pair in chunks_with_texts(article, settings)]
+    return corpus, articles, [chunk for chunk, _ in pairs], [text for _, text in pairs]
 
 
 def count_tokens(model, texts: list[str], prompt: str) -> int:
@@ -123,7 +126,7 @@ def main() -> None:
             return
         rows = [json.loads(l) for l in args.questions.read_text(encoding="utf-8").splitlines() if l.strip()]
         questions, gold = [r["question"] for r in rows], [r["gold_passage_id"] for r in rows]
-        owners = [c.chunk.article_id for c in chunks]
+        owners = [c.article_id for c in chunks]
         v32 = np.stack([fp32.vectors[t] for t in texts])
         v8 = np.stack([int8.vectors[t] for t in texts])
         r32 = recall_at_5(v32, owners, fp32.embed_queries(questions), gold)
