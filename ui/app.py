@@ -76,7 +76,7 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
 def theme() -> gr.themes.Base:
     """Gradio's default look with fonts that exist offline: its bundled Latin font, then the
     reader's own Chinese system fonts (nothing is fetched from a font CDN)."""
-    fonts = [
+    fonts: list[gr.themes.Font | str] = [
         gr.themes.LocalFont("Source Sans Pro"),
         "PingFang SC",
         "Hiragino Sans GB",

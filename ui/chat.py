@@ -98,7 +98,7 @@ def build_chat(
         demo.load(
             localise, outputs=[lang, header, chatbot, box, send, clear], queue=False, api_visibility="private"
         )
-        events = {
+        events: dict[str, Any] = {
             "fn": respond,
             "inputs": [box, chatbot, records, lang],
             "outputs": [chatbot, box, records],
