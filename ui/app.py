@@ -15,11 +15,13 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
+from qa import QuestionError
+from qa.settings import MAX_TOP_K
 from ui.chat import build_chat
 from ui.render import CHAT_JS, CSS
 from ui.security import OriginGuard, OriginPolicy
-from ui.service import BotService, NotReadyError, QuestionError
-from ui.settings import MAX_TOP_K, Settings
+from ui.service import BotService, NotReadyError
+from ui.settings import Settings
 from ui.widget import add_embed_routes
 
 MAX_BODY_BYTES = 64 * 1024

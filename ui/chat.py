@@ -11,8 +11,9 @@ from typing import Any
 
 import gradio as gr
 
+from qa import QuestionError
 from ui.render import answer_html, error_html, question_html
-from ui.service import BotService, NotReadyError, QuestionError
+from ui.service import BotService, NotReadyError
 from ui.settings import SAMPLE_EXAMPLES
 from ui.texts import Lang, lang_of, text
 

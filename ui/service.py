@@ -12,7 +12,7 @@ from index.embed import Embedder, make_embedder
 from index.errors import WendaError
 from index.settings import EmbedSettings, IndexSettings
 from index.store import read_manifest
-from qa import Bot, QuestionError, load_bot
+from qa import Bot, load_bot
 from ui.batching import BatchingEmbedder
 
 log = logging.getLogger("wenda.ui")
@@ -106,4 +106,4 @@ class BotService:
         }
 
 
-__all__ = ["BotService", "NotReadyError", "QuestionError"]
+__all__ = ["BotService", "NotReadyError", "load_batched_bot"]

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 from index.errors import WendaError
 from index.text import TOMLDecodeError, load_toml
+from qa.settings import MAX_TOP_K
 
-MAX_TOP_K = 50
 SAMPLE_EXAMPLES = (
     "2024年中国与中亚五国的贸易额达到多少？",
     "第二届中国—中亚峰会在哪里举行？",

@@ -7,8 +7,9 @@ import json
 import gradio as gr
 import pytest
 
+from qa import QuestionError
 from ui.chat import FeedbackLog, _localised, _respond, build_chat
-from ui.service import NotReadyError, QuestionError
+from ui.service import NotReadyError
 
 CITATION = {
     "article_id": "a1",
