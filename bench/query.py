@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo on sys.path)
 from _common import SEED_QA, machine_notes, ms, pct, rss_mb
 
 
