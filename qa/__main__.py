@@ -32,27 +32,58 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = commands.add_parser("ask", help="answer a question (or a file of questions)")
     ask.add_argument("question", nargs="?", help="the question")
-    ask.add_argument("--questions", type=Path, help="JSONL file with a 'question' field per line; prints one JSON line each")
-    ask.add_argument("--history", action="append", default=[], help="an earlier question of the conversation (repeatable)")
+    ask.add_argument(
+        "--questions",
+        type=Path,
+        help="JSONL file with a 'question' field per line; prints one JSON line each",
+    )
+    ask.add_argument(
+        "--history", action="append", default=[], help="an earlier question of the conversation (repeatable)"
+    )
     ask.add_argument("--index", type=Path, help="index directory (default: the built-in sample index)")
     ask.add_argument("--top-k", type=int, default=5)
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.set_defaults(run=_ask)
 
     ev = commands.add_parser("eval", help="evaluate on a JSONL file of questions and answers")
-    ev.add_argument("qa_files", type=Path, nargs="+", metavar="QA.jsonl", help="one or more JSONL files, read together")
+    ev.add_argument(
+        "qa_files", type=Path, nargs="+", metavar="QA.jsonl", help="one or more JSONL files, read together"
+    )
     ev.add_argument("--index", type=Path)
-    ev.add_argument("--k", type=int, default=10, help="passages per question (recall is reported at 1, 5, 10)")
+    ev.add_argument(
+        "--k", type=int, default=10, help="passages per question (recall is reported at 1, 5, 10)"
+    )
     ev.add_argument("--format", choices=("table", "json"), default="table")
-    ev.add_argument("--show-misses", action="store_true", help="list the questions whose answer was not found")
-    ev.add_argument("--dense-weight", type=float, help="override the fusion weight of dense retrieval (0 = keyword only)")
-    ev.add_argument("--keyword-weight", type=float, help="override the fusion weight of keyword retrieval (0 = dense only)")
+    ev.add_argument(
+        "--show-misses", action="store_true", help="list the questions whose answer was not found"
+    )
+    ev.add_argument(
+        "--dense-weight", type=float, help="override the fusion weight of dense retrieval (0 = keyword only)"
+    )
+    ev.add_argument(
+        "--keyword-weight",
+        type=float,
+        help="override the fusion weight of keyword retrieval (0 = dense only)",
+    )
     ev.set_defaults(run=_eval)
 
-    cal = commands.add_parser("calibrate", help="fit the abstention rule on answerable and unanswerable questions")
-    cal.add_argument("qa_files", type=Path, nargs="+", metavar="QA.jsonl", help="questions with answers, and unanswerable ones (empty answers)")
+    cal = commands.add_parser(
+        "calibrate", help="fit the abstention rule on answerable and unanswerable questions"
+    )
+    cal.add_argument(
+        "qa_files",
+        type=Path,
+        nargs="+",
+        metavar="QA.jsonl",
+        help="questions with answers, and unanswerable ones (empty answers)",
+    )
     cal.add_argument("--index", type=Path)
-    cal.add_argument("--max-false-abstention", type=float, default=0.02, help="share of answerable questions allowed to abstain")
+    cal.add_argument(
+        "--max-false-abstention",
+        type=float,
+        default=0.02,
+        help="share of answerable questions allowed to abstain",
+    )
     cal.add_argument("--write", action="store_true", help="store the fitted rule in the index settings")
     cal.set_defaults(run=_calibrate)
     return parser
@@ -106,7 +137,11 @@ def _eval(args: argparse.Namespace) -> int:
     from qa import evaluate
 
     items = [item for path in args.qa_files for item in evaluate.read_items(path)]
-    overrides = {k: v for k, v in (("dense_weight", args.dense_weight), ("keyword_weight", args.keyword_weight)) if v is not None}
+    overrides = {
+        k: v
+        for k, v in (("dense_weight", args.dense_weight), ("keyword_weight", args.keyword_weight))
+        if v is not None
+    }
     bot = load_bot(args.index, progress=False, overrides=overrides)
     bot.ask("预热", top_k=1)  # the first call pays one-off costs; keep them out of the latency figures
     outcomes = evaluate.run(bot, items, k=args.k)
@@ -117,8 +152,12 @@ def _eval(args: argparse.Namespace) -> int:
         print(evaluate.format_report(figures))
     if args.show_misses:
         for o in outcomes:
-            if (o.item.answers and (o.rank is None or o.rank > 5)) or (not o.item.answers and not o.abstained):
-                print(f"miss: {o.item.id or ''} [{o.item.type}] {o.item.question} rank={o.rank} abstained={o.abstained}")
+            if (o.item.answers and (o.rank is None or o.rank > 5)) or (
+                not o.item.answers and not o.abstained
+            ):
+                print(
+                    f"miss: {o.item.id or ''} [{o.item.type}] {o.item.question} rank={o.rank} abstained={o.abstained}"
+                )
     return 0
 
 
@@ -140,14 +179,22 @@ def _calibrate(args: argparse.Namespace) -> int:
     result = calibrate.calibrate(x, y, args.max_false_abstention)
     source = ", ".join(p.name for p in args.qa_files)
     print(f"background on this index: {bot.background.to_dict()}")
-    print(f"held-out check (fit on even lines, test on odd): false abstentions {held_out.false_abstention_rate:.3f}, "
-          f"abstention recall {held_out.abstention_recall:.3f}")
+    print(
+        f"held-out check (fit on even lines, test on odd): false abstentions {held_out.false_abstention_rate:.3f}, "
+        f"abstention recall {held_out.abstention_recall:.3f}"
+    )
     print(result.describe(source))
-    print(f"abstain_weights = {tuple(round(w, 3) for w in result.weights)}, abstain_threshold = {result.threshold:.4f}")
+    print(
+        f"abstain_weights = {tuple(round(w, 3) for w in result.weights)}, abstain_threshold = {result.threshold:.4f}"
+    )
     if args.write:
         settings = bot.index.settings
-        retrieval = replace(bot.settings, abstain_weights=tuple(round(w, 4) for w in result.weights),
-                            abstain_threshold=round(result.threshold, 4), calibration=result.describe(source))
+        retrieval = replace(
+            bot.settings,
+            abstain_weights=tuple(round(w, 4) for w in result.weights),
+            abstain_threshold=round(result.threshold, 4),
+            calibration=result.describe(source),
+        )
         with writer_lock(bot.index.root):
             update_settings(bot.index.root, replace(settings, retrieval=retrieval.to_dict()))
         print(f"written to the settings of {bot.index.root}")

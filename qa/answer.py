@@ -91,7 +91,9 @@ def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[Sco
     return chosen
 
 
-def highlight_spans(scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int) -> list[tuple[Span, ...]]:
+def highlight_spans(
+    scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int
+) -> list[tuple[Span, ...]]:
     """Highlights per passage: the answer sentences, and elsewhere each passage's own best
     sentence when it covers at least half as much of the question as the answer does."""
     spans: list[list[Span]] = [[] for _ in range(n)]

@@ -56,5 +56,7 @@ def merge_candidates(
         else:
             if len(merged) >= top_k:
                 continue
-            merged.append(Candidate(chunk.article_id, chunk.start, chunk.end, (item.position,), item.fused, item.cosine))
+            merged.append(
+                Candidate(chunk.article_id, chunk.start, chunk.end, (item.position,), item.fused, item.cosine)
+            )
     return merged

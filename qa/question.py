@@ -9,14 +9,18 @@ from index.errors import WendaError
 from qa.settings import MAX_TOP_K, RetrievalSettings
 
 # A question this short, or opening/closing like a follow-up, is read with the previous one.
-_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|而|它|他们|她们|其)|呢[？?。.！!]*$|^(and|what about|how about)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|而|它|他们|她们|其)|呢[？?。.！!]*$|^(and|what about|how about)\b", re.IGNORECASE
+)
 
 
 class QuestionError(WendaError, ValueError):
     """A question that cannot be asked as given (empty, too long, bad top_k)."""
 
 
-def check_question(question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars) -> str:
+def check_question(
+    question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars
+) -> str:
     """Normalise and validate a question; raise QuestionError with a one-line message."""
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
