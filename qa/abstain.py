@@ -68,7 +68,9 @@ def rule_inputs(ev: Evidence, background: Background) -> tuple[float, float, flo
     return (above * same, above * ev.mismatch, coverage * same, ev.mismatch)
 
 
-def answerable_probability(weights: Sequence[float], x: np.ndarray | Sequence[float]) -> np.ndarray:
+def answerable_probability(
+    weights: Sequence[float] | np.ndarray, x: np.ndarray | Sequence[float]
+) -> np.ndarray:
     """P(answerable) of the logistic rule `weights` = [bias, w…] for features `x` (one row or many)."""
     w = np.asarray(weights, dtype=np.float64)
     z = w[0] + np.asarray(x, dtype=np.float64) @ w[1:]

@@ -114,7 +114,9 @@ class Bot:
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
         clock.lap("merge")
         contexts = [self._context(c) for c in top]
-        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts)
+        scored = score_sentences(
+            " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
+        )
         ev = evidence(question, top, texts, scored)
         clock.lap("score")
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), ev)
@@ -174,8 +176,14 @@ class Bot:
         chosen = best_sentences(found.sentences)
         p_answerable = float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
         abstained = p_answerable < self.settings.abstain_threshold
-        answer = None if abstained or not chosen else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
-        highlights = highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        answer = (
+            None
+            if abstained or not chosen
+            else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        )
+        highlights = (
+            highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        )
         passages = tuple(
             Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
         )

@@ -54,5 +54,7 @@ class RetrievalSettings:
     def from_dict(cls, data: Mapping[str, Any] | None) -> RetrievalSettings:
         """Read the manifest section (unknown keys ignored, lists become tuples; empty = defaults)."""
         names = {f.name for f in fields(cls)}
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in (data or {}).items() if k in names}
+        values: dict[str, Any] = {
+            k: tuple(v) if isinstance(v, list) else v for k, v in (data or {}).items() if k in names
+        }
         return cls(**values)
