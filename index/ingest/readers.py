@@ -14,7 +14,8 @@ from typing import Any
 
 from index.documents import Article, Section
 from index.errors import CorpusError
-from index.ingest.layout import Block, clean_raw, parse_layout
+from index.ingest.layout import DEFAULT_STEPS, Block, clean_raw, parse_layout
+from index.ingest.noncontent import byline_author, content_blocks
 from index.ingest.sidecar import sidecar_for
 from index.text import SENTENCE_END
 
@@ -37,10 +38,12 @@ def read_text(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> I
     for n, (body, origin) in enumerate(parts, start=1):
         article_id = base_id if len(parts) == 1 else f"{base_id}#{n}"
         blocks = parse_layout(body, steps)
-        if origin:
+        if origin and "drop_non_content" not in steps:
             blocks.append(Block("paragraph", origin.strip()))
-        meta = origin_metadata(origin)
-        yield build_article(article_id, blocks, meta, path=str(path), sidecar=sidecar_for(sidecar, n - 1))
+        meta = origin_metadata(origin)  # the source line is metadata, not a passage
+        yield build_article(
+            article_id, blocks, meta, path=str(path), sidecar=sidecar_for(sidecar, n - 1), steps=steps
+        )
 
 
 def split_articles(text: str) -> list[tuple[str, str | None]]:
@@ -58,7 +61,7 @@ def origin_metadata(origin: str | None) -> dict[str, str]:
     """Take source and date from a （原载6月30日《人民日报》） line."""
     if not origin:
         return {}
-    meta: dict[str, str] = {}
+    meta: dict[str, str] = {"origin": origin.strip()}
     if source := _SOURCE.search(origin):
         meta["source"] = source.group("source").strip()
     if date := _DATE.search(origin):
@@ -94,6 +97,7 @@ def read_markdown(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) 
         meta_from="front matter",
         title_line=title_line,
         heading_is_title=False,
+        steps=steps,
     )
 
 
@@ -126,6 +130,7 @@ def read_jsonl(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> 
             path=str(path),
             sidecar=sidecar_for(sidecar, position),
             meta_from="jsonl",
+            steps=steps,
         )
 
 
@@ -150,6 +155,7 @@ def build_article(
     meta_from: str = "metadata",
     title_line: str | None = None,
     heading_is_title: bool = True,
+    steps: Sequence[str] = DEFAULT_STEPS,
 ) -> Article:
     """Assemble an Article from layout blocks and metadata.
 
@@ -157,9 +163,11 @@ def build_article(
     leading heading block), `meta["title"]` (the file's own metadata, named by
     `meta_from`), `sidecar["title"]`, and else the lead sentence. Other fields come from
     `meta`, else from `sidecar`. A title that loses to a preferred one is kept in
-    `metadata["other_titles"]`.
+    `metadata["other_titles"]`. With the `drop_non_content` step, source lines, bylines,
+    editor lines and photo captions are moved into `metadata["non_content"]` (a byline also
+    gives the author when none is known).
     """
-    blocks = list(blocks)
+    blocks, dropped = content_blocks(blocks) if "drop_non_content" in steps else (list(blocks), [])
     if title_line is None and heading_is_title and blocks and blocks[0].kind == "heading":
         title_line = blocks.pop(0).text
     if not any(b.kind == "paragraph" for b in blocks):
@@ -177,7 +185,11 @@ def build_article(
     lead = text[paragraphs[0][0] : paragraphs[0][1]]
     title_from, title = titles[0] if titles else ("lead", lead_title(lead))
     merged = {**sidecar, **{k: v for k, v in meta.items() if v not in (None, "")}}
+    if dropped:
+        merged.setdefault("author", byline_author(dropped))
     extra = {k: v for k, v in merged.items() if k not in META_KEYS}
+    if dropped:
+        extra["non_content"] = dropped
     others = {source: t for source, t in titles[1:] if t != title}
     if others:
         extra["other_titles"] = others
