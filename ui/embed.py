@@ -63,13 +63,16 @@ def embed_page(app: str) -> str:
     )
 
 
-def add_embed_routes(app: FastAPI) -> None:
-    """Serve /embed, /widget.js, /gradio.js and the static files (before Gradio is mounted at /)."""
+def add_embed_routes(app: FastAPI, boot_js: str = "") -> None:
+    """Serve /embed, /widget.js, /gradio.js and the static files (before Gradio is mounted at /).
+
+    `boot_js` runs at the top of /gradio.js, before Gradio starts (the page's language and theme).
+    """
     if not GRADIO_JS.is_file():
         raise RuntimeError(
             f"gradio.js not found at {GRADIO_JS}: reinstall gradio (pip install 'gradio>=6,<7')"
         )
-    gradio_js = GRADIO_JS.read_bytes()
+    gradio_js = boot_js.encode("utf-8") + b"\n" + GRADIO_JS.read_bytes()
 
     @app.get("/embed", include_in_schema=False)
     def embed(request: Request) -> HTMLResponse:
