@@ -68,7 +68,9 @@ def build_chat(
     title); the page script reads them (ui/static/chat.js).
     """
     feedback = FeedbackLog(feedback_path, feedback_max_bytes)
-    placeholders = {lang: (placeholder or {}).get(lang) or text(lang, "input_placeholder") for lang in ("zh", "en")}
+    placeholders = {
+        lang: (placeholder or {}).get(lang) or text(lang, "input_placeholder") for lang in ("zh", "en")
+    }
     with gr.Blocks(title=TITLE, analytics_enabled=False, fill_height=True) as demo:
         header = gr.HTML(_header_html("zh"), elem_id="wd-header", padding=False)
         chatbot = gr.Chatbot(
@@ -106,7 +108,9 @@ def build_chat(
             )
             with gr.Row():
                 reason_send = gr.Button(text("zh", "feedback_send"), size="sm", elem_id="wd-reason-send")
-                feedback_close = gr.Button(text("zh", "feedback_close"), size="sm", elem_id="wd-feedback-close")
+                feedback_close = gr.Button(
+                    text("zh", "feedback_close"), size="sm", elem_id="wd-feedback-close"
+                )
         with gr.Row(elem_id="wd-ask", equal_height=True):
             box = gr.Textbox(
                 label=text("zh", "input_label"),
@@ -134,8 +138,21 @@ def build_chat(
         demo.load(
             on_boot,
             inputs=[boot],
-            outputs=[lang, header, chatbot, box, send, clear, example_box, example_title, records, status,
-                     reason, reason_send, feedback_close],
+            outputs=[
+                lang,
+                header,
+                chatbot,
+                box,
+                send,
+                clear,
+                example_box,
+                example_title,
+                records,
+                status,
+                reason,
+                reason_send,
+                feedback_close,
+            ],
             js="(raw) => [window.wenda ? window.wenda.boot() : null]",
             queue=False,
             show_progress="hidden",
@@ -185,21 +202,30 @@ def build_chat(
             api_visibility="private",
         )
         reason_send.click(
-            on_reason, inputs=[reason, verdict_id, lang], outputs=[feedback_ack, reason, reason_send],
-            queue=False, api_visibility="private",
+            on_reason,
+            inputs=[reason, verdict_id, lang],
+            outputs=[feedback_ack, reason, reason_send],
+            queue=False,
+            api_visibility="private",
         )
         reason.submit(
-            on_reason, inputs=[reason, verdict_id, lang], outputs=[feedback_ack, reason, reason_send],
-            queue=False, api_visibility="private",
+            on_reason,
+            inputs=[reason, verdict_id, lang],
+            outputs=[feedback_ack, reason, reason_send],
+            queue=False,
+            api_visibility="private",
         )
         feedback_close.click(
             lambda: gr.update(visible=False), outputs=[feedback_box], queue=False, api_visibility="private"
         )
+
         def cleared() -> tuple:
             return _cleared(bool(examples))
 
         clear.click(
-            cleared, outputs=[chatbot, box, records, saved, example_box, feedback_box], queue=False,
+            cleared,
+            outputs=[chatbot, box, records, saved, example_box, feedback_box],
+            queue=False,
             api_visibility="private",
         ).then(None, js="() => { window.wenda && window.wenda.cleared(); }")
         chatbot.clear(_no_records, outputs=[records], api_visibility="private")  # its own trash button
@@ -337,7 +363,10 @@ def _finish(service: BotService, question: str, chat: list, recs: list, top_k: i
     try:
         answer = service.ask(question, top_k=top_k, history=history)
     except (QuestionError, NotReadyError) as exc:
-        reply = {"role": "assistant", "content": error_html(error_message(exc, question, service, lang), lang)}
+        reply = {
+            "role": "assistant",
+            "content": error_html(error_message(exc, question, service, lang), lang),
+        }
         return [*chat[:-1], reply], question, [*recs[:-1], {"question": None}], gr.skip()
     reply = {"role": "assistant", "content": answer_html(answer, lang)}
     recs = [*recs[:-1], answer]

@@ -172,7 +172,11 @@ def passage_html(passage: Mapping[str, Any], lang: Lang = "zh", number: int | No
     value = passage["text"]
     spans = (passage.get("highlights") or []) if number is not None else []
     copy = escape(" ".join(citation_label(citation, lang).split()))  # an attribute: no line breaks
-    where = {"article_id": str(citation["article_id"]), "start": int(citation["start"]), "end": int(citation["end"])}
+    where = {
+        "article_id": str(citation["article_id"]),
+        "start": int(citation["start"]),
+        "end": int(citation["end"]),
+    }
     ref = f'<span class="wd-ref">[{number}]</span> ' if number is not None else ""
     place = " · ".join(escape(p) for p in _place_parts(citation, lang))
     head = (
@@ -219,7 +223,9 @@ def answer_html(answer: Mapping[str, Any], lang: Lang = "zh") -> str:
     or, on abstention, a plain message with the closest passages folded and marked as not answering."""
     if answer.get("abstained") or not answer.get("answer"):
         closest = _others_html(answer.get("passages") or [], lang, "closest", "wd-others wd-closest")
-        return f'<div class="wd-answer"><p class="wd-abstain">{escape(text(lang, "abstain"))}</p>{closest}</div>'
+        return (
+            f'<div class="wd-answer"><p class="wd-abstain">{escape(text(lang, "abstain"))}</p>{closest}</div>'
+        )
     chosen, others = split_passages(answer)
     groups = group_by_article(chosen)
     numbers = {id(p): n for n, p in enumerate((p for g in groups for p in g), start=1)}
@@ -238,9 +244,7 @@ def _line_html(answer: str, marker: str, lang: Lang) -> str:
     )
 
 
-def _others_html(
-    passages: Sequence[Mapping[str, Any]], lang: Lang, key: str, kind: str = "wd-others"
-) -> str:
+def _others_html(passages: Sequence[Mapping[str, Any]], lang: Lang, key: str, kind: str = "wd-others") -> str:
     """Passages that do not support an answer, folded, without highlights or numbers."""
     if not passages:
         return ""

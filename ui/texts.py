@@ -46,6 +46,7 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "load_failed": "索引加载失败，请联系网站管理员。",
         "failed": "没有连上问答服务，问题未能送达。问题已保留在输入框中，请稍后重试。",
         "interrupted": "未能送达",
+        "reconnected": "已重新连上问答服务，问题还在输入框中：请再按一次“提问”。",
         "empty": "请先输入问题。",
         "too_long": "问题太长：最多 {limit} 字，现在 {n} 字。",
         "counter": "{n} / {limit} 字",
@@ -98,6 +99,7 @@ TEXTS: dict[Lang, dict[str, str]] = {
         "failed": "Could not reach the Q&A service, so the question was not sent. "
         "It is still in the box: try again in a moment.",
         "interrupted": "Not sent",
+        "reconnected": "Connected again; the question is still in the box: press Ask once more.",
         "empty": "Type a question first.",
         "too_long": "The question is too long: at most {limit} characters, this one has {n}.",
         "counter": "{n} / {limit} characters",
@@ -122,6 +124,7 @@ BROWSER_TEXTS = (
     "pending",
     "failed",
     "interrupted",
+    "reconnected",
     "empty",
     "too_long",
     "counter",

@@ -167,7 +167,7 @@ def test_interface_text_and_kept_conversation_come_back_on_load():
     saved = kept(recs)
     boot = json.dumps({"lang": "en", "compact": True, "saved": saved})
     out = _booted(boot, None, {"zh": "问？", "en": "Ask?"}, service, True)
-    lang, header, chat, box, send, clear, examples = out[:7]
+    lang, header, chat, box, send, _clear, examples = out[:7]
     assert lang == "en" and "News Q&amp;A" in header["value"] or "News Q&A" in header["value"]
     assert [m["role"] for m in chat["value"]] == ["user", "assistant"] and "Copy citation" in chat["value"][1]["content"]
     assert box["placeholder"] == "Ask?" and send["value"] == "Ask" and examples["visible"] is False

@@ -100,6 +100,12 @@
   };
   let busy = false;
   let asked = "";
+  // a question whose request failed: kept for this tab, since Gradio reloads the page when it reconnects
+  const unsent = {
+    key: `${storageKey}:unsent`,
+    take() { try { const v = sessionStorage.getItem(this.key); sessionStorage.removeItem(this.key); return v; } catch (e) { return null; } },
+    keep(value) { try { sessionStorage.setItem(this.key, value); } catch (e) { /* off */ } },
+  };
   let watchdog = null;
   const lock = (on) => {
     [sendButton(), ...$$(".wd-example")].forEach((button) => {
@@ -136,6 +142,7 @@
       pending.classList.add("wd-failed");
       pending.removeAttribute("role");
     });
+    unsent.keep(asked);
     if (input() && !input().value) setInput(asked);
     message(say("failed", {}), "error");
   };
@@ -311,10 +318,15 @@
   window.wenda = {
     lang,
     /** What the server needs on load: the page's language, compact mode and the kept conversation. */
-    boot() { return JSON.stringify({ lang, compact, saved: store.read() }); },
+    boot() {  // also after Gradio reconnects, which starts the app afresh
+      busy = false;
+      clearTimeout(watchdog);
+      return JSON.stringify({ lang, compact, saved: store.read() });
+    },
     /** A reply has come (or an error was shown in the chat): unlock, and keep the conversation. */
     done(saved) {
       busy = false;
+      unsent.take();
       clearTimeout(watchdog);
       lock(false);
       if (saved) store.write(saved);
@@ -322,6 +334,13 @@
     },
     cleared() { store.clear(); message(""); count(); },
     ready() {
+      lock(false);
+      count();
+      const kept = unsent.take();
+      if (kept) {  // Gradio lost the connection and started again: the question goes back in the box
+        setInput(kept);
+        message(say("reconnected", {}), "error");
+      }
       if (framed && compact) window.parent.postMessage({ type: "wenda:ready" }, "*");
     },
   };
