@@ -174,7 +174,7 @@ def test_widget_on_another_origin_answers_with_a_highlighted_citation(browser, s
         expect(cited).to_be_visible()
         expect(reply.locator(".wd-group .wd-article").first).to_contain_text("人民日报")
         chat_frame = next(f for f in page.frames if f.url.startswith(sites.app))
-        assert urlsplit(chat_frame.url).query == "lang=zh&compact=1"
+        assert urlsplit(chat_frame.url).query == "lang=zh&compact=1&theme=auto&color=%23c8161d"
         reply.locator(".wd-passage").first.scroll_into_view_if_needed()
 
         attack = ask(frame, ATTACK)
@@ -237,7 +237,7 @@ def test_chat_page_cites_copies_logs_feedback_and_clears(browser, sites):
     with visit(browser, clipboard_origin=sites.app, width=1200, height=1000) as record:
         page = record.page
         page.goto(sites.app + "/")
-        page.locator("#wd-chatbot .example").filter(has_text=TRADE).click()  # an example question asks it
+        page.locator(".wd-example").filter(has_text=TRADE).click()  # an example question asks it
         expect(page.locator("#wd-chatbot .wd-answer")).to_have_count(1, timeout=TIMEOUT)
         reply = page.locator("#wd-chatbot .wd-answer").first
         passage = reply.locator(".wd-passage").first

@@ -308,6 +308,11 @@ def test_reader_journey(browser, sites, embed, theme, size):
         expect(frame.locator("#wd-send")).to_have_text("提问")
         labels = " ".join(gradio_labels(frame))
         assert not re.search(r"[A-Za-z]{3,}", labels), labels  # no Gradio English in a Chinese page
+        # names a screen reader announces; no "use via API" footer for readers
+        expect(frame.get_by_role("heading", level=1)).to_have_text("文答 · 新闻问答")
+        expect(frame.get_by_role("textbox", name="问题")).to_be_visible()
+        expect(frame.get_by_role("button", name=EXAMPLES[0])).to_be_visible()
+        assert frame.locator("footer").count() == 0
         # the settings' examples and placeholder
         expect(frame.locator(".wd-example")).to_have_text(list(EXAMPLES))
         assert frame.locator("#wd-input textarea").get_attribute("placeholder") == PLACEHOLDER["zh"]
