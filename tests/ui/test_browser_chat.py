@@ -541,3 +541,46 @@ def test_embed_page_and_its_widget_pass_axe(browser, sites, theme):
             theme == "dark"
         )  # the widget's data-theme="auto" follows the system
         assert axe_problems(page.main_frame) == [] and axe_problems(frame) == []
+
+
+def test_a_question_asked_while_the_server_is_down_is_kept_and_the_conversation_survives_a_restart(
+    browser, serve, free_socket, tmp_path
+):
+    """The server really stops: the reader is told so in the page's language and the question stays
+    in the box; a new server process on the same address then shows the kept conversation and
+    answers the question."""
+    import socket
+
+    from playwright.sync_api import expect
+
+    def start(sock):
+        settings = Settings(feedback_log=tmp_path / "feedback.jsonl", examples=())
+        return serve(create_app(settings, BotService(loader=FakeBot).start(background=False)), sock)
+
+    first = start(free_socket())
+    with reader(browser, PHONE) as page:
+        frame = open_chat(page, Sites(first.url, first.url, tmp_path), "page")
+        ask(frame, QUESTION)
+        expect(answers(frame)).to_have_count(1, timeout=TIMEOUT)
+        first.stop()
+        ask(frame, "峰会在哪里举行？")
+        expect(frame.locator(".wd-status .wd-message")).to_contain_text("没有连上问答服务", timeout=TIMEOUT)
+        expect(frame.locator("#wd-input textarea")).to_have_value("峰会在哪里举行？")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", first.port))
+        start(sock)
+        frame.locator("#wd-send").click()  # Gradio reconnects to the new server and starts afresh
+        expect(frame.locator("#wd-input textarea")).to_have_value("峰会在哪里举行？", timeout=TIMEOUT)
+        expect(answers(frame)).to_have_count(1, timeout=TIMEOUT)  # the kept conversation
+        frame.locator("#wd-send").click()
+        # Gradio may reload the page on finding a new server; a question on its way is then put back
+        deadline = time.time() + TIMEOUT / 1000
+        while answers(page.main_frame).count() < 2 and time.time() < deadline:
+            if "已重新连上" in page.main_frame.locator(".wd-status .wd-message").inner_text():
+                expect(page.main_frame.locator("#wd-input textarea")).to_have_value("峰会在哪里举行？")
+                page.main_frame.locator("#wd-send").click()
+            page.wait_for_timeout(200)
+        expect(answers(page.main_frame)).to_have_count(2, timeout=TIMEOUT)
+        page.reload()
+        expect(answers(page.main_frame)).to_have_count(2, timeout=TIMEOUT)

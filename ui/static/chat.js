@@ -146,6 +146,8 @@
     if (input() && !input().value) setInput(asked);
     message(say("failed", {}), "error");
   };
+  // Gradio reloads the page when it finds a restarted server: a question still on its way is kept
+  window.addEventListener("pagehide", () => { if (busy) unsent.keep(asked); });
   const intercept = (event, question) => {
     if (busy) { event.preventDefault(); event.stopImmediatePropagation(); return; }
     const why = problem(question);
