@@ -22,12 +22,11 @@ import gradio as gr
 
 from ui.render import PENDING_CLASS, answer_html, error_html, pending_html, question_html
 from ui.service import BotService, NotReadyError, QuestionError
-from ui.settings import SAMPLE_EXAMPLES
+from ui.settings import FEEDBACK_MAX_BYTES, SAMPLE_EXAMPLES
 from ui.texts import Lang, lang_of, text
 
 TITLE = text("zh", "title")
 KEEP_TURNS = 30  # answered turns kept in the browser's storage and restored on load
-FEEDBACK_MAX_BYTES = 5_000_000
 
 
 class FeedbackLog:

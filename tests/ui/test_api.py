@@ -171,7 +171,7 @@ def test_embed_page_shows_the_three_snippets_for_this_address(client):
     assert '<script src="http://testserver/widget.js" data-title=' in page
     assert "&lt;iframe src=&quot;http://testserver/?lang=zh&quot;" in page
     assert "&lt;script type=&quot;module&quot; src=&quot;http://testserver/gradio.js&quot;" in page
-    assert "&lt;gradio-app src=&quot;http://testserver/&quot;" in page
+    assert "&lt;gradio-app src=&quot;http://testserver/?lang=zh&quot;" in page
     assert "--allowed-origins" in page
     assert client.get("/wenda-static/page.css").status_code == 200
 
