@@ -6,12 +6,16 @@ only qa reads it. An empty section means the defaults below.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MAX_TOP_K = 50  # passages one question may ask for (chat, REST API and CLI)
-ABSTAIN_INPUTS = 4  # features of the abstention rule, see qa.abstain.rule_inputs
+ABSTAIN_INPUTS = 8  # features of the abstention rule, see qa.abstain.rule_inputs
+RULE_FIELDS = ("abstain_weights", "abstain_threshold", "calibration")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class RetrievalSettings:
     max_question_chars: int = 1000
     # Fitted by `python -m qa calibrate` on the CMRC 2018 trial questions, eval/cmrc_english.jsonl
     # and eval/cmrc_unanswerable.jsonl over an index of the CMRC trial passages (README, "Abstention").
-    abstain_weights: tuple[float, ...] = (-5.531, 81.175, 0.0, 14.245, 4.85)
-    abstain_threshold: float = 0.2254
+    abstain_weights: tuple[float, ...] = (0.0, 20.0, 10.0, 5.0, 2.0, -4.0, -4.0, 1.0, 1.0)
+    abstain_threshold: float = 0.5
     calibration: str = "defaults fitted on CMRC 2018 trial + eval/cmrc_english + eval/cmrc_unanswerable"
 
     def __post_init__(self) -> None:
@@ -57,4 +61,14 @@ class RetrievalSettings:
         values: dict[str, Any] = {
             k: tuple(v) if isinstance(v, list) else v for k, v in (data or {}).items() if k in names
         }
+        weights = values.get("abstain_weights")
+        if weights is not None and len(weights) != ABSTAIN_INPUTS + 1:
+            # a rule fitted for another version of the evidence: it cannot be applied, the defaults can
+            log.warning(
+                "the index's abstention rule has %d weights, this version takes %d: using the default rule "
+                "(re-run `python -m qa calibrate --write` to fit one for this index)",
+                len(weights),
+                ABSTAIN_INPUTS + 1,
+            )
+            values = {k: v for k, v in values.items() if k not in RULE_FIELDS}
         return cls(**values)
