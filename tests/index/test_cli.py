@@ -12,6 +12,7 @@ from index.__main__ import main
 from index.store import CURRENT, load_index, read_manifest
 
 SAMPLE_ID = "000_40a999470f34a1c1"
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))  # no text encoding fits
 
 
 @pytest.fixture
@@ -33,8 +34,10 @@ def built(tmp_path, sample_corpus, fake_model, capsys) -> Path:
 
 
 def _error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err, err
+    """The one error line on stderr (after any files skipped on the way, one line each)."""
+    *before, err = capsys.readouterr().err.strip().split("\n")
+    assert err.startswith("error: "), err
+    assert all(line.startswith(("skipped ", "note: ")) for line in before), before
     return err
 
 
@@ -123,9 +126,9 @@ def test_empty_corpus(tmp_path, capsys):
     assert "no .txt, .md, .html or .jsonl file in" in _error(capsys)
 
 
-def test_corpus_of_unreadable_files_only(tmp_path, capsys):
+def test_corpus_of_unreadable_files_only(tmp_path, fake_model, capsys):
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    (tmp_path / "c" / "bad.txt").write_bytes(BINARY)
     assert main(["build", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "idx")]) == 2
     err = _error(capsys)
     assert "no article could be read" in err and "bad.txt" in err
@@ -135,23 +138,33 @@ def test_unreadable_file_is_skipped_by_name_and_the_build_goes_on(
     built, tmp_path, sample_corpus, fake_model, capsys
 ):
     corpus = tmp_path / "corpus"
-    (corpus / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    (corpus / "bad.txt").write_bytes(BINARY)
     assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert f"skipped {corpus / 'bad.txt'}: UnicodeDecodeError" in err and "2 articles" in out
+    assert f"skipped {corpus / 'bad.txt'}: not text" in err and "2 articles" in out
 
 
-def test_duplicate_ids_leave_the_index_untouched(built, tmp_path, capsys):
-    before = (built / CURRENT).read_text()
+def test_a_duplicate_id_keeps_the_first_file_and_names_both(built, tmp_path, capsys):
     corpus = tmp_path / "dup"
     corpus.mkdir()
-    rows = [{"id": "x", "text": "一。"}, {"id": "x", "text": "二。"}]
-    (corpus / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    assert main(["build", "--corpus", str(corpus), "--index", str(built)]) == 2
-    assert "duplicate article id 'x'" in _error(capsys)
-    assert main(["add", "--index", str(built), str(corpus / "d.jsonl")]) == 2
-    assert "duplicate article id 'x'" in _error(capsys)
-    assert (built / CURRENT).read_text() == before
+    (corpus / "a.jsonl").write_text(json.dumps({"id": "x", "text": "第一篇，来自甲文件。"}), encoding="utf-8")
+    (corpus / "b.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in [{"id": "x", "text": "第二篇。"}, {"id": "y", "text": "另一篇。"}]),
+        encoding="utf-8",
+    )
+    assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    [line] = [line for line in err.splitlines() if "duplicate" in line]
+    assert line.startswith(f"skipped {corpus / 'b.jsonl'}: duplicate article id 'x'") and "a.jsonl" in line
+    assert "1 skipped" in out
+    articles = load_index(built).articles
+    assert set(articles) == {"x", "y"} and "甲" in articles["x"].text
+    # the same rule across the files of one `add`
+    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "z", "text": "丙文件的文章。"}), encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "z", "text": "丁文件的文章。"}), encoding="utf-8")
+    assert main(["add", "--index", str(built), str(tmp_path / "c.jsonl"), str(tmp_path / "d.jsonl")]) == 0
+    assert "duplicate article id 'z'" in capsys.readouterr().err
+    assert "丙" in load_index(built).articles["z"].text
 
 
 def test_remove_of_an_unknown_id(built, capsys):

@@ -405,3 +405,16 @@ def test_stale_generations_are_removed_when_the_next_write_starts(sample_corpus,
     assert not set(seen_at_first_step[0]) & {p.name for p in stale}  # gone before the new files are written
     names = {p.name for p in root.iterdir() if not p.name.startswith(".lock")}
     assert names == {CURRENT, live_generation(root).name, live.name}  # the new one and the previous one
+
+
+def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(sample_corpus, tmp_path, monkeypatch):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded although another writer holds the index")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the corpus was read although another writer holds the index")
+
+    monkeypatch.setattr("index.build.make_embedder", no_model)
+    monkeypatch.setattr("index.build.read_corpus", no_reading)
+    with writer_lock(tmp_path / "idx"), pytest.raises(IndexLockedError, match="another process"):
+        build_index(sample_corpus, tmp_path / "idx", IndexSettings(), progress=False)
