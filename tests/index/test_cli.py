@@ -176,7 +176,7 @@ def test_remove_of_an_unknown_id(built, capsys):
 
 def test_add_to_a_missing_index(tmp_path, capsys):
     (tmp_path / "a.txt").write_text("正文。", encoding="utf-8")
-    assert main(["add", "--index", str(tmp_path / "none"), str(tmp_path / "a.txt")]) == 2
+    assert main(["add", "--index", str(tmp_path / "none"), str(tmp_path / "a.txt")]) == 3  # the index
     assert "python -m index build" in _error(capsys)
 
 
@@ -196,3 +196,64 @@ def test_bad_chunk_setting_names_the_value(tmp_path, sample_corpus, capsys):
         == 2
     )
     assert "chunk_overlap=999" in _error(capsys)
+
+
+def test_info_verifies_checksums_and_exits_3_on_a_damaged_index(built, capsys):
+    from index.store import live_generation
+
+    chunks = live_generation(built) / "chunks.jsonl"
+    chunks.write_text(chunks.read_text(encoding="utf-8").replace("峰会", "会峰", 1), encoding="utf-8")
+    for args in ([], ["--json"], ["--articles"]):
+        assert main(["info", "--index", str(built), *args]) == 3
+        assert "chunks.jsonl" in _error(capsys) and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("command", ["info", "ask"])
+def test_a_manifest_of_the_wrong_shape_is_one_named_line_and_status_3(command, built, capsys):
+    from index.store import live_generation
+    from qa.__main__ import main as qa_main
+
+    manifest = live_generation(built) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "settings": "fast", "counts": None}), encoding="utf-8")
+    run = main if command == "info" else qa_main
+    assert run([command, "--index", str(built), *(["问题"] if command == "ask" else [])]) == 3
+    assert "manifest.json is damaged" in _error(capsys)
+
+
+def test_exit_statuses_name_the_kind_of_failure(built, tmp_path, capsys):
+    from index.store import writer_lock
+
+    corpus = tmp_path / "corpus"
+    assert main(["build", "--corpus", str(tmp_path / "none"), "--index", str(built)]) == 2  # bad input
+    assert "does not exist" in _error(capsys)
+    assert main(["remove", "--index", str(built), "no-such-article"]) == 2
+    assert "no article" in _error(capsys)
+    assert main(["info", "--index", str(tmp_path / "none")]) == 3  # no index
+    assert "no index" in _error(capsys)
+    with writer_lock(built):  # another writer: nothing written, try again later
+        assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 4
+        assert "being written by another process" in _error(capsys)
+        assert main(["remove", "--index", str(built), f"{SAMPLE_ID}#1"]) == 4
+        assert "being written by another process" in _error(capsys)
+    assert main(["info", "--index", str(built)]) == 0
+
+
+def test_skipped_files_are_printed_as_they_happen(built, tmp_path, monkeypatch, fake_embedder, capsys):
+    corpus = tmp_path / "corpus"
+    (corpus / "bad.txt").write_bytes(BINARY)
+    (corpus / "lines.jsonl").write_text('{"id": "j", "text": "正文。"}\n{broken\n', encoding="utf-8")
+    (corpus / "link.txt").symlink_to("/etc/passwd")
+    printed_before_the_model = []
+
+    def embedder(settings, progress=True):
+        printed_before_the_model.append(capsys.readouterr().err)
+        return fake_embedder
+
+    monkeypatch.setattr("index.build.make_embedder", embedder)
+    assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
+    [err] = printed_before_the_model
+    assert f"skipped {corpus / 'link.txt'}: symbolic link to /etc/passwd, outside the corpus" in err
+    assert f"skipped {corpus / 'bad.txt'}: not text" in err
+    assert f"skipped {corpus / 'lines.jsonl'}:2: not valid JSON" in err
+    assert "3 skipped" in capsys.readouterr().out

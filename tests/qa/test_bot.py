@@ -121,7 +121,7 @@ def test_cli_ask_json_and_one_line_errors(sample_index, tmp_path):
         bad = subprocess.run([*run, *args], capture_output=True, text=True, timeout=300)
         assert bad.returncode == 2 and bad.stderr.startswith("error: ") and bad.stderr.count("\n") == 1
     missing = subprocess.run([sys.executable, "-m", "qa", "ask", "--index", str(tmp_path / "none"), "问题"], capture_output=True, text=True, timeout=300)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no index" in missing.stderr
+    assert missing.returncode == 3 and missing.stderr.count("\n") == 1 and "no index" in missing.stderr
 
 
 @pytest.mark.slow
