@@ -435,20 +435,32 @@ def _new_generation(root: Path) -> Iterator[Path]:
         with staged_dir(generation, sync=True) as scratch:
             staging = scratch / generation.name
             staging.mkdir()
-            yield staging
+            try:
+                yield staging
+            except OSError as exc:  # judged now, while what was written still fills the disk
+                if (error := _as_disk_full(exc, root)) is exc:
+                    raise
+                raise error from exc
             _stage("rename", "the new generation")
         _make_live(root, generation)
     except OSError as exc:
         if generation.is_dir() and _pointer_name(root) != generation.name:
             shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
-        if is_disk_full(exc, root):
-            raise DiskFullError(
-                f"disk full while writing {_step.get()} of index {str(root)!r}: free space and retry "
-                "(the previous index is unchanged)"
-            ) from exc
-        raise
+        if (error := _as_disk_full(exc, root)) is exc:
+            raise
+        raise error from exc
     finally:
         _step.reset(token)
+
+
+def _as_disk_full(exc: OSError, root: Path) -> OSError:
+    """DiskFullError naming the file being written when `exc` says the disk is full, else `exc`."""
+    if isinstance(exc, DiskFullError) or not is_disk_full(exc, root):
+        return exc
+    return DiskFullError(
+        f"disk full while writing {_step.get()} of index {str(root)!r}: free space and retry "
+        "(the previous index is unchanged)"
+    )
 
 
 def _make_live(root: Path, generation: Path) -> None:

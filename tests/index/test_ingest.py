@@ -128,8 +128,14 @@ def test_two_sidecars_or_a_bad_one_skip_the_file_with_a_reason(tmp_path):
 
 def test_a_duplicate_article_id_is_kept_by_the_first_file_read(tmp_path):
     (tmp_path / "a.jsonl").write_text(json.dumps({"id": "same", "text": "第一篇。"}), encoding="utf-8")
-    rows = [{"id": "same", "text": "第二篇。"}, {"id": "same", "text": "第三篇。"}, {"id": "other", "text": "别的。"}]
-    (tmp_path / "b.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    rows = [
+        {"id": "same", "text": "第二篇。"},
+        {"id": "same", "text": "第三篇。"},
+        {"id": "other", "text": "别的。"},
+    ]
+    (tmp_path / "b.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8"
+    )
     articles, report = read_corpus(corpus_files(tmp_path), root=tmp_path)
     assert [(a.id, a.text) for a in articles] == [("same", "第一篇。"), ("other", "别的。")]
     assert len(report.skipped) == 2
@@ -255,7 +261,10 @@ def test_unclosed_front_matter_is_body_text_never_the_title(tmp_path):
     articles, report = read_corpus(corpus_files(tmp_path), root=tmp_path)
     by_id = {a.id: a for a in articles}
     assert (by_id["a"].title, by_id["a"].title_from) == ("正文第一段，说了一件事", "lead")
-    assert by_id["a"].text.startswith("title: 前言标题\nsource: 测试报\n正文第一段") and by_id["a"].source is None
+    assert (
+        by_id["a"].text.startswith("title: 前言标题\nsource: 测试报\n正文第一段")
+        and by_id["a"].source is None
+    )
     assert (by_id["b"].title, by_id["b"].title_from) == ("真标题", "title line")
     assert {Path(w).name for w, _ in report.notes} == {"a.md", "b.md"}
     assert all("never closed" in message for _, message in report.notes)

@@ -276,7 +276,9 @@ def _with(path: str, value):
         (_with("next_vid", True), "next_vid should be a number"),
     ],
 )
-def test_a_manifest_of_the_wrong_shape_is_a_named_error(change, words, sample_corpus, tmp_path, fake_embedder):
+def test_a_manifest_of_the_wrong_shape_is_a_named_error(
+    change, words, sample_corpus, tmp_path, fake_embedder
+):
     from index.store import read_manifest
 
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
@@ -287,7 +289,9 @@ def test_a_manifest_of_the_wrong_shape_is_a_named_error(change, words, sample_co
         assert words in str(caught.value) and "rebuild" in str(caught.value)
 
 
-@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlinked generation", "symlinked CURRENT", "garbage"])
+@pytest.mark.parametrize(
+    "how", ["absolute", "dotdot", "symlinked generation", "symlinked CURRENT", "garbage"]
+)
 def test_current_pointing_outside_the_index_is_refused(how, sample_corpus, tmp_path, fake_embedder):
     import shutil
 
@@ -344,7 +348,10 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         ({"index.store.vectors.faiss.write_index": faiss_full}, "vectors.faiss"),
         ({"index.store.generations.write_jsonl": jsonl_full}, "chunks.jsonl"),
         (
-            {"index.writer.write_keyword_index": numpy_full, "index.files.shutil.disk_usage": lambda d: full_disk},
+            {
+                "index.writer.write_keyword_index": numpy_full,
+                "index.files.shutil.disk_usage": lambda d: full_disk,
+            },
             "keyword",
         ),
     ]
@@ -395,7 +402,7 @@ def test_stale_generations_are_removed_when_the_next_write_starts(sample_corpus,
     for path in stale:
         shutil.copytree(live, path)
         os.utime(path, (old, old))
-    import index.store.generations as generations
+    from index.store import generations
 
     generations.stage_hook, hook = look, generations.stage_hook
     try:
@@ -407,7 +414,9 @@ def test_stale_generations_are_removed_when_the_next_write_starts(sample_corpus,
     assert names == {CURRENT, live_generation(root).name, live.name}  # the new one and the previous one
 
 
-def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(sample_corpus, tmp_path, monkeypatch):
+def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(
+    sample_corpus, tmp_path, monkeypatch
+):
     def no_model(*args, **kwargs):
         raise AssertionError("the model was loaded although another writer holds the index")
 
