@@ -43,7 +43,11 @@ class IndexLockedError(IndexStoreError):
     """Another process is writing this index."""
 
 
-class DiskFullError(IndexStoreError, OSError):
+class IndexWriteError(IndexStoreError, OSError):
+    """A new generation could not be written (the system refused); the previous one is still live."""
+
+
+class DiskFullError(IndexWriteError):
     """The disk filled up while a new generation was written; the previous one is still live."""
 
 
@@ -60,7 +64,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 
 def exit_status(exc: BaseException) -> int:
     """The command-line exit status for an error (see the EXIT_ constants)."""
-    if isinstance(exc, (IndexLockedError, DiskFullError)):
+    if isinstance(exc, (IndexLockedError, IndexWriteError)):
         return EXIT_WRITE
     if isinstance(exc, (IndexStoreError, EmbedderError)):
         return EXIT_INDEX

@@ -35,7 +35,14 @@ from typing import Any
 import numpy as np
 
 from index.documents import Article, Chunk
-from index.errors import DiskFullError, IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from index.errors import (
+    DiskFullError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexWriteError,
+    one_line,
+)
 from index.files import (
     is_disk_full,
     lock_time,
@@ -438,29 +445,31 @@ def _new_generation(root: Path) -> Iterator[Path]:
             try:
                 yield staging
             except OSError as exc:  # judged now, while what was written still fills the disk
-                if (error := _as_disk_full(exc, root)) is exc:
-                    raise
-                raise error from exc
+                raise _write_error(exc, root) from exc
             _stage("rename", "the new generation")
         _make_live(root, generation)
     except OSError as exc:
         if generation.is_dir() and _pointer_name(root) != generation.name:
             shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
-        if (error := _as_disk_full(exc, root)) is exc:
+        if (error := _write_error(exc, root)) is exc:
             raise
         raise error from exc
     finally:
         _step.reset(token)
 
 
-def _as_disk_full(exc: OSError, root: Path) -> OSError:
-    """DiskFullError naming the file being written when `exc` says the disk is full, else `exc`."""
-    if isinstance(exc, DiskFullError) or not is_disk_full(exc, root):
+def _write_error(exc: OSError, root: Path) -> OSError:
+    """The error to raise for a failed write: DiskFullError when the disk is full, else an
+    IndexWriteError naming the file being written (`exc` itself when it is one already)."""
+    if isinstance(exc, IndexWriteError):
         return exc
-    return DiskFullError(
-        f"disk full while writing {_step.get()} of index {str(root)!r}: free space and retry "
-        "(the previous index is unchanged)"
-    )
+    what = f"{_step.get()} of index {str(root)!r}"
+    if is_disk_full(exc, root):
+        return DiskFullError(
+            f"disk full while writing {what}: free space and retry (the previous index is unchanged)"
+        )
+    reason = exc.strerror or one_line(exc)
+    return IndexWriteError(f"could not write {what} ({reason}); the previous index is unchanged")
 
 
 def _make_live(root: Path, generation: Path) -> None:

@@ -368,6 +368,29 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         assert set(load_index(root).articles) == {"000_40a999470f34a1c1#1", "000_40a999470f34a1c1#2"}
 
 
+def test_another_failed_write_names_the_file_and_leaves_the_old_index(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import errno
+
+    from index.errors import IndexWriteError, exit_status
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    before = sorted(p.name for p in root.iterdir())
+
+    def refused(path, rows):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("index.store.generations.write_jsonl", refused)
+    with pytest.raises(IndexWriteError) as caught:
+        build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    assert str(caught.value) == (
+        f"could not write chunks.jsonl of index {str(root)!r} (Permission denied); the previous index is unchanged"
+    )
+    assert exit_status(caught.value) == 4
+    assert sorted(p.name for p in root.iterdir()) == before and len(load_index(root).articles) == 2
+
+
 def test_stale_generations_are_removed_when_the_next_write_starts(sample_corpus, tmp_path, fake_embedder):
     import shutil
 
