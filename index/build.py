@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -37,25 +37,42 @@ def build_index(
     settings: IndexSettings | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Index every readable file of `corpus` into `index_dir`, replacing what it held."""
+    """Index every readable file of `corpus` into `index_dir`, replacing what it held.
+
+    The writer lock is taken before any file is read or the model loaded, so a second
+    writer fails at once. What is skipped (or read differently) is passed to `echo` as it
+    happens, one line each, and listed in the report.
+
+    Raises:
+        CorpusError: no corpus, or nothing readable in it.
+        IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
+    """
     started = time.perf_counter()
     settings = settings or IndexSettings()
     roots = [corpus] if isinstance(corpus, Path) else list(corpus)
-    articles, ingest = _read_all(roots, settings)
-    if not articles:
-        raise CorpusError(ingest.nothing_read(roots))
-    id_root = _build_id_root(roots)
-    corpus_info = {
-        "corpus": {
-            "roots": [str(r.resolve()) for r in roots],
-            "id_root": str(id_root.resolve()) if id_root else None,
+    ingest = IngestReport(echo=echo)
+    files = _list_files(roots, ingest)
+    with writer_lock(index_dir):
+        articles, ingest = read_corpus(
+            files, root=_build_id_root(roots), steps=settings.clean.steps, report=ingest
+        )
+        if not articles:
+            raise CorpusError(ingest.nothing_read(roots))
+        id_root = _build_id_root(roots)
+        corpus_info = {
+            "corpus": {
+                "roots": [str(r.resolve()) for r in roots],
+                "id_root": str(id_root.resolve()) if id_root else None,
+            }
         }
-    }
-    report = write_articles(
-        index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_info
-    )
+        report = _write_locked(
+            index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_info
+        )
     report.skipped = ingest.skipped
+    report.notes = ingest.notes
     report.seconds = time.perf_counter() - started
     return report
 
@@ -69,31 +86,43 @@ def write_articles(
     extra_manifest: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Make `articles` the whole content of the index, reusing stored vectors where possible."""
-    started = time.perf_counter()
     if not articles:
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
     check_unique_ids(articles)
-    embedder = embedder or make_embedder(settings.embed, progress=progress)
     with writer_lock(index_dir):
-        previous = _previous(index_dir, embedder)
-        settings = keep_calibration(settings, previous)
-        chunks, texts = _chunk_all(articles, settings)
-        items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
-        vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
-        known = stored_tokens(previous)
-        tokens = [tokens_of(known, digest, text) for digest, text in items]
-        change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
-        write_index(
-            index_dir,
-            articles=articles,
-            chunks=chunks,
-            vectors=vectors,
-            settings=settings,
-            model=_model_info(embedder),
-            extra_files=keyword_files(tokens),
-            extra_manifest={**(extra_manifest or {}), **change},
-        )
-        faiss_type = read_manifest(index_dir)["faiss"]["type"]
+        return _write_locked(index_dir, articles, settings, embedder, progress, extra_manifest)
+
+
+def _write_locked(
+    index_dir: Path,
+    articles: Sequence[Article],
+    settings: IndexSettings,
+    embedder: Embedder | None,
+    progress: bool,
+    extra_manifest: Mapping[str, Any] | None,
+) -> BuildReport:
+    """`write_articles` for a caller holding the writer lock: the model is loaded only now."""
+    started = time.perf_counter()
+    embedder = embedder or make_embedder(settings.embed, progress=progress)
+    previous = _previous(index_dir, embedder)
+    settings = keep_calibration(settings, previous)
+    chunks, texts = _chunk_all(articles, settings)
+    items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
+    vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
+    known = stored_tokens(previous)
+    tokens = [tokens_of(known, digest, text) for digest, text in items]
+    change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+    write_index(
+        index_dir,
+        articles=articles,
+        chunks=chunks,
+        vectors=vectors,
+        settings=settings,
+        model=_model_info(embedder),
+        extra_files=keyword_files(tokens),
+        extra_manifest={**(extra_manifest or {}), **change},
+    )
+    faiss_type = read_manifest(index_dir)["faiss"]["type"]
     seconds = time.perf_counter() - started
     report = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
     report.added = [a.id for a in articles]
@@ -110,13 +139,13 @@ def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> I
     return replace(settings, retrieval=earlier) if earlier else settings
 
 
-def _read_all(roots: Sequence[Path], settings: IndexSettings) -> tuple[list[Article], IngestReport]:
-    """Read every corpus root into one list of articles."""
-    files = [f for root in roots for f in corpus_files(root)]
+def _list_files(roots: Sequence[Path], report: IngestReport) -> list[Path]:
+    """The corpus files of every root, in order (links out of a root are reported in `report`)."""
+    files = [f for root in roots for f in corpus_files(root, report)]
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
-    return read_corpus(files, root=_build_id_root(roots), steps=settings.clean.steps)
+    return files
 
 
 def _build_id_root(roots: Sequence[Path]) -> Path | None:

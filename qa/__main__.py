@@ -1,4 +1,8 @@
-"""Command line: `python -m qa ask|eval …`."""
+"""Command line: `python -m qa ask|eval|calibrate …`.
+
+Exit statuses as `python -m index` (index.errors): 0 done, 1 unexpected error, 2 bad usage
+or input, 3 the index cannot be used, 4 nothing written, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.errors import WendaError
+from index.errors import EXIT_INTERRUPTED, WendaError, exit_status, one_line
 from qa.bot import Bot, load_bot
 from qa.cite import Answer
 from qa.question import QuestionError, check_question
@@ -22,8 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return exit_status(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
