@@ -166,7 +166,9 @@ class Bot:
         Also returns each retriever's leading chunks for the last query (the fullest reading),
         to tell whether they agree on the answer."""
         s = self.settings
-        rankings, weights, leaders = [], [], []
+        rankings: list[list[int]] = []
+        weights: list[float] = []
+        leaders: list[set[int]] = []
         for text, vector in zip(queries, vectors):
             leaders = []
             for retriever, weight in self.retrievers:

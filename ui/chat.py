@@ -58,7 +58,7 @@ def build_chat(
     top_k: int = 5,
     feedback_path: Path | None = None,
     concurrency_limit: int | None = 16,
-    placeholder: dict[Lang, str] | None = None,
+    placeholder: dict[str, str] | None = None,
     feedback_max_bytes: int = FEEDBACK_MAX_BYTES,
 ) -> gr.Blocks:
     """Build (not launch) the chat app.

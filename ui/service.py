@@ -122,7 +122,7 @@ class BotService:
             "start": lo,
             "end": hi,
             "passage": [start - lo, end - lo],
-            "truncated": bool(found) and (lo > found.start or hi < found.end),
+            "truncated": found is not None and (lo > found.start or hi < found.end),
         }
 
     def health(self) -> dict[str, Any]:
