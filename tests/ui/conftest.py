@@ -9,6 +9,15 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
+
+from index.build import build_index
+from qa import load_bot
+from ui.app import create_app
+from ui.service import BotService
+from ui.settings import Settings
+
+HOST = "http://127.0.0.1:8000"  # an allowed site in the `settings` fixture
 
 
 class RunningServer:
@@ -71,3 +80,25 @@ def serve_module() -> Iterator[Callable[..., RunningServer]]:
 def free_socket() -> Callable[[], socket.socket]:
     """bound_socket, for tests that need a port before building the app that will listen on it."""
     return bound_socket
+
+
+@pytest.fixture
+def service(sample_corpus, tmp_path, fake_embedder):
+    """The sample corpus indexed with the fake embedder, loaded (not batched)."""
+    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    return BotService(
+        tmp_path / "idx", loader=lambda: load_bot(tmp_path / "idx", embedder=fake_embedder)
+    ).start(background=False)
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """Settings with a feedback log and HOST allowed."""
+    return Settings(index=tmp_path / "idx", feedback_log=tmp_path / "feedback.jsonl", allowed_origins=(HOST,))
+
+
+@pytest.fixture
+def client(service, settings):
+    """A TestClient on the whole app."""
+    with TestClient(create_app(settings, service)) as test_client:
+        yield test_client

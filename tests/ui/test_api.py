@@ -8,8 +8,6 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from index.build import build_index
-from qa import load_bot
 from ui.app import create_app
 from ui.embed import GRADIO_JS
 from ui.service import BotService
@@ -17,25 +15,6 @@ from ui.settings import Settings
 
 HOST = "http://127.0.0.1:8000"  # an allowed site
 EVIL = "http://evil.example"  # a site that is not
-
-
-@pytest.fixture
-def service(sample_corpus, tmp_path, fake_embedder):
-    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
-    return BotService(
-        tmp_path / "idx", loader=lambda: load_bot(tmp_path / "idx", embedder=fake_embedder)
-    ).start(background=False)
-
-
-@pytest.fixture
-def settings(tmp_path):
-    return Settings(index=tmp_path / "idx", feedback_log=tmp_path / "feedback.jsonl", allowed_origins=(HOST,))
-
-
-@pytest.fixture
-def client(service, settings):
-    with TestClient(create_app(settings, service)) as test_client:
-        yield test_client
 
 
 def test_ask_returns_the_answer_json(client):
