@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import threading
 import time
@@ -12,7 +13,7 @@ from typing import Any
 import gradio as gr
 
 from ui.render import answer_html, error_html, question_html
-from ui.service import BotService, NotReadyError, QuestionError
+from ui.service import BotService, NotReadyError, QuestionError, ServiceError
 from ui.settings import SAMPLE_EXAMPLES
 from ui.texts import Lang, lang_of, text
 
@@ -125,10 +126,11 @@ def _add_api(service: BotService, concurrency_limit: int | None) -> None:
 
     def ask(question: str, top_k: int = 5, history: list[str] | None = None) -> dict:
         """Answer a question with cited passages (the JSON of the REST API)."""
-        try:
-            return service.ask(question, top_k=int(top_k), history=history or [])
-        except (QuestionError, NotReadyError) as exc:
-            raise gr.Error(str(exc)) from exc
+        try:  # the service checks each argument's type: no value is converted or truncated
+            return service.ask(question, top_k=top_k, history=history)
+        except (QuestionError, NotReadyError, ServiceError) as exc:
+            # Gradio shows the message as HTML; it is a user error, not worth a traceback in the log
+            raise gr.Error(html.escape(str(exc)), print_exception=False) from exc
 
     gr.api(ask, api_name="ask", concurrency_limit=concurrency_limit)
 
