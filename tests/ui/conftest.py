@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 import time
@@ -102,3 +103,27 @@ def client(service, settings):
     """A TestClient on the whole app."""
     with TestClient(create_app(settings, service)) as test_client:
         yield test_client
+
+
+def _gradio_call(client, api_name: str, data: list) -> tuple[str, object]:
+    body = json.dumps({"data": data})  # ASCII escapes: lone surrogates too
+    started = client.post(
+        f"/gradio_api/call/{api_name}", content=body, headers={"content-type": "application/json"}
+    )
+    assert started.status_code == 200, started.text
+    stream = client.get(f"/gradio_api/call/{api_name}/{started.json()['event_id']}")
+    event, payload = "", None
+    for line in stream.text.splitlines():
+        if line.startswith("event: "):
+            event = line[len("event: ") :]
+        elif line.startswith("data: "):
+            payload = json.loads(line[len("data: ") :])
+    return event, payload
+
+
+@pytest.fixture
+def gradio_call() -> Callable[..., tuple[str, object]]:
+    """gradio_call(client, api_name, data): call a Gradio API endpoint by name (POST
+    /gradio_api/call/NAME, then read its event stream); the last event's name ('complete' or
+    'error') and its data."""
+    return _gradio_call
