@@ -82,11 +82,27 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"an example question for the chat, repeatable (env: {env['examples']}, '|'-separated; "
         "default: the sample questions for the sample index, none for your own)",
     )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address readers use, e.g. https://qa.example.com behind a proxy: the /embed snippets "
+        f"point there (env: {env['public_url']}; default: this server's own address)",
+    )
     serve.set_defaults(run=_serve)
 
 
 def _flags(args: argparse.Namespace) -> dict:
-    names = ("host", "port", "index", "allowed_origins", "feedback_log", "top_k", "concurrency", "examples")
+    names = (
+        "host",
+        "port",
+        "index",
+        "allowed_origins",
+        "feedback_log",
+        "top_k",
+        "concurrency",
+        "examples",
+        "public_url",
+    )
     flags = {name: getattr(args, name) for name in names}
     if flags["allowed_origins"]:
         flags["allowed_origins"] = [
