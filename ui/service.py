@@ -69,7 +69,8 @@ class BotService:
     def start(self, background: bool = True, on_failure: Callable[[str], None] | None = None) -> BotService:
         """Begin loading the bot; with background=False, wait for it.
 
-        `on_failure` is called once with the log line (which names the path) if loading fails.
+        `on_failure` is called once with a one-line message (naming the path) if loading fails;
+        it then reports it instead of the log.
         """
         self._on_failure = on_failure
         if background:
@@ -83,10 +84,10 @@ class BotService:
             self._bot = self._loader()
         except Exception as exc:  # shown to users as a status, never as a traceback or a path
             self._error, detail = load_failure(exc, self.index_dir)
-            if _is_named(exc, NAMED_LOAD_ERRORS):
-                log.error("%s", detail)
-            else:
-                log.exception("%s", detail)
+            if not _is_named(exc, NAMED_LOAD_ERRORS):
+                log.exception("%s", detail)  # not a named error: a bug, worth its traceback
+            elif self._on_failure is None:
+                log.error("%s", detail)  # one line; the path is for the server log only
             if self._on_failure is not None:
                 self._on_failure(detail)
         finally:
