@@ -3,39 +3,20 @@
 from __future__ import annotations
 
 import html
-import json
-import threading
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
+from ui.feedback import FeedbackLog, answer_record
 from ui.render import answer_html, error_html, question_html
-from ui.service import BotService, NotReadyError, QuestionError, ServiceError
+from ui.service import BotService, NotReadyError, QuestionError, ServiceError, without_surrogates
 from ui.settings import SAMPLE_EXAMPLES
 from ui.texts import Lang, lang_of, text
 
 TITLE = text("zh", "title")
 CHAT_HEIGHT = "max(320px, calc(100vh - 260px))"  # CSS: the chat fills the page, the input stays in sight
-
-
-class FeedbackLog:
-    """Appends one JSON line per thumbs up/down to a file (thread-safe); does nothing without a path."""
-
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append `entry` as one JSON line."""
-        if self.path is None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry, ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
 
 
 def build_chat(
@@ -84,8 +65,9 @@ def build_chat(
         def respond(message: str, chat: list, recs: list, language: str) -> tuple[list, str, list]:
             return _respond(service, message, chat or [], recs or [], top_k, lang_of(language))
 
-        def on_like(recs: list, data: gr.LikeData) -> None:
-            _record_feedback(feedback, recs or [], data)
+        def on_like(recs: list, data: gr.LikeData, request: gr.Request) -> None:
+            client = request.client.host if request and request.client else "unknown"
+            _record_feedback(feedback, recs or [], data, client)
 
         def ask_example(
             chat: list, recs: list, language: str, picked: gr.SelectData
@@ -175,44 +157,33 @@ def _respond(
     """Answer one chat message; errors become a one-line message in the chat."""
     question = message or ""
     history = [r["question"] for r in recs if r.get("question")]
-    user_turn = {"role": "user", "content": question_html(question, lang)}
+    shown = without_surrogates(question)  # an unpaired surrogate cannot be sent back to the page
+    user_turn = {"role": "user", "content": question_html(shown, lang)}
     try:
         answer = service.ask(question, top_k=top_k, history=history)
-    except (QuestionError, NotReadyError) as exc:
+    except (QuestionError, NotReadyError, ServiceError) as exc:
         reply = {"role": "assistant", "content": error_html(str(exc), lang)}
-        return [*chat, user_turn, reply], message, [*recs, {"question": None}]
+        return [*chat, user_turn, reply], shown, [*recs, {"question": None}]
     reply = {"role": "assistant", "content": answer_html(answer, lang)}
-    return [*chat, user_turn, reply], "", [*recs, feedback_record(answer)]
+    return [*chat, user_turn, reply], "", [*recs, answer_record(answer)]
 
 
-def feedback_record(answer: dict[str, Any]) -> dict[str, Any]:
-    """What the feedback log keeps of a reply: the question, the answer and the passages shown."""
-    return {
-        "question": answer["question"],
-        "answer": answer["answer"],
-        "abstained": answer["abstained"],
-        "passages": [
-            {
-                "rank": p["rank"],
-                "chunk_id": p["citation"]["chunk_id"],
-                "article_id": p["citation"]["article_id"],
-                "article_title": p["citation"]["article_title"],
-                "paragraph": p["citation"]["paragraph"],
-                "score": p["score"],
-            }
-            for p in answer["passages"]
-        ],
-    }
+feedback_record = answer_record  # what the server keeps of a reply for feedback (ui.feedback)
 
 
-def _record_feedback(feedback: FeedbackLog, recs: list, data: gr.LikeData) -> None:
-    """Log a thumbs up/down with the question and passages of the rated reply."""
-    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-    turn = int(index) // 2  # messages alternate user, assistant
-    if not 0 <= turn < len(recs) or not recs[turn].get("question"):
-        return
-    verdict = "up" if data.liked is True or data.liked == "Like" else "down"
-    feedback.record({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "verdict": verdict, **recs[turn]})
+def _record_feedback(feedback: FeedbackLog, recs: list, data: gr.LikeData, client: str = "unknown") -> str:
+    """Record a thumbs up/down on the rated reply, from the server's record of it (the session's
+    state, never the page's copy); return what happened (see FeedbackLog.vote)."""
+    raw = data._data if isinstance(getattr(data, "_data", None), dict) else {}
+    index = raw.get("index")
+    if isinstance(index, (list, tuple)) and index:
+        index = index[0]
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        return "refused: index must be a message number"
+    turn = index // 2  # messages alternate user, assistant
+    if turn >= len(recs) or not isinstance(recs[turn], dict) or not recs[turn].get("answer_id"):
+        return "refused: no such answer"
+    return feedback.vote(recs[turn], raw.get("liked"), client)
 
 
 __all__ = ["SAMPLE_EXAMPLES", "FeedbackLog", "build_chat", "feedback_record"]

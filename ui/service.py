@@ -213,6 +213,11 @@ def check_encodable(text: str, field: str) -> None:
         ) from None
 
 
+def without_surrogates(text: str) -> str:
+    """`text` with each unpaired surrogate replaced by U+FFFD (for showing it back)."""
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
 def _kind(value: Any) -> str:
     """A short description of a JSON value's type, for messages."""
     if value is None:
@@ -252,4 +257,12 @@ def _is_named(exc: BaseException, names: Sequence[str]) -> bool:
     return any(c.__name__ in names for c in type(exc).__mro__)
 
 
-__all__ = ["BotService", "NotReadyError", "QuestionError", "ServiceError", "load_failure", "scrub_paths"]
+__all__ = [
+    "BotService",
+    "NotReadyError",
+    "QuestionError",
+    "ServiceError",
+    "load_failure",
+    "scrub_paths",
+    "without_surrogates",
+]

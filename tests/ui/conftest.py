@@ -127,3 +127,43 @@ def gradio_call() -> Callable[..., tuple[str, object]]:
     /gradio_api/call/NAME, then read its event stream); the last event's name ('complete' or
     'error') and its data."""
     return _gradio_call
+
+
+def _gradio_event(client, fn_index: int, data: list, session_hash: str, event_data=None) -> dict:
+    started = client.post(
+        "/gradio_api/queue/join",
+        content=json.dumps(
+            {"data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": event_data}
+        ),
+        headers={"content-type": "application/json"},
+    )
+    if started.status_code != 200:
+        return {"msg": "refused", "status": started.status_code, "body": started.text}
+    event_id = started.json()["event_id"]
+    with client.stream("GET", "/gradio_api/queue/data", params={"session_hash": session_hash}) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:"):
+                message = json.loads(line[len("data:") :])
+                if message.get("event_id") == event_id and message.get("msg") == "process_completed":
+                    return message
+    raise AssertionError(f"event {event_id} never completed")
+
+
+@pytest.fixture
+def gradio_event() -> Callable[..., dict]:
+    """gradio_event(client, fn_index, data, session_hash, event_data=None): run one chat event
+    through Gradio's queue, as the page does; its process_completed message (or, if the join is
+    refused, {"msg": "refused", "status", "body"})."""
+    return _gradio_event
+
+
+def event_ids(app) -> dict[str, int]:
+    """The chat's event ids (fn_index) by handler name."""
+    blocks = next(r.app.get_blocks() for r in app.routes if hasattr(getattr(r, "app", None), "get_blocks"))
+    return {fn.name: fn_id for fn_id, fn in blocks.fns.items()}
+
+
+@pytest.fixture
+def chat_events() -> Callable[..., dict[str, int]]:
+    """chat_events(app): the chat's event ids (fn_index) by handler name."""
+    return event_ids

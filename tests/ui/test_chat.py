@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -73,9 +74,10 @@ def test_like_event_appends_one_json_line_with_question_passages_and_verdict(tmp
     like = next(fn for fn in demo.fns.values() if fn.name == "on_like")
     assert [event for _, event in like.targets] == ["like"]
     _, _, recs = _respond(FakeService(), "贸易额是多少？", [], [], top_k=5)
-    like.fn(recs, gr.LikeData(None, {"index": 1, "value": "…", "liked": True}))
-    like.fn(recs, gr.LikeData(None, {"index": 1, "value": "…", "liked": False}))
-    like.fn(recs, gr.LikeData(None, {"index": 7, "value": "…", "liked": True}))  # no such reply: ignored
+    request = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"))
+    like.fn(recs, gr.LikeData(None, {"index": 1, "value": "…", "liked": True}), request)
+    like.fn(recs, gr.LikeData(None, {"index": 1, "value": "…", "liked": False}), request)  # replaces it
+    like.fn(recs, gr.LikeData(None, {"index": 7, "value": "…", "liked": True}), request)  # no such reply
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [line["verdict"] for line in lines] == ["up", "down"]
     assert lines[0]["question"] == "贸易额是多少？" and lines[0]["answer"] == "贸易额达到948亿美元。"
@@ -89,7 +91,7 @@ def test_like_event_appends_one_json_line_with_question_passages_and_verdict(tmp
             "score": 0.9,
         }
     ]
-    assert lines[0]["time"]
+    assert lines[0]["time"] and lines[0]["answer_id"] == lines[1]["answer_id"]
 
 
 def test_feedback_log_without_a_path_writes_nothing(tmp_path):
