@@ -143,7 +143,9 @@ def _run(settings: Settings) -> int:
             server.should_exit = True
 
     # Start loading the model before importing gradio, so the two overlap at start-up.
-    service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True, on_failure=stop)
+    service = BotService(index_dir, max_concurrent=settings.concurrency).start(
+        background=True, on_failure=stop
+    )
     import uvicorn
 
     from ui.app import create_app

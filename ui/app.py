@@ -44,13 +44,17 @@ class AskRequest(BaseModel):
 
     question: StrictStr = Field(..., description="the question, in Chinese or English")
     top_k: StrictInt = Field(5, ge=1, le=MAX_TOP_K, description="how many passages to return")
-    history: list[StrictStr] = Field(default_factory=list, description="earlier questions of the conversation")
+    history: list[StrictStr] = Field(
+        default_factory=list, description="earlier questions of the conversation"
+    )
 
 
 class ErrorBody(BaseModel):
     """Every error of the REST API: one line naming the problem and what to do."""
 
-    model_config = ConfigDict(json_schema_extra={"example": {"error": "top_k: must be a whole number from 1 to 50"}})
+    model_config = ConfigDict(
+        json_schema_extra={"example": {"error": "top_k: must be a whole number from 1 to 50"}}
+    )
     error: str
 
 
@@ -158,7 +162,9 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e["type"] == "json_invalid" for e in errors):
-            return JSONResponse({"error": f"the request body is not valid JSON; {BODY_RULE}"}, status_code=400)
+            return JSONResponse(
+                {"error": f"the request body is not valid JSON; {BODY_RULE}"}, status_code=400
+            )
         problems = "; ".join(dict.fromkeys(_problem(e) for e in errors))
         return JSONResponse({"error": f"invalid request: {problems}"}, status_code=422)
 

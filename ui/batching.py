@@ -21,7 +21,7 @@ import numpy as np
 class _Job:
     """One caller's texts, and where its vectors (or error) are handed back."""
 
-    __slots__ = ("texts", "done", "result", "error")
+    __slots__ = ("done", "error", "result", "texts")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
@@ -69,7 +69,7 @@ class BatchingEmbedder:
                 size += len(job.texts)
             try:
                 self._run(jobs)
-            except BaseException as exc:  # never let the worker die: every waiting caller gets the error
+            except BaseException as exc:  # noqa: BLE001 - the worker must not die: callers get the error
                 for job in jobs:
                     if not job.done.is_set():
                         job.error = exc
@@ -79,7 +79,7 @@ class BatchingEmbedder:
         texts = [t for job in jobs for t in job.texts]
         try:
             vectors = self.inner.embed_queries(texts)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure goes to its caller(s)
             if len(jobs) == 1:
                 jobs[0].error = exc
                 jobs[0].done.set()

@@ -65,7 +65,9 @@ def answer_record(answer: dict[str, Any]) -> dict[str, Any]:
 class RateLimit:
     """A token bucket per key: `per_minute` tokens a minute, at most `per_minute` saved up."""
 
-    def __init__(self, per_minute: int, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_minute: int, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.per_minute = per_minute
         self.max_keys = max_keys
         self.clock = clock
@@ -87,7 +89,10 @@ class FeedbackLog:
     """Records votes as JSON lines (thread-safe); records nothing without a path."""
 
     def __init__(
-        self, path: Path | None, limits: FeedbackLimits = FeedbackLimits(), clock: Callable[[], float] = time.monotonic
+        self,
+        path: Path | None,
+        limits: FeedbackLimits = FeedbackLimits(),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
         self.limits = limits

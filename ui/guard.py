@@ -5,8 +5,9 @@ Every request body is counted as it streams in (chunked bodies too, whatever `Co
 says): past the limit of its route the request gets 413 and the app's own reply is dropped.
 Malformed `Host`, `X-Forwarded-Host` and `X-Gradio-Server` headers get 400 (Gradio builds URLs
 from them and would fail with a 500). Gradio's upload routes are refused (the app has no file
-input), its call-by-name routes take the public API names only, and a queue join must name an
-event that exists: each would otherwise raise inside Gradio and answer 500.
+input), its call-by-name routes take the public API names only, JSON sent to it must be standard
+JSON (no NaN) holding text only (no unpaired surrogate: Gradio fails on echoing one), and a queue join must name an event that exists: each would otherwise raise
+inside Gradio and answer 500.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ GRADIO_PREFIX = "/gradio_api/"
 REFUSED = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording")
 _NAMED_CALL = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]*)(?:/.*)?$")
 _QUEUE_JOIN = "/gradio_api/queue/join"
-_HOST = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
+)
 _SERVER_URL = re.compile(r"^https?://([^/?#]+)(?:[/?#].*)?$")
 
 
@@ -71,12 +74,14 @@ class RequestGuard:
             return
         path, headers = scope["path"], Headers(scope=scope)
         limit = self.limits.for_path(path)
-        refusal = header_problem(headers) or self._route_problem(scope, path) or _length_problem(headers, limit)
+        refusal = (
+            header_problem(headers) or self._route_problem(scope, path) or _length_problem(headers, limit)
+        )
         if refusal:
             await send_error(send, *refusal)
             return
-        if scope["method"] == "POST" and path.rstrip("/") == _QUEUE_JOIN:
-            await self._queue_join(scope, receive, send, limit)
+        if scope["method"] == "POST" and path.startswith(GRADIO_PREFIX) and _is_json(headers):
+            await self._checked_json(scope, receive, send, limit, path)
             return
         await _limited(self.app, scope, receive, send, limit)
 
@@ -89,30 +94,72 @@ class RequestGuard:
             return 404, f"no Gradio API endpoint named {named.group(1)[:60]!r}: the endpoints are {names}"
         return None
 
-    async def _queue_join(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
-        """Read the join's body (within the limit), check its event, then pass it on unchanged."""
+    async def _checked_json(self, scope: Scope, receive: Receive, send: Send, limit: int, path: str) -> None:
+        """Read a JSON body for Gradio (within the limit), check it, then pass it on unchanged.
+
+        Gradio answers a body that is not standard JSON (NaN, Infinity) or a queue join naming no
+        event with a 500; these get 400 and 422 here instead.
+        """
         try:
             body = await _read_body(receive, limit)
         except BodyTooLarge:
             await send_error(send, 413, f"request body larger than {limit} bytes")
             return
-        problem = self._join_problem(body)
+        try:
+            data = json.loads(body, parse_constant=_not_json, parse_float=_finite) if body.strip() else None
+        except (ValueError, RecursionError):
+            await send_error(send, 400, "the request body is not valid JSON")
+            return
+        problem = _surrogate_problem(data)
+        if not problem and path.rstrip("/") == _QUEUE_JOIN:
+            problem = self._join_problem(data)
         if problem:
             await send_error(send, 422, problem)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _join_problem(self, body: bytes) -> str | None:
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError):
-            return "the request body is not valid JSON"
+    def _join_problem(self, data: object) -> str | None:
         if not isinstance(data, dict):
             return "the request body must be a JSON object"
         fn_index = data.get("fn_index")
         if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in self.event_ids():
             return f"fn_index {str(fn_index)[:20]!r} names no event of this app"
         return None
+
+
+def _surrogate_problem(data: object) -> str | None:
+    """A message if a string in `data` holds an unpaired surrogate (Gradio fails on echoing one)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(item[exc.start])
+                return f"the request holds an unpaired surrogate U+{code:04X}, which is not a character: send valid UTF-8 text"
+    return None
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if number in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return number
+
+
+def _is_json(headers: Headers) -> bool:
+    kind = headers.get("content-type", "").split(";")[0].strip().lower()
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def header_problem(headers: Headers) -> tuple[int, str] | None:

@@ -20,7 +20,9 @@ from ui.settings import ANY_ORIGIN, Settings, normalise_origins
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # an Origin exactly as browsers serialise it: lower case, no path or trailing slash, no default
 # port, no leading zeros (anything else was not sent by a browser and matches nothing)
-_ORIGIN = re.compile(r"^(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?$")
+_ORIGIN = re.compile(
+    r"^(https?)://([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?|\[[0-9a-f:.]+\])(?::([1-9][0-9]{0,4}))?$"
+)
 _HOST_HEADER = re.compile(r"^([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.?|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$")
 _ANY_ADDRESS = ("0.0.0.0", "::", "")
 PUBLIC_PATHS = ("/widget.js",)  # a site that loads the widget script is still refused the chat frame

@@ -149,7 +149,11 @@ class BotService:
         """How busy the service is: questions being answered, waiting, and how many fit at once."""
         queued = self._limiter.statistics().tasks_waiting if self._limiter is not None else 0
         with self._count_lock:
-            return {"answering": self._answering, "waiting": self._waiting + queued, "capacity": self.max_concurrent}
+            return {
+                "answering": self._answering,
+                "waiting": self._waiting + queued,
+                "capacity": self.max_concurrent,
+            }
 
     def health(self) -> dict[str, Any]:
         """Whether the index is loaded, with the model, counts and load (never blocks)."""
@@ -236,7 +240,9 @@ def _kind(value: Any) -> str:
 def load_failure(exc: BaseException, index_dir: Path | None) -> tuple[str, str]:
     """For a failed load: the message shown to users (no path) and the log line (with the path)."""
     names = [c.__name__ for c in type(exc).__mro__]
-    hint = next((LOAD_HINTS[n] for n in names if n in LOAD_HINTS), "see the server log, then restart the server")
+    hint = next(
+        (LOAD_HINTS[n] for n in names if n in LOAD_HINTS), "see the server log, then restart the server"
+    )
     where = f"the index at {str(index_dir)!r}" if index_dir is not None else "the sample index"
     detail = f"cannot load {where}: {exc}; {hint}"
     reason = scrub_paths(str(exc), index_dir) if _is_named(exc, NAMED_LOAD_ERRORS) else type(exc).__name__

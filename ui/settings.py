@@ -114,7 +114,13 @@ def normalise_public_url(url: str) -> str | None:
         port = parts.port
     except ValueError:
         port = -1
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment or port == -1:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or port == -1
+    ):
         raise SettingsError(
             f"public_url {url!r} is not an address: write scheme://host[:port][/path], "
             "e.g. https://qa.example.com or https://www.example.com/qa"

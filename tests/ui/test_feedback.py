@@ -28,7 +28,9 @@ ANSWER = {
     "question": "贸易额是多少？",
     "answer": "贸易额达到948亿美元。",
     "abstained": False,
-    "passages": [{"rank": 1, "text": "贸易额达到948亿美元。", "score": 0.9, "highlights": [], "citation": CITATION}],
+    "passages": [
+        {"rank": 1, "text": "贸易额达到948亿美元。", "score": 0.9, "highlights": [], "citation": CITATION}
+    ],
 }
 
 
@@ -41,7 +43,9 @@ class Clock:
 
 
 def lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return (
+        [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    )
 
 
 def test_each_answer_gets_its_own_server_issued_id():
@@ -109,7 +113,9 @@ def test_lines_and_the_file_are_capped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="wenda.ui"):
         outcomes = [log.vote(answer_record(many), True, f"10.0.0.{i}") for i in range(10)]
     written = log.path.read_bytes().splitlines()
-    assert all(len(line) < 2000 for line in written) and all(json.loads(line)["answer_id"] for line in written)
+    assert all(len(line) < 2000 for line in written) and all(
+        json.loads(line)["answer_id"] for line in written
+    )
     assert log.path.stat().st_size <= 5000
     assert outcomes[-1] == "refused: the feedback log is full"
     assert caplog.text.count("feedback log") == 1  # said once
@@ -139,5 +145,7 @@ def test_the_like_event_records_the_servers_answer_once(service, settings, serve
         gradio_event(client, ids["on_like"], [None], "session-2", forged)
     written = lines(settings.feedback_log)
     assert len(written) == 1 and written[0]["verdict"] == "up"
-    assert written[0]["question"] == "贸易额是多少？" and "伪造" not in json.dumps(written[0], ensure_ascii=False)
+    assert written[0]["question"] == "贸易额是多少？" and "伪造" not in json.dumps(
+        written[0], ensure_ascii=False
+    )
     assert written[0]["answer_id"]

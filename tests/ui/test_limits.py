@@ -109,7 +109,9 @@ def test_a_normal_chat_request_fits_the_gradio_limit():
             "url": None,
         },
     }
-    reply = answer_html({"question": QUESTION, "answer": "948亿美元", "abstained": False, "passages": [passage] * 5})
+    reply = answer_html(
+        {"question": QUESTION, "answer": "948亿美元", "abstained": False, "passages": [passage] * 5}
+    )
     chat = [{"role": "user", "content": QUESTION}, {"role": "assistant", "content": reply}] * 40
     body = json.dumps({"data": [QUESTION, chat, None, None], "fn_index": 1}, ensure_ascii=False).encode()
     assert len(body) < OTHER_LIMIT

@@ -36,7 +36,9 @@ def test_serve_on_a_broken_index_says_once_what_to_do_and_exits(broken_manifest,
     env = {k: v for k, v in env.items() if v}
     command = [sys.executable, "-m", "ui", "serve", "--index", str(broken_manifest), "--port", str(port)]
     try:
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO)
+        done = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120, cwd=REPO, check=False
+        )
     except subprocess.TimeoutExpired as exc:
         raise AssertionError("the server kept running on an index it cannot load") from exc
     assert done.returncode == 3, done.stderr[-2000:]
@@ -66,5 +68,7 @@ def test_a_load_that_fails_while_serving_stops_the_server(broken_manifest, free_
     assert status == 3
     stderr = capsys.readouterr().err
     errors = [line for line in stderr.splitlines() if line.startswith("error: ") or " ERROR " in line]
-    assert len(errors) == 1 and "chunks.jsonl is damaged" in errors[0] and "python -m index build" in errors[0]
+    assert (
+        len(errors) == 1 and "chunks.jsonl is damaged" in errors[0] and "python -m index build" in errors[0]
+    )
     assert "Traceback" not in stderr

@@ -178,7 +178,9 @@ def test_public_url_is_normalised(raw, expected):
     assert Settings(public_url=raw).public_url == expected
 
 
-@pytest.mark.parametrize("raw", ["qa.example.com", "ftp://qa.example.com", "https://qa.example.com/?x=1", "https://h:99999"])
+@pytest.mark.parametrize(
+    "raw", ["qa.example.com", "ftp://qa.example.com", "https://qa.example.com/?x=1", "https://h:99999"]
+)
 def test_a_bad_public_url_is_named(raw):
     with pytest.raises(SettingsError, match="public_url"):
         Settings(public_url=raw)
