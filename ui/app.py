@@ -99,6 +99,7 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
         limits=LIMITS,
         api_names=lambda: _public_api_names(chat),
         event_ids=lambda: set(chat.fns),
+        direct_ids=lambda: {fn_id for fn_id, fn in chat.fns.items() if not fn.queue},
     )
     _add_security(app, OriginPolicy(settings.allowed_origins))
     _add_error_handlers(app)

@@ -24,7 +24,8 @@ KIB = 1024
 API_PREFIX = "/api/"
 GRADIO_PREFIX = "/gradio_api/"
 REFUSED = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording")
-_NAMED_CALL = re.compile(r"^/gradio_api/(?:call/v2|call|run|api)/([^/]*)(?:/.*)?$")
+_NAMED_CALL = re.compile(r"^/gradio_api/(call/v2|call|run|api)/([^/]*)(?:/.*)?$")
+_DIRECT = ("run", "api")  # direct calls: the page runs its unqueued events as run/predict with an fn_index
 _QUEUE_JOIN = "/gradio_api/queue/join"
 _HOST = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$"
@@ -53,7 +54,8 @@ class RequestGuard:
     """The ASGI middleware described in the module docstring.
 
     `api_names` gives the Gradio API names callable by name, `event_ids` the valid `fn_index`
-    values of a queue join (both read when needed: the Gradio app is built after the guard).
+    values of a queue join, `direct_ids` those of the events the page runs without the queue
+    (all read when needed: the Gradio app is built after the guard).
     """
 
     def __init__(
@@ -62,11 +64,13 @@ class RequestGuard:
         limits: BodyLimits = BodyLimits(),
         api_names: Callable[[], Collection[str]] = frozenset,
         event_ids: Callable[[], Collection[int]] = frozenset,
+        direct_ids: Callable[[], Collection[int]] = frozenset,
     ) -> None:
         self.app = app
         self.limits = limits
         self.api_names = api_names
         self.event_ids = event_ids
+        self.direct_ids = direct_ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -89,10 +93,15 @@ class RequestGuard:
         if path.rstrip("/") in REFUSED:
             return 404, "this app takes no file uploads"
         named = _NAMED_CALL.match(path)
-        if named and named.group(1) not in self.api_names():
-            names = ", ".join(sorted(self.api_names())) or "none"
-            return 404, f"no Gradio API endpoint named {named.group(1)[:60]!r}: the endpoints are {names}"
+        if named and named.group(2) not in self.api_names():
+            if named.group(1) in _DIRECT and scope["method"] == "POST":
+                return None  # allowed with a valid fn_index in its body (_checked_json)
+            return 404, self._unknown_name(named.group(2))
         return None
+
+    def _unknown_name(self, name: str) -> str:
+        names = ", ".join(sorted(self.api_names())) or "none"
+        return f"no Gradio API endpoint named {name[:60]!r}: the endpoints are {names}"
 
     async def _checked_json(self, scope: Scope, receive: Receive, send: Send, limit: int, path: str) -> None:
         """Read a JSON body for Gradio (within the limit), check it, then pass it on unchanged.
@@ -111,19 +120,27 @@ class RequestGuard:
             await send_error(send, 400, "the request body is not valid JSON")
             return
         problem = _surrogate_problem(data)
+        named = _NAMED_CALL.match(path)
         if not problem and path.rstrip("/") == _QUEUE_JOIN:
-            problem = self._join_problem(data)
+            problem = self._join_problem(data, self.event_ids())
+        elif not problem and named and named.group(1) in _DIRECT and named.group(2) not in self.api_names():
+            if not isinstance(data, dict) or data.get("fn_index") is None:
+                await send_error(send, 404, self._unknown_name(named.group(2)))
+                return
+            problem = self._join_problem(data, self.direct_ids())
         if problem:
             await send_error(send, 422, problem)
             return
         await self.app(scope, _replay(body, receive), send)
 
-    def _join_problem(self, data: object) -> str | None:
+    @staticmethod
+    def _join_problem(data: object, ids: Collection[int]) -> str | None:
+        """Why a queue join (or a direct run) names none of the events `ids`, if it does not."""
         if not isinstance(data, dict):
             return "the request body must be a JSON object"
         fn_index = data.get("fn_index")
-        if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in self.event_ids():
-            return f"fn_index {str(fn_index)[:20]!r} names no event of this app"
+        if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in ids:
+            return f"fn_index {str(fn_index)[:20]!r} names no event of this app that can be run this way"
         return None
 
 

@@ -219,3 +219,16 @@ def test_gradio_refuses_json_that_is_not_standard(client, body):
 def test_gradio_ask_endpoint_answers_a_good_call(client, gradio_call):
     event, payload = gradio_call(client, "ask", [QUESTION, 3, []])
     assert event == "complete" and payload[0]["question"] == QUESTION and len(payload[0]["passages"]) <= 3
+
+
+def test_the_pages_own_direct_calls_still_pass(service, settings, chat_events):
+    """The page runs its unqueued load event as POST /gradio_api/run/predict with an fn_index."""
+    app = create_app(settings, service)
+    ids = chat_events(app)
+    with TestClient(app) as client:
+        body = {"data": [], "event_data": None, "fn_index": ids["localise"], "session_hash": "s1"}
+        response = client.post("/gradio_api/run/predict", json=body)
+        assert response.status_code == 200 and len(response.json()["data"]) == 6  # its six outputs
+        for fn_index in (ids["respond"], 999, -1, None, "0"):  # queued events only through the queue
+            refused = client.post("/gradio_api/run/predict", json={**body, "fn_index": fn_index})
+            assert refused.status_code in (404, 422) and refused.json()["error"], fn_index

@@ -130,7 +130,7 @@ class Caller:
         assert _sse_events(stream.text)[-1][0] in ("complete", "error"), stream.text[:300]
 
     def gradio_raw(self, body: bytes) -> None:
-        for path in ("/gradio_api/call/ask", "/gradio_api/queue/join"):
+        for path in ("/gradio_api/call/ask", "/gradio_api/queue/join", "/gradio_api/run/predict"):
             response = self.client.post(path, content=body, headers={"content-type": "application/json"})
             self.check(f"Gradio raw {path} {body[:60]!r}", response.status_code, response.text)
 
