@@ -1,25 +1,27 @@
-"""Helpers shared by the benchmarks: repo path, percentiles, machine notes, peak memory."""
+"""Helpers shared by the benchmarks: repo and shared-data paths, percentiles, machine notes, memory.
+
+Run the scripts from a checkout installed with `make install` (editable), e.g.
+`.venv/bin/python bench/query.py --help`: the packages are importable from anywhere then.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import resource
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-# the repo must come before bench/ itself, or bench/index.py would shadow the `index` package
-while str(ROOT) in sys.path:
-    sys.path.remove(str(ROOT))
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SEED_QA = Path("/work/shared/eval/seed_qa_dev.jsonl")
-CMRC_DIR = Path("/work/shared/eval/cmrc2018_trial")
+# The shared eval data, as the tests find it (tests/conftest.py, shared_dir): $WENDA_SHARED,
+# else shared/ beside the checkout.
+SHARED = Path(os.environ.get("WENDA_SHARED") or ROOT.parent / "shared")
+SEED_QA = SHARED / "eval" / "seed_qa_dev.jsonl"
+CMRC_DIR = SHARED / "eval" / "cmrc2018_trial"
 
 
 def pct(values, q: float) -> float:

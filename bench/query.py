@@ -17,7 +17,6 @@ import json
 import time
 from pathlib import Path
 
-import _common  # noqa: F401  (puts the repo on sys.path)
 from _common import SEED_QA, machine_notes, ms, pct, rss_mb
 
 
@@ -46,52 +45,22 @@ def ask_vs_embed(bot, questions: list[str], rounds: int) -> dict[str, list[float
 
 
 def breakdown(bot, questions: list[str], rounds: int) -> dict[str, list[float]]:
-    """Time each step of Bot.gather/_answer by calling the bot's parts in the same order."""
-    from qa.answer import score_sentences
-    from qa.bot import contextual_queries, evidence, merge_candidates
-    from qa.fuse import reciprocal_rank_fusion
-
-    s = bot.settings
-    steps: dict[str, list[float]] = {k: [] for k in (
-        "embedding", "dense search", "keyword search", "fusion", "cosines", "merge", "sentence scoring", "answer+citations")}
+    """Seconds of each step of the real `Bot.ask`, from its trace."""
+    steps: dict[str, list[float]] = {}
     for _ in range(rounds):
         for q in questions:
-            question = bot.check_question(q, 5)
-            queries = contextual_queries(question, [])
-            t, vectors = timed(bot.embedder.embed_queries, queries)
-            steps["embedding"].append(t)
-            rankings, weights, td, tk = [], [], 0.0, 0.0
-            for text, vector in zip(queries, vectors):
-                t, hits = timed(bot.dense.search, text, vector, s.candidates)
-                td += t
-                rankings.append([h.position for h in hits]); weights.append(s.dense_weight)
-                t, hits = timed(bot.keyword.search, text, s.candidates)
-                tk += t
-                rankings.append([p for p, _ in hits]); weights.append(s.keyword_weight)
-            steps["dense search"].append(td)
-            steps["keyword search"].append(tk)
-            t, fused = timed(reciprocal_rank_fusion, rankings, weights, k=s.rrf_k)
-            fused = fused[: s.candidates]
-            steps["fusion"].append(t)
-            t, cos = timed(bot._cosines, [p for p, _ in fused], vectors)
-            steps["cosines"].append(t)
-            cands = [(p, score, cos[p]) for p, score in fused]
-            t, top = timed(merge_candidates, cands, bot.index, 5)
-            steps["merge"].append(t)
-            texts = [bot.index.articles[c.article_id].text[c.start : c.end] for c in top]
-            contexts = [bot._context(c) for c in top]
-            t, scored = timed(score_sentences, " ".join(queries), texts, [c.relevance for c in top], bot.keyword.idf, contexts)
-            steps["sentence scoring"].append(t)
-            started = time.perf_counter()
-            ev = evidence(question, top, texts, scored)
-            bot._answer(question, top, texts, scored, ev).to_dict()
-            steps["answer+citations"].append(time.perf_counter() - started)
+            for name, seconds in (bot.ask(q, trace=True).trace or {}).items():
+                steps.setdefault(name, []).append(seconds)
     return steps
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=None, help="index directory (default: the sample index)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--index", type=Path, default=None, help="index directory (default: the sample index)"
+    )
     parser.add_argument("--questions", type=Path, default=SEED_QA, help="JSONL with a `question` field")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N questions (0: all)")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the questions (default 5)")
@@ -102,8 +71,10 @@ def main() -> None:
     print(f"machine: {machine_notes()}")
     t, bot = timed(load_bot, args.index, progress=False)
     questions = read_questions(args.questions, args.limit)
-    print(f"index: {bot.index.root} ({len(bot.index.chunks)} chunks, faiss {bot.index.manifest['faiss']['type']}); "
-          f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; RSS {rss_mb():.0f} MB")
+    print(
+        f"index: {bot.index.root} ({len(bot.index.chunks)} chunks, faiss {bot.index.manifest['faiss']['type']}); "
+        f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; RSS {rss_mb():.0f} MB"
+    )
     bot.ask("这是一个热身问题吗？")  # one-off costs: jieba's dictionary, first model call
     first = [timed(bot.ask, q)[0] for q in questions]
     times = ask_vs_embed(bot, questions, args.rounds)
@@ -111,12 +82,18 @@ def main() -> None:
     e50 = pct(times["embed"], 50)
     for name, values in times.items():
         a50 = pct(values, 50)
-        verdict = "" if name == "embed" else (f"  ratio to bare embedding p50 {a50 / e50:.3f} (target on the sample "
-                                              f"corpus <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})")
+        verdict = (
+            ""
+            if name == "embed"
+            else (
+                f"  ratio to bare embedding p50 {a50 / e50:.3f} (target on the sample "
+                f"corpus <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})"
+            )
+        )
         print(f"{name:16s} p50 {ms(a50):>10s}  p95 {ms(pct(values, 95)):>10s}{verdict}")
     steps = breakdown(bot, questions, args.rounds)
     total = sum(pct(v, 50) for v in steps.values())
-    print("breakdown (p50 per step; sum of p50s %s):" % ms(total))
+    print(f"breakdown (p50 per step; sum of p50s {ms(total)}):")
     for name, values in steps.items():
         p50 = pct(values, 50)
         print(f"  {name:18s} p50 {ms(p50):>10s}  p95 {ms(pct(values, 95)):>10s}  {100 * p50 / total:5.1f} %")

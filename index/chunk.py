@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-from index.config import ChunkSettings
 from index.documents import Article, Chunk, content_hash
+from index.settings import ChunkSettings
 
 
 def make_splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
@@ -48,12 +48,6 @@ def chunk_article(article: Article, settings: ChunkSettings) -> list[Chunk]:
             chunk = _make_chunk(article, start, end, section.heading, seen)
             chunks.append(chunk)
     return chunks
-
-
-def chunk_articles(articles: Iterable[Article], settings: ChunkSettings) -> Iterator[Chunk]:
-    """Chunk many articles, in order."""
-    for article in articles:
-        yield from chunk_article(article, settings)
 
 
 def locate(text: str, start: int, end: int, split) -> list[tuple[int, int]]:

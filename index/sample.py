@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
-from index.config import IndexSettings, cache_dir
-from index.store import IndexStoreError, index_exists, read_manifest
+from index.errors import IndexStoreError
+from index.files import log
+from index.settings import IndexSettings, cache_dir
+from index.store import index_exists, read_manifest
 
 SAMPLE_CORPUS = Path(__file__).resolve().parent / "data" / "sample"
 
@@ -24,20 +25,23 @@ def ensure_sample_index(index_dir: Path | None = None, progress: bool = True) ->
     if not _current(index_dir):
         from index.build import build_index
 
-        if progress:
-            print(f"Building the sample index in {index_dir}…", file=sys.stderr)
+        log(progress, f"Building the sample index in {index_dir}…")
         report = build_index(SAMPLE_CORPUS, index_dir, IndexSettings(), progress=progress)
-        if progress:
-            print(report.summary(), file=sys.stderr)
+        log(progress, report.summary())
     return index_dir
 
 
 def _current(index_dir: Path) -> bool:
-    """True when the index exists and was built with today's default settings."""
+    """True when the index exists and was built with today's default settings.
+
+    qa's retrieval section is left out: it says how to answer from the index, not what the
+    index holds (and a rebuild carries a calibrated one over, see index.build.keep_calibration).
+    """
     if not index_exists(index_dir):
         return False
     try:
         defaults = json.loads(json.dumps(IndexSettings().to_dict()))  # tuples read back as lists
-        return read_manifest(index_dir)["settings"] == defaults
+        built = read_manifest(index_dir)["settings"]
+        return isinstance(built, dict) and {**built, "retrieval": {}} == {**defaults, "retrieval": {}}
     except (IndexStoreError, KeyError):
         return False

@@ -17,34 +17,27 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from index.build import BuildReport, _chunks_with_texts, _nothing_read, _stored_tokens, embed_passages
 from index.chunk import embed_text
-from index.config import IndexSettings
 from index.documents import Article, content_hash
 from index.embed import Embedder, make_embedder
-from index.ingest import CorpusError, IngestReport, check_unique_ids, corpus_files, family_id, read_corpus
-from index.keyword import KEYWORD_DIR, tokenize, write_keyword_index
+from index.errors import CorpusError, UnknownArticleError
+from index.ingest import IngestReport, corpus_files, drop_duplicate_ids, family_id, read_corpus
+from index.settings import IndexSettings
 from index.store import (
     LoadedIndex,
     StoredChunk,
     check_model,
-    faiss_kind,
     load_index,
-    make_faiss_index,
     read_manifest,
-    supports_removal,
     write_generation,
     writer_lock,
 )
-
-
-class UnknownArticleError(CorpusError):
-    """An article id to remove that the index does not hold."""
+from index.store.vectors import update_faiss
+from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
 
 @dataclass
@@ -70,6 +63,7 @@ def update_index(
     embedder: Embedder | None = None,
     embedder_factory: Callable[[IndexSettings], Embedder] | None = None,
     progress: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Add or replace the articles of files `add` and remove articles `remove`, without a rebuild.
 
@@ -78,12 +72,14 @@ def update_index(
     names; re-adding an article with the same id replaces it, and re-adding a file that held
     several articles (`name#1`, `name#2`, …) replaces all of them. Nothing is embedded for an
     unchanged chunk; the embedding model is loaded only if something must be embedded.
+    What is skipped (or read differently) is passed to `echo` as it happens.
 
     Raises:
         IndexNotFoundError: no index at `index_dir`.
         UnknownArticleError: an id in `remove` is not in the index.
-        CorpusError: no readable file in `add`, or duplicate article ids.
+        CorpusError: no readable file in `add`.
         IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
     """
     started = time.perf_counter()
     read_manifest(index_dir)  # a missing index is reported before anything else
@@ -93,7 +89,7 @@ def update_index(
         settings = previous.settings
         if embedder is not None:
             check_model(previous.manifest, embedder.model_id, embedder.fingerprint, index_dir)
-        new_articles, ingest = _read_added(add, root, previous.manifest, settings)
+        new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo)
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
         result = _apply(previous, plan, settings, lazy, progress)
@@ -114,17 +110,19 @@ def _write(index_dir: Path, previous: LoadedIndex, plan: _Plan, result: _Result)
         faiss_info=result.faiss_info,
         settings=previous.settings,
         model=previous.manifest["model"],
-        extra_files={KEYWORD_DIR: lambda path: write_keyword_index(path, result.tokens)},
+        extra_files=keyword_files(result.tokens),
         extra_manifest=_kept_manifest(previous.manifest, plan, result),
         next_vid=result.next_vid,
     )
 
 
-def _report(index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport, seconds: float) -> BuildReport:
+def _report(
+    index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport, seconds: float
+) -> BuildReport:
     """What the update did, for people and tests."""
     counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
     report = BuildReport(index_dir, *counts, seconds)
-    report.skipped = ingest.skipped
+    report.skipped, report.notes = ingest.skipped, ingest.notes
     report.added, report.replaced, report.removed = plan.added, plan.replaced, plan.removed
     report.unchanged = plan.unchanged
     report.faiss = f"FAISS {result.faiss_info['type']} {result.faiss_action}"
@@ -132,20 +130,27 @@ def _report(index_dir: Path, plan: _Plan, result: _Result, ingest: IngestReport,
 
 
 def _read_added(
-    paths: Sequence[Path], root: Path | None, manifest: Mapping[str, Any], settings: IndexSettings
+    paths: Sequence[Path],
+    root: Path | None,
+    manifest: Mapping[str, Any],
+    settings: IndexSettings,
+    echo: Callable[[str], None] | None = None,
 ) -> tuple[list[Article], IngestReport]:
-    """Read the files to add, each with the id base the build would have given it."""
-    report = IngestReport()
+    """Read the files to add, each with the id base the build would have given it.
+
+    An id given twice is kept by the first file read (as in a build); the later one is skipped.
+    """
+    report = IngestReport(echo=echo)
     articles: list[Article] = []
+    first: dict[str, Article] = {}
     for path in paths:
         base = _id_root(path, root, manifest)
-        found, part = read_corpus(corpus_files(path), root=base, steps=settings.clean.steps)
-        articles.extend(found)
-        report.files += part.files
-        report.skipped.extend(part.skipped)
-    check_unique_ids(articles)
+        found, _ = read_corpus(
+            corpus_files(path, report), root=base, steps=settings.clean.steps, report=report
+        )
+        articles.extend(drop_duplicate_ids(found, report, first))
     if paths and not articles:
-        raise CorpusError(_nothing_read(paths, report))
+        raise CorpusError(report.nothing_read(paths))
     report.articles = len(articles)
     return articles, report
 
@@ -224,9 +229,7 @@ class _LazyEmbedder:
 
     def get(self) -> Embedder:
         if self._embedder is None:
-            factory = self._factory or (
-                lambda s: make_embedder(s.embed, progress=self._progress)
-            )
+            factory = self._factory or (lambda s: make_embedder(s.embed, progress=self._progress))
             self._embedder = factory(self._settings)
             check_model(
                 self._previous.manifest, self._embedder.model_id, self._embedder.fingerprint, self._root
@@ -256,7 +259,7 @@ def _apply(
     old_by_article: dict[str, list[StoredChunk]] = {}
     for stored in previous.chunks:
         old_by_article.setdefault(stored.chunk.article_id, []).append(stored)
-    stored_tokens = _stored_tokens(previous)
+    known_tokens = stored_tokens(previous)
     next_vid = int(previous.manifest.get("next_vid", 0))
     next_vid = max(next_vid, max((c.vid for c in previous.chunks), default=-1) + 1)
     chunks: list[StoredChunk] = []
@@ -266,12 +269,13 @@ def _apply(
         if article.id not in plan.changed:
             for stored in old_by_article.get(article.id, []):
                 chunks.append(stored)
-                tokens.append(
-                    stored_tokens.get(stored.embed_hash) or tokenize(_text_of(stored, article, settings))
-                )
+                text_of = partial(
+                    embed_text, stored.chunk, article, settings.chunk
+                )  # only for an older index
+                tokens.append(tokens_of(known_tokens, stored.embed_hash, text_of))
             continue
         kept = _by_hash(old_by_article.get(article.id, []))
-        for chunk, text in _chunks_with_texts(article, settings):
+        for chunk, text in chunks_with_texts(article, settings):
             digest = content_hash(text)
             if kept.get(digest):
                 vid = kept[digest].pop().vid  # same text as before: keep its id and vector
@@ -279,15 +283,19 @@ def _apply(
                 vid, next_vid = next_vid, next_vid + 1
                 fresh.append((len(chunks), text))
             chunks.append(StoredChunk(chunk, vid, digest))
-            tokens.append(stored_tokens.get(digest) or tokenize(text))
-    new_vectors, embedded = _fresh_vectors(previous, chunks, fresh, lazy, progress)
-    faiss_index, info, action = _updated_faiss(previous, chunks, fresh, new_vectors, settings)
+            tokens.append(tokens_of(known_tokens, digest, text))
+    items = [(chunks[position].embed_hash, text) for position, text in fresh]
+    new_vectors, embedded = vectors_for(items, previous, lazy.get, previous.vectors.dimension, progress)
+    faiss_index, info, action = update_faiss(
+        previous.faiss_index,  # loaded from disk: changing it in memory leaves the live files alone
+        previous.manifest["faiss"],
+        [c.vid for c in previous.chunks],
+        [c.vid for c in chunks],
+        [chunks[position].vid for position, _ in fresh],
+        new_vectors,
+        settings.store,
+    )
     return _Result(chunks, tokens, faiss_index, info, action, embedded, len(chunks) - embedded, next_vid)
-
-
-def _text_of(stored: StoredChunk, article: Article, settings: IndexSettings) -> str:
-    """The embedded text of a stored chunk (for an older index without stored tokens)."""
-    return embed_text(stored.chunk, article, settings.chunk)
 
 
 def _by_hash(chunks: Iterable[StoredChunk]) -> dict[str, list[StoredChunk]]:
@@ -296,70 +304,6 @@ def _by_hash(chunks: Iterable[StoredChunk]) -> dict[str, list[StoredChunk]]:
     for stored in chunks:
         out.setdefault(stored.embed_hash, []).append(stored)
     return out
-
-
-def _fresh_vectors(
-    previous: LoadedIndex,
-    chunks: Sequence[StoredChunk],
-    fresh: Sequence[tuple[int, str]],
-    lazy: _LazyEmbedder,
-    progress: bool,
-) -> tuple[np.ndarray, int]:
-    """Vectors for chunks with new ids: copied from any stored chunk with the same text, else embedded."""
-    dimension = int(previous.faiss_index.d)
-    vectors = np.zeros((len(fresh), dimension), dtype=np.float32)
-    known = {c.embed_hash: c.vid for c in previous.chunks}
-    todo = []
-    for row, (position, _) in enumerate(fresh):
-        vid = known.get(chunks[position].embed_hash)
-        if vid is not None:
-            vectors[row] = previous.faiss_index.reconstruct(vid)
-        else:
-            todo.append(row)
-    if todo:
-        vectors[todo] = embed_passages(lazy.get(), [fresh[row][1] for row in todo], progress)
-    return vectors, len(todo)
-
-
-def _updated_faiss(
-    previous: LoadedIndex,
-    chunks: Sequence[StoredChunk],
-    fresh: Sequence[tuple[int, str]],
-    new_vectors: np.ndarray,
-    settings: IndexSettings,
-) -> tuple[Any, dict[str, Any], str]:
-    """The FAISS index for `chunks`: the old one updated in place if it can be, else rebuilt from stored vectors."""
-    index = previous.faiss_index  # loaded from disk: changing it in memory leaves the live files alone
-    keep = {c.vid for c in chunks}
-    gone = np.asarray(sorted(c.vid for c in previous.chunks if c.vid not in keep), dtype=np.int64)
-    new_ids = np.asarray([chunks[p].vid for p, _ in fresh], dtype=np.int64)
-    kind = faiss_kind(len(chunks), settings.store)
-    same_kind = previous.manifest["faiss"]["type"] == kind
-    if same_kind and (len(gone) == 0 or supports_removal(index)):
-        if len(gone):
-            index.remove_ids(gone)
-        if len(new_ids):
-            index.add_with_ids(np.ascontiguousarray(new_vectors), new_ids)
-        return index, dict(previous.manifest["faiss"]), "updated in place"
-    fresh_rows = {vid: row for row, vid in enumerate(new_ids.tolist())}
-    vectors = (
-        np.stack(
-            [
-                new_vectors[fresh_rows[c.vid]] if c.vid in fresh_rows else index.reconstruct(c.vid)
-                for c in chunks
-            ]
-        )
-        if chunks
-        else np.zeros((0, int(index.d)), dtype=np.float32)
-    )
-    rebuilt, info = make_faiss_index(int(index.d), len(chunks), settings.store, kind)
-    if len(chunks):
-        rebuilt.add_with_ids(
-            np.ascontiguousarray(vectors, dtype=np.float32),
-            np.asarray([c.vid for c in chunks], dtype=np.int64),
-        )
-    reason = "type changed with size" if not same_kind else "HNSW cannot remove vectors"
-    return rebuilt, info, f"rebuilt from stored vectors ({reason}; nothing re-embedded)"
 
 
 def _kept_manifest(manifest: Mapping[str, Any], plan: _Plan, result: _Result) -> dict[str, Any]:

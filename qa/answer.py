@@ -1,4 +1,4 @@
-"""Pick the answering sentence inside the retrieved passages, and decide when to abstain.
+"""Pick the answering sentence inside the retrieved passages, and the highlights.
 
 No language model: a sentence is scored by how much of the question's weighted keywords it
 covers (IDF from the keyword index), with the passage's own relevance as a tie-breaker.
@@ -8,27 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.keyword import tokenize
-
-Span = tuple[int, int]
-_SENTENCE = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)\"']*|$)|[。！？!?；;]+")
-
-
-def split_sentences(text: str) -> list[Span]:
-    """Spans of the sentences of `text` (closing quotes stay with their sentence)."""
-    spans = []
-    for match in _SENTENCE.finditer(text):
-        start, end = match.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
-    return spans
+from index.text import split_sentences, tokenize
+from qa.cite import Span, merge_spans
 
 
 @dataclass(frozen=True)
@@ -55,7 +40,9 @@ def question_tokens(question: str) -> list[str]:
     return [t for t in tokenize(question) if not _INTERROGATIVE.search(t)]
 
 
-def coverage(question_tokens: Sequence[str], sentence_tokens: set[str], idf: Callable[[str], float]) -> float:
+def coverage(
+    question_tokens: Sequence[str], sentence_tokens: AbstractSet[str], idf: Callable[[str], float]
+) -> float:
     """IDF-weighted share of the question's distinct tokens that occur in the sentence."""
     wanted = set(question_tokens)
     total = sum(idf(t) for t in wanted)
@@ -105,3 +92,21 @@ def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[Sco
         if following:
             chosen.append(min(following, key=lambda s: s.span[0]))
     return chosen
+
+
+def highlight_spans(
+    scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int
+) -> list[tuple[Span, ...]]:
+    """Highlights per passage: the answer sentences, and elsewhere each passage's own best
+    sentence when it covers at least half as much of the question as the answer does."""
+    spans: list[list[Span]] = [[] for _ in range(n)]
+    for s in chosen:
+        spans[s.passage].append(s.span)
+    floor = 0.5 * max((s.coverage for s in chosen), default=1.0)
+    for i in range(n):
+        own = [s for s in scored if s.passage == i]
+        if not spans[i] and own:
+            best = max(own, key=lambda s: s.score)
+            if best.coverage >= floor and best.coverage > 0:
+                spans[i].append(best.span)
+    return [merge_spans(s) for s in spans]

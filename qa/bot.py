@@ -1,124 +1,187 @@
-"""The question-answering bot: retrieve, fuse, cite, answer, or abstain."""
+"""The question-answering pipeline: retrieve, fuse, merge, answer, abstain, cite."""
 
 from __future__ import annotations
 
-import math
-import re
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index.config import IndexSettings, RetrievalSettings
 from index.documents import Article
 from index.embed import Embedder, make_embedder
-from index.keyword import KEYWORD_DIR, KeywordIndex
+from index.settings import IndexSettings
 from index.store import LoadedIndex, load_index, read_manifest
-from qa.answer import ScoredSentence, best_sentences, score_sentences, split_sentences, token_set
-from qa.cite import Answer, Citation, Passage, merge_spans
+from index.store.keyword import KEYWORD_DIR, KeywordIndex
+from index.text import split_sentences
+from qa.abstain import (
+    AnswerCheck,
+    Background,
+    Evidence,
+    answerable_probability,
+    evidence,
+    measure_background,
+    rule_inputs,
+)
+from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
+from qa.cite import Answer, Citation, Passage
 from qa.fuse import reciprocal_rank_fusion
-from qa.retrieve import DenseRetriever
+from qa.passages import Candidate, Ranked, merge_candidates
+from qa.provenance import Field, asked_field, provenance_line
+from qa.question import check_question, clip, contextual_queries
+from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever
+from qa.settings import RetrievalSettings
+from qa.terms import Term, follow_up_terms, question_terms
 
-MAX_TOP_K = 50
+AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
 WARM_SENTENCES = 50_000  # sentences segmented ahead of questions at load (qa.answer's cache holds 200,000)
-# A question this short, or opening/closing like a follow-up, is read with the previous one.
-_FOLLOW_UP = re.compile(r"^(那|那么|还有|另外|而|它|他们|她们|其)|呢[？?。.！!]*$|^(and|what about|how about)\b", re.I)
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked as given (empty, too long, bad top_k)."""
 
 
 @dataclass(frozen=True)
-class Candidate:
-    """A merged span of one article found by retrieval."""
+class Gathered:
+    """Everything `ask` decides on for one question (also what calibration fits on)."""
 
-    article_id: str
-    start: int
-    end: int
-    positions: tuple[int, ...]
-    fused: float
-    relevance: float
+    queries: tuple[str, ...]
+    candidates: tuple[Candidate, ...]
+    texts: tuple[str, ...]
+    sentences: tuple[ScoredSentence, ...]
+    chosen: tuple[ScoredSentence, ...]  # the answer sentence(s)
+    evidence: Evidence
 
 
 class Bot:
     """Answers questions from one loaded index."""
 
-    def __init__(self, index: LoadedIndex, embedder: Embedder, keyword: KeywordIndex | None = None) -> None:
+    def __init__(
+        self,
+        index: LoadedIndex,
+        embedder: Embedder,
+        settings: RetrievalSettings | None = None,
+        keyword: KeywordIndex | None = None,
+    ) -> None:
         self.index = index
         self.embedder = embedder
-        self.settings: RetrievalSettings = index.settings.retrieval
+        self.settings = settings or RetrievalSettings.from_dict(index.settings.retrieval)
         self.keyword = keyword or KeywordIndex.load(index.path(KEYWORD_DIR))
         self.dense = DenseRetriever(index)
+        self.retrievers: list[tuple[Retriever, float]] = [
+            (retriever, weight)
+            for retriever, weight in (
+                (self.dense, self.settings.dense_weight),
+                (KeywordRetriever(self.keyword), self.settings.keyword_weight),
+            )
+            if weight > 0
+        ]
         self._background: Background | None = None
 
-    def ask(self, question: str, top_k: int = 5, history: Sequence[str] | None = None) -> Answer:
+    def ask(
+        self, question: str, top_k: int = 5, history: Sequence[str] | None = None, trace: bool = False
+    ) -> Answer:
         """Answer a question with up to `top_k` cited passages.
+
+        With `trace`, the answer carries the seconds each step took (`Answer.trace`).
 
         Raises:
             QuestionError: empty or over-long question, or top_k out of range.
         """
+        steps: dict[str, float] | None = {} if trace else None
         question = self.check_question(question, top_k)
-        top, texts, scored, ev = self.gather(question, history or [], top_k)
-        return self._answer(question, top, texts, scored, ev)
+        found = self.gather(question, history or [], top_k, steps=steps)
+        started = time.perf_counter()
+        answer = self._answer(question, found)
+        if steps is not None:
+            steps["answer"] = time.perf_counter() - started
+            answer = replace(answer, trace=steps)
+        return answer
 
     def check_question(self, question: str, top_k: int) -> str:
         """Normalise and validate the question; raise QuestionError with a clear message."""
         return check_question(question, top_k, self.settings.max_question_chars)
 
-    def _clip(self, text: str) -> str:
-        return " ".join(text.split())[: self.settings.max_question_chars]
-
-    def _candidates(self, queries: Sequence[str], vectors: np.ndarray) -> list[tuple[int, float, float]]:
-        """Fuse dense and keyword rankings of every query; return (position, fused, cosine)."""
-        s = self.settings
-        rankings, weights = [], []
-        for text, vector in zip(queries, vectors):
-            if s.dense_weight > 0:
-                rankings.append([h.position for h in self.dense.search(text, vector, s.candidates)])
-                weights.append(s.dense_weight)
-            if s.keyword_weight > 0:
-                rankings.append([p for p, _ in self.keyword.search(text, s.candidates)])
-                weights.append(s.keyword_weight)
-        fused = reciprocal_rank_fusion(rankings, weights, k=s.rrf_k)[: s.candidates]
-        cosines = self._cosines([p for p, _ in fused], vectors)
-        return [(p, score, cosines[p]) for p, score in fused]
-
-    def _cosines(self, positions: list[int], vectors: np.ndarray) -> dict[int, float]:
-        """Best cosine of each chunk to any of the query vectors."""
-        if not positions:
-            return {}
-        stored = np.stack([self.index.faiss_index.reconstruct(self.index.chunks[p].vid) for p in positions])
-        best = (stored @ vectors.T).max(axis=1)
-        return {p: float(c) for p, c in zip(positions, best)}
-
     def gather(
-        self, question: str, history: Sequence[str], top_k: int, vectors: np.ndarray | None = None
-    ) -> tuple[list[Candidate], list[str], list[ScoredSentence], Evidence]:
+        self,
+        question: str,
+        history: Sequence[str],
+        top_k: int,
+        vectors: np.ndarray | None = None,
+        steps: dict[str, float] | None = None,
+    ) -> Gathered:
         """Retrieve and score: everything `ask` decides on (also used by calibration).
 
-        `vectors` may carry the query embeddings when the caller embedded many at once.
+        An elliptical follow-up ("那吉尔吉斯斯坦呢？") is read both alone and with the previous
+        question; the reading whose answer is better supported wins, so an off-topic
+        follow-up ("那明天会下雨吗？") is judged on its own. `vectors` may carry the query
+        embeddings when the caller embedded many at once; `steps`, when given, receives the
+        seconds of each step.
         """
-        queries = contextual_queries(question, [self._clip(h) for h in history if h and h.strip()])
+        clock = _Clock(steps)
+        earlier = [clip(h, self.settings.max_question_chars) for h in history if h and h.strip()]
+        queries = contextual_queries(question, earlier)
         if vectors is None or len(vectors) != len(queries):
             vectors = self.embedder.embed_queries(queries)
-        top = merge_candidates(self._candidates(queries, vectors), self.index, top_k)
+        clock.lap("embed")
+        own = question_terms(question)
+        found = self._reading(question, queries[:1], vectors[:1], own, top_k, clock)
+        if len(queries) > 1:
+            terms = follow_up_terms(own, question_terms(earlier[-1]))
+            combined = self._reading(question, queries, vectors, terms, top_k, clock)
+            if self.answerable(combined) >= self.answerable(found):
+                found = combined
+        return found
+
+    def _reading(
+        self,
+        question: str,
+        queries: Sequence[str],
+        vectors: np.ndarray,
+        terms: Sequence[Term],
+        top_k: int,
+        clock: _Clock,
+    ) -> Gathered:
+        """Gather the passages and evidence of one reading of the question."""
+        ranked, leaders = self._ranked(queries, vectors)
+        clock.lap("retrieve")
+        top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
+        clock.lap("merge")
         contexts = [self._context(c) for c in top]
-        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts)
-        return top, texts, scored, evidence(question, top, texts, scored)
+        scored = score_sentences(
+            " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
+        )
+        chosen = best_sentences(scored)
+        sentence = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        tokens = token_set(sentence) | (token_set(contexts[chosen[0].passage]) if chosen else frozenset())
+        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword)
+        agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
+        ev = evidence(question, top, texts, scored, check, agree)
+        clock.lap("score")
+        return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev)
+
+    def _ranked(self, queries: Sequence[str], vectors: np.ndarray) -> tuple[list[Ranked], list[set[int]]]:
+        """Fuse every retriever's ranking of every query; attach each chunk's best cosine.
+
+        Also returns each retriever's leading chunks for the last query (the fullest reading),
+        to tell whether they agree on the answer."""
+        s = self.settings
+        rankings, weights, leaders = [], [], []
+        for text, vector in zip(queries, vectors):
+            leaders = []
+            for retriever, weight in self.retrievers:
+                positions = [h.position for h in retriever.search(text, vector, s.candidates)]
+                rankings.append(positions)
+                weights.append(weight)
+                leaders.append(set(positions[:AGREE_DEPTH]))
+        fused = reciprocal_rank_fusion(rankings, weights, k=s.rrf_k)[: s.candidates]
+        cosines = self.dense.cosines([p for p, _ in fused], vectors)
+        return [Ranked(p, score, cosines[p]) for p, score in fused], leaders
 
     def _context(self, candidate: Candidate) -> str:
         """The title (unless made up from the lead) and section a passage stands under."""
         section = self.index.chunks[candidate.positions[0]].chunk.section
-        return self._context_of(self.index.articles[candidate.article_id], section)
-
-    @staticmethod
-    def _context_of(article: Article, section: str | None) -> str:
-        title = article.title if article.title_from != "lead" else ""
-        return f"{title} {section or ''}".strip()
+        return passage_context(self.index.articles[candidate.article_id], section)
 
     def warm_sentence_tokens(self, limit: int = WARM_SENTENCES) -> int:
         """Segment the corpus's sentences and passage contexts into the answer scorer's cache
@@ -130,7 +193,7 @@ class Bot:
         """
         done = 0
         for article in self.index.articles.values():
-            texts = [self._context_of(article, section.heading) for section in article.sections]
+            texts = [passage_context(article, section.heading) for section in article.sections]
             texts += [article.text[start:end] for start, end in split_sentences(article.text)]
             for text in texts:
                 if done >= limit:
@@ -143,19 +206,56 @@ class Bot:
     def background(self) -> Background:
         """Evidence medians of the built-in off-topic questions on this index (measured once)."""
         if self._background is None:
-            self._background = measure_background(self)
+            self._background = measure_background(
+                lambda question, vector: self.gather(question, [], 5, vector).evidence,
+                self.embedder.embed_queries,
+            )
         return self._background
 
-    def _answer(self, question: str, top: list[Candidate], texts: list[str], scored: list[ScoredSentence], ev: Evidence) -> Answer:
-        chosen = best_sentences(scored)
-        p_answerable = abstain_probability(rule_inputs(ev, self.background), self.settings)
-        abstained = p_answerable < self.settings.abstain_threshold
-        answer = None if abstained or not chosen else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
-        highlights = highlight_spans(scored, chosen, len(top)) if not abstained else [() for _ in top]
+    def rule_inputs(self, found: Gathered) -> tuple[float, ...]:
+        """The abstention rule's inputs for gathered evidence, against this index's background."""
+        return rule_inputs(found.evidence, self.background)
+
+    def answerable(self, found: Gathered) -> float:
+        """The rule's probability that the gathered passages answer the question."""
+        return float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
+
+    def _answer(self, question: str, found: Gathered) -> Answer:
+        top, texts, chosen = found.candidates, found.texts, found.chosen
+        if (field := asked_field(question)) and top:
+            return self._provenance_answer(question, found, field)
+        abstained = not chosen or self.answerable(found) < self.settings.abstain_threshold
+        if abstained:  # the closest passages, shown as not answering: no highlight, no support
+            passages = tuple(
+                Passage(i + 1, texts[i], c.relevance, (), self._citation(c)) for i, c in enumerate(top)
+            )
+            return Answer(question, None, True, passages)
+        answer = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        highlights = highlight_spans(found.sentences, chosen, len(top))
+        holding = {s.passage for s in chosen}
         passages = tuple(
-            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
+            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c), supports=i in holding)
+            for i, c in enumerate(top)
         )
-        return Answer(question, answer, abstained, passages)
+        return Answer(question, answer, False, passages)
+
+    def _provenance_answer(self, question: str, found: Gathered, field: Field) -> Answer:
+        """Answer a question about the top article itself (its source, author or date) from its
+        metadata, or abstain when the article does not record it."""
+        first = found.candidates[0]
+        article = self.index.articles[first.article_id]
+        line = provenance_line(article, field)
+        rest = tuple(
+            Passage(i + 2, found.texts[i], c.relevance, (), self._citation(c))
+            for i, c in enumerate(found.candidates[: len(found.candidates) - 1])
+        )
+        if line is None:
+            return Answer(question, None, True, tuple(replace(p, rank=p.rank - 1) for p in rest))
+        citation = replace(self._citation(first), section=None, paragraph=None, start=0, end=0)
+        stated = Passage(
+            1, line, first.relevance, ((0, len(line)),), citation, supports=True, kind="metadata"
+        )
+        return Answer(question, line, False, (stated, *rest))
 
     def _citation(self, candidate: Candidate) -> Citation:
         article = self.index.articles[candidate.article_id]
@@ -163,134 +263,39 @@ class Bot:
         return Citation.of(first, article, candidate.start, candidate.end)
 
 
-def check_question(question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars) -> str:
-    """Normalise and validate a question; raise QuestionError with a one-line message."""
-    if not isinstance(question, str) or not question.strip():
-        raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
-    if len(question) > max_chars:
-        raise QuestionError(f"问题太长（{len(question)} 字），请控制在 {max_chars} 字以内。(The question is longer than {max_chars} characters.)")
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
-        raise QuestionError(f"top_k={top_k!r} must be an integer from 1 to {MAX_TOP_K}")
-    return " ".join(question.split())
+def passage_context(article: Article, section: str | None) -> str:
+    """The title (unless made up from the lead) and section a passage stands under."""
+    title = article.title if article.title_from != "lead" else ""
+    return f"{title} {section or ''}".strip()
 
 
-def contextual_queries(question: str, history: Sequence[str]) -> list[str]:
-    """The question, plus the question read with the previous one when it is a follow-up."""
-    if history and (len(question) <= 12 or _FOLLOW_UP.search(question)):
-        return [question, f"{history[-1]} {question}"]
-    return [question]
+class _Clock:
+    """Records the seconds between laps into `steps` (a no-op when `steps` is None)."""
+
+    def __init__(self, steps: dict[str, float] | None) -> None:
+        self.steps = steps
+        self.last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.steps is not None:
+            now = time.perf_counter()
+            self.steps[name] = now - self.last
+            self.last = now
 
 
-def merge_candidates(
-    candidates: Sequence[tuple[int, float, float]], index: LoadedIndex, top_k: int, max_chars: int = 700
-) -> list[Candidate]:
-    """Merge overlapping chunks of the same article into one passage, keeping fused order.
-
-    A chunk that overlaps a passage already chosen is merged into it, or dropped when the
-    merged passage would exceed `max_chars`; it is never returned twice.
-    """
-    merged: list[Candidate] = []
-    for position, fused, cosine in candidates:
-        chunk = index.chunks[position].chunk
-        for i, other in enumerate(merged):
-            if other.article_id == chunk.article_id and chunk.start < other.end and other.start < chunk.end:
-                if max(other.end, chunk.end) - min(other.start, chunk.start) > max_chars:
-                    break  # merging would make an unreadably long passage: drop the lower-ranked chunk
-                merged[i] = Candidate(
-                    other.article_id,
-                    min(other.start, chunk.start),
-                    max(other.end, chunk.end),
-                    (*other.positions, position),
-                    other.fused,
-                    max(other.relevance, cosine),
-                )
-                break
-        else:
-            if len(merged) >= top_k:
-                continue
-            merged.append(Candidate(chunk.article_id, chunk.start, chunk.end, (position,), fused, cosine))
-    return merged
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the abstention rule weighs for one question."""
-
-    cosine: float  # best cosine of a returned passage
-    coverage: float  # best keyword coverage of the question by one sentence
-    mismatch: float  # 1 when the question's script differs from the passage's (English on Chinese)
-    script: str  # "latin" or "cjk": which background the question is compared with
-
-
-@dataclass(frozen=True)
-class Background:
-    """Typical evidence for off-topic questions on this index, per script (medians).
-
-    Cosines depend on the corpus (a broad corpus matches anything better), so the rule
-    compares a question's evidence with what questions the corpus cannot answer get.
-    """
-
-    cosine: dict[str, float]
-    coverage: dict[str, float]
-
-    def to_dict(self) -> dict:
-        return {"cosine": self.cosine, "coverage": self.coverage}
-
-
-def evidence(question: str, top: Sequence[Candidate], texts: Sequence[str], scored: Sequence[ScoredSentence]) -> Evidence:
-    """Collect the evidence for a question from its returned passages."""
-    script = "latin" if latin_share(question) >= 0.5 else "cjk"
-    if not top:
-        return Evidence(0.0, 0.0, 0.0, script)
-    cosine = max(c.relevance for c in top)
-    coverage = max((s.coverage for s in scored), default=0.0)
-    mismatch = abs(latin_share(question) - latin_share(texts[0]))
-    return Evidence(cosine, coverage, mismatch, script)
-
-
-def rule_inputs(ev: Evidence, background: Background) -> tuple[float, float, float, float]:
-    """The rule's inputs: cosine above background (same-script and cross-script apart),
-    coverage above background, and the script mismatch."""
-    above = ev.cosine - background.cosine.get(ev.script, 0.0)
-    coverage = ev.coverage - background.coverage.get(ev.script, 0.0)
-    same = 1 - ev.mismatch  # keyword overlap means nothing across scripts
-    return (above * same, above * ev.mismatch, coverage * same, ev.mismatch)
-
-
-def latin_share(text: str) -> float:
-    """Share of letters in the text that are Latin (0 for Chinese, 1 for English)."""
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isascii() for c in letters) / len(letters) if letters else 0.0
-
-
-def abstain_probability(values: Sequence[float], settings: RetrievalSettings) -> float:
-    """Logistic estimate that the passages answer the question (weights from calibration)."""
-    bias, *weights = settings.abstain_weights
-    z = bias + sum(w * f for w, f in zip(weights, values))
-    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
-
-
-def highlight_spans(scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int) -> list[tuple]:
-    """Highlights per passage: the answer sentences, and elsewhere each passage's own best
-    sentence when it covers at least half as much of the question as the answer does."""
-    spans: list[list[tuple[int, int]]] = [[] for _ in range(n)]
-    for s in chosen:
-        spans[s.passage].append(s.span)
-    floor = 0.5 * max((s.coverage for s in chosen), default=1.0)
-    for i in range(n):
-        own = [s for s in scored if s.passage == i]
-        if not spans[i] and own:
-            best = max(own, key=lambda s: s.score)
-            if best.coverage >= floor and best.coverage > 0:
-                spans[i].append(best.span)
-    return [merge_spans(s) for s in spans]
-
-
-def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = None, progress: bool = True) -> Bot:
+def load_bot(
+    index_dir: Path | str | None = None,
+    embedder: Embedder | None = None,
+    progress: bool = True,
+    overrides: Mapping[str, Any] | None = None,
+) -> Bot:
     """Load a bot over `index_dir`, or over the built-in sample index (built on first use).
 
+    `embedder` replaces the one the index names (it must be the same model); `overrides`
+    replaces retrieval settings for this bot only (e.g. `{"keyword_weight": 0}`).
+
     Raises:
-        index.store.IndexNotFoundError, IndexCorruptError, IndexMismatchError, EmbedderError.
+        index.errors.IndexNotFoundError, IndexCorruptError, IndexMismatchError, EmbedderError.
     """
     if index_dir is None:
         from index.sample import ensure_sample_index
@@ -300,27 +305,8 @@ def load_bot(index_dir: Path | str | None = None, embedder: Embedder | None = No
     settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
     embedder = embedder or make_embedder(settings.embed, progress=progress)
     index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
-    bot = Bot(index, embedder)
+    retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
+    bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
     _ = bot.background  # measured now (about a second), not on the first reader's question
     threading.Thread(target=bot.warm_sentence_tokens, name="warm-sentence-tokens", daemon=True).start()
     return bot
-
-
-BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
-
-
-def measure_background(bot: Bot, path: Path = BACKGROUND_QUESTIONS) -> Background:
-    """Ask the built-in off-topic questions and take per-script medians of their evidence."""
-    import json
-
-    with path.open(encoding="utf-8") as handle:
-        questions = [json.loads(line)["question"] for line in handle if line.strip()]
-    by_script: dict[str, list[Evidence]] = {}
-    vectors = bot.embedder.embed_queries(questions)  # one model call: this runs at start-up
-    for question, vector in zip(questions, vectors):
-        ev = bot.gather(question, [], 5, vector[None, :])[3]
-        by_script.setdefault(ev.script, []).append(ev)
-    return Background(
-        cosine={k: float(np.median([e.cosine for e in v])) for k, v in by_script.items()},
-        coverage={k: float(np.median([e.coverage for e in v])) for k, v in by_script.items()},
-    )

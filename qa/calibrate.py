@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.bot import Bot, rule_inputs
+from qa.abstain import answerable_probability
+from qa.bot import Bot
 from qa.evaluate import EvalItem
 
 
@@ -40,27 +41,31 @@ def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> np.ndarray:
     rows = []
     for item in items:
         question = bot.check_question(item.question, top_k)
-        ev = bot.gather(question, list(item.history), top_k)[3]
-        rows.append(rule_inputs(ev, bot.background))
+        rows.append(bot.rule_inputs(bot.gather(question, list(item.history), top_k)))
     return np.asarray(rows, dtype=np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, nonnegative: Sequence[int] = (0, 1, 2)) -> np.ndarray:
-    """Logistic regression whose evidence weights are never negative; returns [bias, w…].
+# The sign each feature's weight must have (see qa.abstain.rule_inputs): evidence for an answer
+# (+1), evidence against one (-1), or either (0, the script mismatch).
+SIGNS = (1, 1, 1, 0, -1, -1, 1, 1)
 
-    More evidence must never make abstaining more likely: a weight that comes out negative
-    (too little data of that kind, e.g. few cross-lingual questions) is fixed at 0 and the
-    rest refitted.
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, signs: Sequence[int] = SIGNS) -> np.ndarray:
+    """Logistic regression whose weights keep the sign their evidence has; returns [bias, w…].
+
+    More evidence for an answer must never make abstaining more likely, and evidence against
+    one never less: a weight that comes out with the wrong sign (too little data of that
+    kind, e.g. few cross-lingual questions) is fixed at 0 and the rest refitted.
     """
     active = list(range(x.shape[1]))
     while True:
         weights = np.zeros(x.shape[1] + 1)
         fitted = _fit_unconstrained(x[:, active], y)
         weights[0], weights[[i + 1 for i in active]] = fitted[0], fitted[1:]
-        negative = [i for i in active if i in nonnegative and weights[i + 1] < 0]
-        if not negative:
+        wrong = [i for i in active if signs[i] * weights[i + 1] < 0]
+        if not wrong:
             return weights
-        active.remove(negative[0])
+        active.remove(wrong[0])
 
 
 def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:
@@ -80,12 +85,6 @@ def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: in
     return np.r_[w[0] - (raw * mean).sum(), raw]
 
 
-def probabilities(weights: Sequence[float], x: np.ndarray) -> np.ndarray:
-    """P(answerable) for each row of features."""
-    w = np.asarray(weights)
-    return 1 / (1 + np.exp(-np.clip(w[0] + x @ w[1:], -50, 50)))
-
-
 def choose_threshold(p_answerable: np.ndarray, max_false_abstention: float) -> float:
     """The highest threshold at which at most `max_false_abstention` of answerable questions abstain."""
     allowed = int(np.floor(max_false_abstention * len(p_answerable)))
@@ -98,14 +97,14 @@ def calibrate(x: np.ndarray, y: np.ndarray, max_false_abstention: float = 0.02) 
     if y.sum() == 0 or (1 - y).sum() == 0:
         raise ValueError("calibration needs both answerable and unanswerable questions")
     weights = fit_logistic(x, y)
-    p = probabilities(weights, x)
+    p = answerable_probability(weights, x)
     threshold = choose_threshold(p[y == 1], max_false_abstention)
     return evaluate_rule(tuple(float(v) for v in weights), threshold, x, y)
 
 
 def evaluate_rule(weights: tuple[float, ...], threshold: float, x: np.ndarray, y: np.ndarray) -> Calibration:
     """How a rule does on labelled features."""
-    abstain = probabilities(weights, x) < threshold
+    abstain = answerable_probability(weights, x) < threshold
     return Calibration(
         weights=weights,
         threshold=threshold,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,6 +65,8 @@ class Passage:
     score: float
     highlights: tuple[Span, ...]
     citation: Citation
+    supports: bool = False  # holds the answer line (or states it, for a metadata passage)
+    kind: str = "text"  # "text": a span of the article; "metadata": a line stating the article's metadata
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape of the API."""
@@ -82,15 +84,19 @@ class Answer:
     answer: str | None
     abstained: bool
     passages: tuple[Passage, ...]
+    trace: Mapping[str, float] | None = None  # seconds per step, when asked with trace=True
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape of the API."""
-        return {
+        data: dict[str, Any] = {
             "question": self.question,
             "answer": self.answer,
             "abstained": self.abstained,
             "passages": [p.to_dict() for p in self.passages],
         }
+        if self.trace is not None:
+            data["trace"] = dict(self.trace)
+        return data
 
 
 def merge_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
@@ -102,9 +108,3 @@ def merge_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
         else:
             merged.append([start, end])
     return tuple((s, e) for s, e in merged)
-
-
-def shift_spans(spans: Sequence[Span], offset: int, limit: int) -> tuple[Span, ...]:
-    """Move article-offset spans into passage coordinates, clipped to [0, limit)."""
-    moved = ((max(0, s - offset), min(limit, e - offset)) for s, e in spans)
-    return tuple((s, e) for s, e in moved if e > s)

@@ -1,4 +1,4 @@
-"""Retrievers: dense (FAISS) behind one small interface; each returns ranked chunk positions."""
+"""Retrievers behind one protocol: each ranks chunk positions of the loaded index for a query."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Protocol
 import numpy as np
 
 from index.store import LoadedIndex
+from index.store.keyword import KeywordIndex
+from index.store.vectors import search_on_one_thread
 
 
 @dataclass(frozen=True)
@@ -19,32 +21,40 @@ class Hit:
 
 
 class Retriever(Protocol):
-    """Anything that ranks chunks for a query."""
+    """Anything that ranks chunks for a query (its text and its embedding)."""
 
-    def search(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]: ...
+    def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]: ...
 
 
 class DenseRetriever:
-    """Inner-product search over the FAISS index of normalised vectors (cosine similarity).
-
-    Questions are searched one at a time, and FAISS's OpenMP threads only slow a single query
-    down: exact search over 100k vectors takes 7.4 ms on one thread against 15.5 ms on two
-    (bench/scale.py), and idle OpenMP threads compete with the embedding model's. So a process
-    that answers questions runs FAISS on one thread (HNSW and IVF search a single query on one
-    thread anyway).
-    """
+    """Inner-product search over the index's normalised vectors (cosine similarity)."""
 
     def __init__(self, index: LoadedIndex) -> None:
-        import faiss
-
-        faiss.omp_set_num_threads(1)
-        self.faiss_index = index.faiss_index
+        search_on_one_thread()  # questions are searched one at a time (see index.store.vectors)
+        self.vectors = index.vectors
+        self.chunks = index.chunks
         self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
 
-    def search(self, query: str, vector: np.ndarray | None, k: int) -> list[Hit]:
+    def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Return up to `k` hits for a query vector, best first."""
-        if vector is None or self.faiss_index.ntotal == 0:
-            return []
-        k = min(k, self.faiss_index.ntotal)
-        scores, ids = self.faiss_index.search(vector.reshape(1, -1).astype(np.float32), k)
-        return [Hit(self.position_of[int(v)], float(s)) for s, v in zip(scores[0], ids[0]) if v >= 0]
+        ids, scores = self.vectors.search(vector, k)
+        return [Hit(self.position_of[int(vid)], float(score)) for vid, score in zip(ids, scores)]
+
+    def cosines(self, positions: list[int], vectors: np.ndarray) -> dict[int, float]:
+        """Best cosine of each chunk to any of the query vectors."""
+        if not positions:
+            return {}
+        stored = self.vectors.reconstruct([self.chunks[p].vid for p in positions])
+        best = (stored @ vectors.T).max(axis=1)
+        return {p: float(c) for p, c in zip(positions, best)}
+
+
+class KeywordRetriever:
+    """BM25 over the index's keyword tokens (jieba words and character bigrams)."""
+
+    def __init__(self, keyword: KeywordIndex) -> None:
+        self.keyword = keyword
+
+    def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
+        """Return up to `k` hits for the query text, best first (the vector is not used)."""
+        return [Hit(position, score) for position, score in self.keyword.search(query, k)]

@@ -9,22 +9,26 @@ from typing import Any
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request may leave the machine
 
 import gradio as gr
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from qa import QuestionError
+from qa.settings import MAX_TOP_K
 from ui.chat import build_chat
-from ui.embed import add_embed_routes
 from ui.guard import BodyLimits, RequestGuard
-from ui.render import CHAT_JS, CSS
+from ui.render import CSS, boot_script, chat_head
 from ui.security import OriginGuard, OriginPolicy, public_base_url
-from ui.service import BotService, NotReadyError, QuestionError, ServiceError
-from ui.settings import MAX_TOP_K, Settings
+from ui.service import BotService, NotReadyError, ServiceError
+from ui.settings import Settings
+from ui.widget import add_embed_routes
 
 LIMITS = BodyLimits()
 MAX_BODY_BYTES = LIMITS.api
@@ -90,8 +94,10 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
         service,
         examples=settings.chat_examples,
         top_k=settings.top_k,
-        feedback_path=settings.feedback_log,
+        feedback_path=settings.feedback_path,
+        feedback_max_bytes=settings.feedback_max_bytes,
         concurrency_limit=settings.concurrency,
+        placeholder=settings.chat_placeholders,
     )
     chat.queue(default_concurrency_limit=settings.concurrency)
     app.add_middleware(  # runs after the origin check and CORS, so its refusals carry CORS headers
@@ -104,15 +110,23 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
     _add_security(app, OriginPolicy(settings.allowed_origins))
     _add_error_handlers(app)
     _add_api_routes(app, service)
-    add_embed_routes(app, lambda request: public_base_url(settings, request.headers.get("host")))
+    boot = boot_script(settings.theme)
+    add_embed_routes(
+        app,
+        boot_js=boot,
+        address=lambda request: public_base_url(
+            settings, request.headers.get("host"), request.scope.get("server")
+        ),
+    )
+    app.add_middleware(PageBoot, script=boot)
     return gr.mount_gradio_app(
         app,
         chat,
         path="/",
         css=CSS,
-        head=CHAT_JS,
+        head=chat_head(service.max_question_chars),
         theme=theme(),
-        footer_links=["api"],
+        footer_links=[],  # readers get no "use via API" footer; the API is documented at /docs and /embed
         run_history=False,
         pwa=False,
         show_error=False,  # unexpected errors show as "Error", never as a raw Python message
@@ -120,10 +134,52 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
     )
 
 
+class PageBoot:
+    """ASGI middleware: put the boot script (language and theme, ui/static/boot.js) at the top of the
+    chat page's <head>, so it runs before Gradio's own scripts."""
+
+    def __init__(self, app: ASGIApp, script: str, paths: tuple[str, ...] = ("/",)) -> None:
+        self.app = app
+        self.tag = f"<script>{script}</script>".encode()
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        state: dict = {"start": None, "html": False}
+        body = bytearray()
+
+        async def buffered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["start"] = message
+                state["html"] = MutableHeaders(scope=message).get("content-type", "").startswith("text/html")
+                if not state["html"]:
+                    await send(message)
+                return
+            if not state["html"]:
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = bytes(body).replace(b"<head>", b"<head>" + self.tag, 1)
+            MutableHeaders(scope=state["start"])["content-length"] = str(len(page))
+            await send(state["start"])
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, buffered)
+
+
+def _public_api_names(chat: gr.Blocks) -> set[str]:
+    return {fn.api_name for fn in chat.fns.values() if fn.api_visibility == "public" and fn.api_name}
+
+
 def theme() -> gr.themes.Base:
     """Gradio's default look with fonts that exist offline: its bundled Latin font, then the
-    reader's own Chinese system fonts (nothing is fetched from a font CDN)."""
-    fonts = [
+    reader's own Chinese system fonts (nothing is fetched from a font CDN); blue accents that
+    read in light and dark (the page's ?color= can change them)."""
+    fonts: list[gr.themes.Font | str] = [
         gr.themes.LocalFont("Source Sans Pro"),
         "PingFang SC",
         "Hiragino Sans GB",
@@ -133,11 +189,7 @@ def theme() -> gr.themes.Base:
         "WenQuanYi Micro Hei",
         "sans-serif",
     ]
-    return gr.themes.Default(font=fonts)
-
-
-def _public_api_names(chat: gr.Blocks) -> set[str]:
-    return {fn.api_name for fn in chat.fns.values() if fn.api_visibility == "public" and fn.api_name}
+    return gr.themes.Default(primary_hue="blue", font=fonts)
 
 
 def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
@@ -154,6 +206,78 @@ def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
     app.add_middleware(OriginGuard, policy=policy)
     app.state.origin_policy = policy
     log.info(policy.describe())
+
+
+def _add_api_routes(app: FastAPI, service: BotService) -> None:
+    @app.post(
+        "/api/ask",
+        summary="Answer a question with cited passages",
+        responses=_errors(400, 413, 422, 500, 503),
+    )
+    async def ask(body: AskRequest) -> JSONResponse:
+        try:
+            answer = await service.ask_async(body.question, top_k=body.top_k, history=body.history)
+        except QuestionError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=422)
+        except NotReadyError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        except ServiceError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        return JSONResponse(answer)
+
+    @app.get(
+        "/api/section",
+        summary="The section of an article that holds a passage (read-only)",
+        responses=_errors(404, 422, 503),
+    )
+    def section(
+        article_id: str = Query(..., max_length=500, description="the citation's article_id"),
+        start: int = Query(..., ge=0, description="the citation's start"),
+        end: int = Query(..., ge=1, description="the citation's end"),
+    ) -> JSONResponse:
+        try:
+            return JSONResponse(service.section(article_id, start, end))
+        except NotReadyError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        except KeyError:
+            return JSONResponse(
+                {"error": f"no passage {start}:{end} in article {article_id!r}"}, status_code=404
+            )
+
+    # async routes that touch no thread: they answer at once however busy the answering threads are
+    @app.get(
+        "/api/health",
+        summary="Readiness: whether the index is loaded, with the model, counts and load",
+        responses=_errors(503),
+    )
+    async def health() -> JSONResponse:
+        data = service.health()
+        return JSONResponse(data, status_code=200 if data["index_loaded"] else 503)
+
+    @app.get("/api/health/live", summary="Liveness: the server is up (answers at once, under any load)")
+    async def live() -> dict[str, str]:
+        return {"status": "alive"}
+
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
+    async def unknown(request: Request, rest: str) -> JSONResponse:
+        path = request.url.path
+        allowed = sorted(
+            {m for r in app.routes if isinstance(r, APIRoute) and r.path == path for m in r.methods or ()}
+        )
+        if allowed:
+            return JSONResponse(
+                {"error": f"{request.method} is not allowed on {path}: use {' or '.join(allowed)}"},
+                status_code=405,
+                headers={"Allow": ", ".join(allowed)},
+            )
+        return JSONResponse(
+            {
+                "error": f"no API route {path[:80]!r}: the routes are POST /api/ask, GET /api/health, GET /api/section"
+            },
+            status_code=404,
+        )
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -179,6 +303,9 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 def _problem(error: dict[str, Any]) -> str:
     """One validation error in plain words: the field, what it must be, and what it was."""
+    if error["loc"] and error["loc"][0] in ("query", "path"):
+        name = ".".join(str(p) for p in error["loc"][1:])
+        return f"{name} ({error['loc'][0]} parameter): {error['msg'][0].lower()}{error['msg'][1:]}"
     loc = [str(p) for p in error["loc"][1:]]
     if not loc or loc[0] not in FIELD_RULES:
         return BODY_RULE
@@ -201,55 +328,13 @@ def _kind(value: Any) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
-def _add_api_routes(app: FastAPI, service: BotService) -> None:
-    @app.post(
-        "/api/ask",
-        summary="Answer a question with cited passages",
-        responses=_errors(400, 413, 422, 500, 503),
-    )
-    async def ask(body: AskRequest) -> JSONResponse:
-        try:
-            answer = await service.ask_async(body.question, top_k=body.top_k, history=body.history)
-        except QuestionError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=422)
-        except NotReadyError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
-        except ServiceError as exc:
-            return JSONResponse({"error": str(exc)}, status_code=500)
-        return JSONResponse(answer)
-
-    # async routes that touch no thread: they answer at once however busy the answering threads are
-    @app.get(
-        "/api/health",
-        summary="Readiness: whether the index is loaded, with the model, counts and load",
-        responses=_errors(503),
-    )
-    async def health() -> JSONResponse:
-        data = service.health()
-        return JSONResponse(data, status_code=200 if data["index_loaded"] else 503)
-
-    @app.get("/api/health/live", summary="Liveness: the server is up (answers at once, under any load)")
-    async def live() -> dict[str, str]:
-        return {"status": "alive"}
-
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-
-    @app.api_route("/api/{rest:path}", methods=methods, include_in_schema=False)
-    async def unknown(request: Request, rest: str) -> JSONResponse:
-        path = request.url.path
-        allowed = sorted(
-            {m for r in app.routes if isinstance(r, APIRoute) and r.path == path for m in r.methods}
-        )
-        if allowed:
-            return JSONResponse(
-                {"error": f"{request.method} is not allowed on {path}: use {' or '.join(allowed)}"},
-                status_code=405,
-                headers={"Allow": ", ".join(allowed)},
-            )
-        return JSONResponse(
-            {"error": f"no API route {path[:80]!r}: the routes are POST /api/ask, GET /api/health"},
-            status_code=404,
-        )
-
-
-__all__ = ["LIMITS", "MAX_BODY_BYTES", "AskRequest", "ErrorBody", "Settings", "create_app", "theme"]
+__all__ = [
+    "LIMITS",
+    "MAX_BODY_BYTES",
+    "AskRequest",
+    "ErrorBody",
+    "PageBoot",
+    "Settings",
+    "create_app",
+    "theme",
+]

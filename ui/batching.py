@@ -50,6 +50,7 @@ class BatchingEmbedder:
         job.done.wait()
         if job.error is not None:
             raise job.error
+        assert job.result is not None  # a finished job holds its vectors or its error
         return job.result
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:

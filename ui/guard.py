@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from index.errors import WendaError
+
 KIB = 1024
 API_PREFIX = "/api/"
 GRADIO_PREFIX = "/gradio_api/"
@@ -46,7 +48,7 @@ class BodyLimits:
         return self.api if path.startswith(API_PREFIX) else self.other
 
 
-class BodyTooLarge(Exception):
+class BodyTooLarge(WendaError):
     """Raised from `receive` once a body passes its limit (the guard then answers 413)."""
 
 
@@ -131,7 +133,8 @@ class RequestGuard:
         if problem:
             await send_error(send, 422, problem)
             return
-        await self.app(scope, _replay(body, receive), send)
+        direct = named is not None and named.group(1) in _DIRECT
+        await self.app(scope, _replay(body, receive), _no_500(send) if direct else send)
 
     @staticmethod
     def _join_problem(data: object, ids: Collection[int]) -> str | None:
@@ -142,6 +145,25 @@ class RequestGuard:
         if isinstance(fn_index, bool) or not isinstance(fn_index, int) or fn_index not in ids:
             return f"fn_index {str(fn_index)[:20]!r} names no event of this app that can be run this way"
         return None
+
+
+def _no_500(send: Send) -> Send:
+    """For a direct run: Gradio answers 500 for any failure of an unqueued event, even one caused by
+    the data sent (which its queue reports as a failed event, not an HTTP error). Such an answer
+    becomes a 422 naming no detail; Gradio has logged the traceback."""
+    failed = False
+
+    async def wrapped(message: Message) -> None:
+        nonlocal failed
+        if message["type"] == "http.response.start" and message["status"] == 500:
+            failed = True
+            return
+        if not failed:
+            await send(message)
+        elif not message.get("more_body", False):
+            await send_error(send, 422, "this event could not run with the data sent")
+
+    return wrapped
 
 
 def _surrogate_problem(data: object) -> str | None:

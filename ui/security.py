@@ -104,26 +104,31 @@ def is_same_origin(origin: str, host: str | None) -> bool:
     return parse_host(host, scheme) == (name, port)
 
 
-def own_hosts(settings: Settings) -> tuple[str, ...]:
-    """The host:port names this server answers to by itself: its address, and loopback names when
-    it listens on a loopback or any address."""
-    port = settings.port
-    names = [] if settings.host in _ANY_ADDRESS else [settings.host]
-    if settings.host in (*_ANY_ADDRESS, "127.0.0.1", "localhost", "::1"):
+def own_hosts(settings: Settings, server: tuple[str, int] | None = None) -> tuple[str, ...]:
+    """The host:port names this server answers to by itself: the address a request came in on
+    (`server`, from the socket, not from any header) or else the configured one, with the loopback
+    names when that address is a loopback or any address."""
+    host, port = (server[0], server[1]) if server else (settings.host, settings.port)
+    names = [] if host in _ANY_ADDRESS else [host]
+    if host in (*_ANY_ADDRESS, "127.0.0.1", "localhost", "::1"):
         names += ["127.0.0.1", "localhost", "[::1]"]
     names = [f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names]
     return tuple(dict.fromkeys(f"{n.lower()}:{port}" for n in names))
 
 
-def public_base_url(settings: Settings, host: str | None) -> str:
+def public_base_url(settings: Settings, host: str | None, server: tuple[str, int] | None = None) -> str:
     """The app's address for snippets that other sites copy: the configured public URL; else the
     request's Host if it is one of the server's own names (`own_hosts`); else the first of those.
     A Host header is never copied into a page unless it is one of these names."""
     if settings.public_url:
         return settings.public_url
-    known = own_hosts(settings)
+    known = own_hosts(settings, server)
     wanted = (host or "").strip().lower()
-    return f"http://{wanted if wanted in known else known[0]}"
+    if wanted and ":" not in wanted.rsplit("]", 1)[-1]:
+        wanted += ":80"  # no port in Host: the default one
+    if wanted in known:
+        return "http://" + wanted.removesuffix(":80")
+    return "http://" + known[0].removesuffix(":80")
 
 
 class OriginGuard:

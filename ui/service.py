@@ -6,15 +6,18 @@ import functools
 import logging
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from index.embed import Embedder, make_embedder
+from index.errors import WendaError
+from index.settings import EmbedSettings, IndexSettings
+from index.store import read_manifest
 from qa import Bot, QuestionError, load_bot
 from ui.batching import BatchingEmbedder
 
 log = logging.getLogger("wenda.ui")
-
 MAX_HISTORY = 20  # earlier questions taken from a request; only the last one is read with a follow-up
 BUILD_HINT = "python -m index build --corpus DIR --index DIR"
 # what to do about a failed load, by the name of the error's class (or of one of its bases)
@@ -25,24 +28,35 @@ LOAD_HINTS = {
     "IndexLockedError": "wait for the writer to finish, then restart the server",
     "EmbedderError": "check the embedding model (`python -m index info --index DIR` names it), then restart",
 }
-NAMED_LOAD_ERRORS = ("IndexStoreError", "EmbedderError")  # expected failures: one log line, no traceback
 _QUOTED_PATH = re.compile(r"""(['"])(?:~|[A-Za-z]:)?[/\\][^'"]*\1""")
 _BARE_PATH = re.compile(r"(?<![\w:/.])(?:~|[A-Za-z]:)?/[^\s'\",;]+")
 PATH_PLACEHOLDER = "(path in the server log)"
+DEFAULT_MAX_QUESTION_CHARS = 1000  # the index setting's default, until the index is loaded
+MAX_SECTION_CHARS = 4000  # a section longer than this is shown around its passage
 
 
-def batched(bot: Bot) -> Bot:
-    """Let concurrent questions share one model call: 16 waiting questions then cost one
-    forward pass of batch 16 instead of 16 passes fighting for the cores (bench/serve.py)."""
-    bot.embedder = BatchingEmbedder(bot.embedder)
-    return bot
+def load_batched_bot(
+    index_dir: Path | None = None, embedder_for: Callable[[EmbedSettings], Embedder] = make_embedder
+) -> Bot:
+    """The bot over `index_dir` (the sample index when None), its query embedder batched: concurrent
+    questions share one model call, so 16 waiting questions cost one forward pass of batch 16
+    instead of 16 passes fighting for the cores (bench/serve.py).
+
+    `embedder_for` makes the embedder from the index's embedding settings (make_embedder).
+    """
+    if index_dir is None:
+        from index.sample import ensure_sample_index
+
+        index_dir = ensure_sample_index()
+    settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
+    return load_bot(index_dir, embedder=BatchingEmbedder(embedder_for(settings.embed)))
 
 
-class NotReadyError(RuntimeError):
+class NotReadyError(WendaError, RuntimeError):
     """The index is still loading (or failed to load)."""
 
 
-class ServiceError(RuntimeError):
+class ServiceError(WendaError, RuntimeError):
     """An unexpected failure while answering; logged with its traceback, shown as one line."""
 
 
@@ -54,7 +68,7 @@ class BotService:
     ) -> None:
         self.index_dir = index_dir
         self.max_concurrent = max_concurrent
-        self._loader = loader or (lambda: batched(load_bot(index_dir)))
+        self._loader = loader or (lambda: load_batched_bot(index_dir))
         self._bot: Bot | None = None
         self._error: str | None = None
         self._ready = threading.Event()
@@ -84,7 +98,7 @@ class BotService:
             self._bot = self._loader()
         except Exception as exc:  # shown to users as a status, never as a traceback or a path
             self._error, detail = load_failure(exc, self.index_dir)
-            if not _is_named(exc, NAMED_LOAD_ERRORS):
+            if not isinstance(exc, WendaError):
                 log.exception("%s", detail)  # not a named error: a bug, worth its traceback
             elif self._on_failure is None:
                 log.error("%s", detail)  # one line; the path is for the server log only
@@ -96,11 +110,6 @@ class BotService:
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until loading has finished (successfully or not)."""
         return self._ready.wait(timeout)
-
-    @property
-    def failed(self) -> bool:
-        """Whether loading has finished with an error."""
-        return self._error is not None
 
     @property
     def bot(self) -> Bot:
@@ -122,8 +131,8 @@ class BotService:
                 self._answering += 1
             try:
                 return bot.ask(question, top_k=top_k, history=history).to_dict()
-            except QuestionError:
-                raise
+            except WendaError:
+                raise  # QuestionError and the other named errors say what to do
             except Exception as exc:
                 log.exception("answering %r failed", question[:100])
                 raise ServiceError(
@@ -154,6 +163,42 @@ class BotService:
                 "waiting": self._waiting + queued,
                 "capacity": self.max_concurrent,
             }
+
+    @property
+    def failed(self) -> bool:
+        """Whether loading the index failed (as opposed to still going on)."""
+        return self._error is not None
+
+    @property
+    def max_question_chars(self) -> int:
+        """The longest question the index accepts (its settings once loaded, else the default)."""
+        settings = getattr(self._bot, "settings", None)
+        return int(getattr(settings, "max_question_chars", DEFAULT_MAX_QUESTION_CHARS))
+
+    def section(self, article_id: str, start: int, end: int) -> dict[str, Any]:
+        """The section of an article that holds the passage at `start:end`, for "展开所在小节".
+
+        Raises KeyError for an unknown article or offsets outside it; NotReadyError while loading.
+        """
+        article = self.bot.index.articles[article_id]
+        if not 0 <= start < end <= len(article.text):
+            raise KeyError(f"offsets {start}:{end} are outside article {article_id!r}")
+        found = article.section_at(start)
+        lo, hi = (found.start, found.end) if found else (0, len(article.text))
+        lo, hi = min(lo, start), max(hi, end)
+        if hi - lo > MAX_SECTION_CHARS:  # a very long section: the passage with context around it
+            room = max(0, MAX_SECTION_CHARS - (end - start)) // 2
+            lo, hi = max(lo, start - room), min(hi, end + room)
+        return {
+            "article_id": article_id,
+            "article_title": article.title,
+            "heading": found.heading if found else None,
+            "text": article.text[lo:hi],
+            "start": lo,
+            "end": hi,
+            "passage": [start - lo, end - lo],
+            "truncated": found is not None and (lo > found.start or hi < found.end),
+        }
 
     def health(self) -> dict[str, Any]:
         """Whether the index is loaded, with the model, counts and load (never blocks)."""
@@ -229,7 +274,7 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, (int, float)):
-        return f"the number {value!r}"
+        return f"the number {value!r}"[:40]
     if isinstance(value, str):
         return "a string"
     if isinstance(value, (list, tuple)):
@@ -244,8 +289,12 @@ def load_failure(exc: BaseException, index_dir: Path | None) -> tuple[str, str]:
         (LOAD_HINTS[n] for n in names if n in LOAD_HINTS), "see the server log, then restart the server"
     )
     where = f"the index at {str(index_dir)!r}" if index_dir is not None else "the sample index"
-    detail = f"cannot load {where}: {exc}; {hint}"
-    reason = scrub_paths(str(exc), index_dir) if _is_named(exc, NAMED_LOAD_ERRORS) else type(exc).__name__
+    detail = " ".join(f"cannot load {where}: {exc}; {hint}".split())
+    reason = (
+        scrub_paths(" ".join(str(exc).split()), index_dir)
+        if isinstance(exc, WendaError)
+        else type(exc).__name__
+    )
     shown = f"索引加载失败，请查看服务器日志。(The index could not be loaded: {reason}; {hint}.)"
     return shown, detail
 
@@ -259,15 +308,12 @@ def scrub_paths(text: str, *known: Path | None) -> str:
     return _BARE_PATH.sub(PATH_PLACEHOLDER, text)
 
 
-def _is_named(exc: BaseException, names: Sequence[str]) -> bool:
-    return any(c.__name__ in names for c in type(exc).__mro__)
-
-
 __all__ = [
     "BotService",
     "NotReadyError",
     "QuestionError",
     "ServiceError",
+    "load_batched_bot",
     "load_failure",
     "scrub_paths",
     "without_surrogates",

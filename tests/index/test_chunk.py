@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from bisect import bisect_right
@@ -10,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from index.chunk import chunk_article, sentence_starts
-from index.clean import parse_layout
-from index.config import ChunkSettings
-from index.ingest import build_article, corpus_files, read_corpus
+from index.ingest import corpus_files, read_corpus
+from index.ingest.layout import parse_layout
+from index.ingest.readers import build_article
+from index.settings import ChunkSettings
 
 SENTENCE_END = re.compile(r"[。！？]")
 
@@ -52,8 +54,12 @@ def test_chunks_end_at_sentence_boundaries_when_sentences_fit(sample_corpus):
 
 
 def test_chunk_ids_are_content_hashes_stable_across_runs(sample_corpus):
-    first = [c.id for a in read_corpus(corpus_files(sample_corpus))[0] for c in chunk_article(a, ChunkSettings())]
-    again = [c.id for a in read_corpus(corpus_files(sample_corpus))[0] for c in chunk_article(a, ChunkSettings())]
+    first = [
+        c.id for a in read_corpus(corpus_files(sample_corpus))[0] for c in chunk_article(a, ChunkSettings())
+    ]
+    again = [
+        c.id for a in read_corpus(corpus_files(sample_corpus))[0] for c in chunk_article(a, ChunkSettings())
+    ]
     assert first == again
 
 
@@ -63,7 +69,7 @@ def test_each_chunk_repeats_the_last_sentence_of_the_previous_one(sample_corpus)
     overlapped = 0
     for article in articles:
         chunks = chunk_article(article, settings)
-        for before, chunk in zip(chunks, chunks[1:]):
+        for before, chunk in itertools.pairwise(chunks):
             if chunk.section != before.section or chunk.start >= before.end:
                 continue
             overlap = article.text[chunk.start : before.end]
@@ -71,7 +77,9 @@ def test_each_chunk_repeats_the_last_sentence_of_the_previous_one(sample_corpus)
             assert len(overlap) <= settings.chunk_overlap
             # the overlap is the whole last sentence of the previous chunk
             assert before.text.endswith(overlap)
-            assert article.text[chunk.start - 1] in "。！？…”’」』）)\n", article.text[chunk.start - 5 : chunk.start + 5]
+            assert article.text[chunk.start - 1] in "。！？…”’」』）)\n", article.text[
+                chunk.start - 5 : chunk.start + 5
+            ]
             assert len(SENTENCE_END.findall(overlap)) <= settings.overlap_sentences
     assert overlapped >= 10
 
@@ -80,7 +88,7 @@ def test_overlap_sentences_zero_turns_overlap_off_and_two_repeats_more(sample_co
     articles, _ = read_corpus(corpus_files(sample_corpus), root=sample_corpus)
     article = articles[0]
     none = chunk_article(article, ChunkSettings(overlap_sentences=0))
-    assert all(a.end <= b.start for a, b in zip(none, none[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(none))
     one = chunk_article(article, ChunkSettings(overlap_sentences=1, chunk_overlap=200))
     two = chunk_article(article, ChunkSettings(overlap_sentences=2, chunk_overlap=200))
     # the same pieces, each reaching further back
@@ -99,8 +107,36 @@ def test_chunk_settings_name_the_bad_value():
 
 
 WORDS = st.sampled_from(
-    ["中国", "中亚", "峰会", "合作", "，", "、", "“", "”", "2024", "年", " ", "Belt", "and", "Road", "948", "亿美元",
-     "；", "：", "3.5", "%", "(", ")", "GDP", ".", "\u3000", "（", "）", "“一带一路”"]
+    [
+        "中国",
+        "中亚",
+        "峰会",
+        "合作",
+        "，",
+        "、",
+        "“",
+        "”",
+        "2024",
+        "年",
+        " ",
+        "Belt",
+        "and",
+        "Road",
+        "948",
+        "亿美元",
+        "；",
+        "：",
+        "3.5",
+        "%",
+        "(",
+        ")",
+        "GDP",
+        ".",
+        "\u3000",
+        "（",
+        "）",
+        "“一带一路”",
+    ]
 )
 ENDS = st.sampled_from(["。", "！", "？", "……", "!", "?", "。”", "\n", "\n\n", "标题\n", "\n小标题\n"])
 # Texts are runs of sentences, some longer than a chunk, with random noise between them.
@@ -118,7 +154,9 @@ def _article(text: str):
 
 @settings(max_examples=400, deadline=None)
 @given(TEXTS, st.integers(min_value=20, max_value=120), st.integers(min_value=0, max_value=3), st.data())
-def test_chunks_keep_offsets_and_cover_every_character_once_outside_the_overlap(pieces, size, sentences, data):
+def test_chunks_keep_offsets_and_cover_every_character_once_outside_the_overlap(
+    pieces, size, sentences, data
+):
     article = _article("".join(pieces))
     if article is None:
         return

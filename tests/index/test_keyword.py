@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from index.keyword import KeywordIndex, bigrams
+from index.store.keyword import KeywordIndex
+from index.text import bigrams
 
 TEXTS = [
     "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。",

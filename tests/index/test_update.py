@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from index.build import build_index
-from index.update import UnknownArticleError, update_index
-from index.config import IndexSettings, StoreSettings
-from index.keyword import KEYWORD_DIR, KeywordIndex
-from index.store import CURRENT, IndexMismatchError, live_generation, load_index
+from index.errors import IndexMismatchError, UnknownArticleError
+from index.settings import IndexSettings, StoreSettings
+from index.store import CURRENT, live_generation, load_index
+from index.store.keyword import KEYWORD_DIR, KeywordIndex
+from index.update import update_index
 
 SAMPLE_ID = "000_40a999470f34a1c1"
 

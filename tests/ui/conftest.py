@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -27,7 +30,9 @@ class RunningServer:
     def __init__(self, app, sock: socket.socket) -> None:
         self.port = sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        # Gradio's heartbeat streams stay open until cancelled: wait 1 s for them, not the 10 s of stop()
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=1)
+        self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self, timeout: float = 30) -> RunningServer:
@@ -157,6 +162,38 @@ def gradio_event() -> Callable[..., dict]:
     return _gradio_event
 
 
+def _gradio_direct(client, fn_index: int, data: list, session_hash: str, event_data=None):
+    return client.post(
+        "/gradio_api/run/predict",
+        content=json.dumps(
+            {"data": data, "fn_index": fn_index, "session_hash": session_hash, "event_data": event_data}
+        ),
+        headers={"content-type": "application/json"},
+    )
+
+
+@pytest.fixture
+def gradio_direct() -> Callable:
+    """gradio_direct(client, fn_index, data, session_hash, event_data=None): run one unqueued chat
+    event as the page does (POST /gradio_api/run/predict); the response."""
+    return _gradio_direct
+
+
+def _chat_ask(client, ids: dict[str, int], question: str, session_hash: str) -> dict:
+    shown = _gradio_direct(client, ids["start"], [question, [], None, None], session_hash)
+    assert shown.status_code == 200, shown.text
+    chat = shown.json()["data"][1]
+    return _gradio_event(client, ids["finish"], [None, chat, None, None], session_hash)
+
+
+@pytest.fixture
+def chat_ask() -> Callable[..., dict]:
+    """chat_ask(client, ids, question, session_hash): ask in the chat as the page does (the
+    question and a pending reply at once, then the answer through the queue); the answer's
+    process_completed message."""
+    return _chat_ask
+
+
 def event_ids(app) -> dict[str, int]:
     """The chat's event ids (fn_index) by handler name."""
     blocks = next(r.app.get_blocks() for r in app.routes if hasattr(getattr(r, "app", None), "get_blocks"))
@@ -167,3 +204,39 @@ def event_ids(app) -> dict[str, int]:
 def chat_events() -> Callable[..., dict[str, int]]:
     """chat_events(app): the chat's event ids (fn_index) by handler name."""
     return event_ids
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or $WENDA_CHROMIUM); the test fails, never skips, when it is missing."""
+    path = os.environ.get("WENDA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        pytest.fail(
+            "Chromium not found (looked for $WENDA_CHROMIUM, `chromium` on PATH, /usr/bin/chromium): "
+            "run `make browser-deps` (apt-get install chromium) or set WENDA_CHROMIUM",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless Debian Chromium per test module (Playwright never downloads a browser)."""
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

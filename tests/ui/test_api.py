@@ -8,13 +8,37 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
+from index.build import build_index
+from qa import load_bot
 from ui.app import create_app
-from ui.embed import GRADIO_JS
 from ui.service import BotService
 from ui.settings import Settings
+from ui.widget import GRADIO_JS
 
 HOST = "http://127.0.0.1:8000"  # an allowed site
 EVIL = "http://evil.example"  # a site that is not
+
+
+# The tests only read the bot and the app, so the module shares one of each (about 1 s per app saved).
+@pytest.fixture(scope="module")
+def service(sample_corpus, tmp_path_factory, module_fake_embedder):
+    index_dir = tmp_path_factory.mktemp("api") / "idx"
+    build_index(sample_corpus, index_dir, embedder=module_fake_embedder, progress=False)
+    return BotService(index_dir, loader=lambda: load_bot(index_dir, embedder=module_fake_embedder)).start(
+        background=False
+    )
+
+
+@pytest.fixture(scope="module")
+def settings(service):
+    folder = service.index_dir.parent
+    return Settings(index=service.index_dir, feedback_log=folder / "feedback.jsonl", allowed_origins=(HOST,))
+
+
+@pytest.fixture(scope="module")
+def client(service, settings):
+    with TestClient(create_app(settings, service)) as test_client:
+        yield test_client
 
 
 def test_ask_returns_the_answer_json(client):
@@ -145,19 +169,19 @@ def test_any_origin_when_asked_for(service):
 
 
 def test_embed_page_shows_the_three_snippets_for_this_address(client):
-    page = client.get("/embed", headers={"Host": "127.0.0.1:7860"}).text
-    app = "http://127.0.0.1:7860"
+    page = client.get("/embed").text
+    app = "http://testserver"  # the address the test client reaches the server on
     assert f"{app}/widget.js" in page  # the widget snippet, escaped, and the live widget
     assert f'<script src="{app}/widget.js" data-title=' in page
     assert f"&lt;iframe src=&quot;{app}/?lang=zh&quot;" in page
     assert f"&lt;script type=&quot;module&quot; src=&quot;{app}/gradio.js&quot;" in page
-    assert f"&lt;gradio-app src=&quot;{app}/&quot;" in page
+    assert f"&lt;gradio-app src=&quot;{app}/?lang=zh&quot;" in page
     assert "--allowed-origins" in page
     assert client.get("/wenda-static/page.css").status_code == 200
 
 
 @pytest.mark.parametrize(
-    "host", ["evil.example", 'x"><script>alert(1)</script>', "127.0.0.1:7860.evil.example", "testserver"]
+    "host", ["evil.example", 'x"><script>alert(1)</script>', "127.0.0.1:7860.evil.example", "127.0.0.1:6666"]
 )
 def test_embed_snippets_never_copy_a_host_header(client, host):
     """Issue 14.7: the snippets came from the request's Host, and /embed had no Cache-Control."""
@@ -165,7 +189,7 @@ def test_embed_snippets_never_copy_a_host_header(client, host):
     assert response.status_code in (200, 400)
     if response.status_code == 200:
         assert host not in response.text and "<script>alert(1)" not in response.text
-        assert 'src="http://127.0.0.1:7860/widget.js"' in response.text  # the server's own address
+        assert 'src="http://testserver/widget.js"' in response.text  # the address it was reached on
         assert response.headers["cache-control"] == "no-store"
 
 
@@ -179,9 +203,36 @@ def test_embed_snippets_use_the_public_url(service, tmp_path):
 def test_gradio_js_is_served_by_the_app_and_its_build_too(client):
     response = client.get("/gradio.js")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/javascript")
-    assert response.content == GRADIO_JS.read_bytes()
-    entry = response.text.split('"')[1]  # import("./assets/index-….js")
+    assert response.content.endswith(GRADIO_JS.read_bytes())  # Gradio's loader, after the boot script
+    assert response.text.index("navigator") < response.text.index('import("./assets/')
+    entry = response.text.rsplit('import("', 1)[1].split('"')[0]  # import("./assets/index-….js")
     assert entry.startswith("./assets/") and client.get(entry[1:]).status_code == 200
+
+
+def test_the_chat_page_starts_with_the_boot_script(client):
+    page = client.get("/").text
+    assert page.index("__wenda") < page.index('<script type="module"')  # before Gradio's own scripts
+    assert int(client.get("/").headers["content-length"]) == len(client.get("/").content)
+
+
+def test_section_route_returns_the_section_of_a_passage(client, service):
+    passage = client.post("/api/ask", json={"question": "2024年中国与中亚五国的贸易额达到多少？"}).json()[
+        "passages"
+    ][0]
+    where = {k: passage["citation"][k] for k in ("article_id", "start", "end")}
+    data = client.get("/api/section", params=where).json()
+    article = service.bot.index.articles[where["article_id"]]
+    assert article.text[data["start"] : data["end"]] == data["text"]
+    assert data["start"] <= where["start"] and where["end"] <= data["end"]
+    lo, hi = data["passage"]
+    assert data["text"][lo:hi] == passage["text"]
+    section = article.section_at(where["start"])
+    assert data["heading"] == (section.heading if section else None)
+    missing = client.get("/api/section", params={"article_id": "nope", "start": 0, "end": 5})
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]
+    outside = client.get("/api/section", params={**where, "end": len(article.text) + 1})
+    assert outside.status_code == 404
+    assert client.get("/api/section", params={"article_id": "x", "start": -1, "end": 5}).status_code == 422
 
 
 def test_widget_js_is_served(client):
@@ -201,7 +252,10 @@ def test_gradio_client_gets_an_answer(service, settings, serve):
 
     server = serve(create_app(settings, service))
     client = Client(server.url + "/", verbose=False)
-    result = client.predict("2024年中国与中亚五国的贸易额达到多少？", 3, [], api_name="/ask")
+    try:
+        result = client.predict("2024年中国与中亚五国的贸易额达到多少？", 3, [], api_name="/ask")
+    finally:
+        client.close()  # stop its heartbeat thread
     assert result["passages"] and result["question"].startswith("2024年")
 
 

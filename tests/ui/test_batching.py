@@ -1,4 +1,4 @@
-"""Concurrent query embeddings are batched, and each caller gets its own rows."""
+"""Concurrent query embeddings are batched, each caller gets its own rows, and the served bot batches."""
 
 from __future__ import annotations
 
@@ -6,7 +6,11 @@ import threading
 
 import numpy as np
 
+from index.build import build_index
+from index.settings import EmbedSettings, IndexSettings
+from index.store import read_manifest
 from ui.batching import BatchingEmbedder
+from ui.service import load_batched_bot
 
 
 class _SlowCounting:
@@ -94,3 +98,19 @@ def test_the_batcher_keeps_working_after_a_failure(fake_embedder):
     except UnicodeEncodeError:
         pass
     assert batcher.embed_queries(["峰会"]).shape == (1, fake_embedder.dimension)
+
+
+def test_the_served_bot_batches_an_embedder_made_from_the_index_settings(
+    sample_corpus, tmp_path, fake_embedder
+):
+    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    asked: list[EmbedSettings] = []
+
+    def embedder_for(settings: EmbedSettings):
+        asked.append(settings)
+        return fake_embedder
+
+    bot = load_batched_bot(tmp_path / "idx", embedder_for=embedder_for)
+    assert isinstance(bot.embedder, BatchingEmbedder) and bot.embedder.inner is fake_embedder
+    assert asked == [IndexSettings.from_dict(read_manifest(tmp_path / "idx")["settings"]).embed]
+    assert bot.ask("2024年中国与中亚五国的贸易额达到多少？").passages

@@ -65,9 +65,10 @@ def test_a_failed_load_names_the_problem_and_the_fix_without_a_path(broken_index
         health = client.get("/api/health")
         ask = client.post("/api/ask", json={"question": QUESTION})
     chat, _, _ = _respond(service, QUESTION, [], [], top_k=5)
-    for text in (health.json()["error"], ask.json()["error"], chat[1]["content"]):
+    for text in (health.json()["error"], ask.json()["error"]):  # for whoever runs the server
         assert_clean(text, *secrets)
         assert "chunks.jsonl" in text and "python -m index build" in text
+    assert_clean(chat[1]["content"], *secrets)  # readers are told to ask the site's admin
     assert health.status_code == ask.status_code == 503
     assert str(broken_index) in caplog.text  # the path is for the server log only
     assert "Traceback" not in caplog.text  # a named error is one line, not a traceback
@@ -222,13 +223,37 @@ def test_gradio_ask_endpoint_answers_a_good_call(client, gradio_call):
 
 
 def test_the_pages_own_direct_calls_still_pass(service, settings, chat_events):
-    """The page runs its unqueued load event as POST /gradio_api/run/predict with an fn_index."""
+    """The page runs its unqueued events as POST /gradio_api/run/predict with an fn_index."""
     app = create_app(settings, service)
     ids = chat_events(app)
     with TestClient(app) as client:
-        body = {"data": [], "event_data": None, "fn_index": ids["localise"], "session_hash": "s1"}
+        body = {"data": [None], "event_data": None, "fn_index": ids["on_boot"], "session_hash": "s1"}
         response = client.post("/gradio_api/run/predict", json=body)
-        assert response.status_code == 200 and len(response.json()["data"]) == 6  # its six outputs
-        for fn_index in (ids["respond"], 999, -1, None, "0"):  # queued events only through the queue
+        assert response.status_code == 200 and len(response.json()["data"]) == 13  # its outputs
+        for fn_index in (ids["finish"], 999, -1, None, "0"):  # queued events only through the queue
             refused = client.post("/gradio_api/run/predict", json={**body, "fn_index": fn_index})
             assert refused.status_code in (404, 422) and refused.json()["error"], fn_index
+
+
+@pytest.mark.parametrize(
+    ("event", "data", "event_data"),
+    [
+        ("on_like", [None, None], None),
+        ("on_like", [None, None], {"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}),
+        ("on_like", [None, None], [1, 2]),
+        ("on_like", [], {"index": 1, "value": "x", "liked": True}),
+        ("start", ["q", "not a chat", None, None], None),
+        ("start", [{"x": 1}, [{"role": "x"}], None, None], None),
+        ("on_reason", [["x"], None, None], None),
+        ("on_boot", [12], None),
+    ],
+)
+def test_a_direct_event_with_bad_data_is_a_4xx(service, settings, chat_events, event, data, event_data):
+    """Issue 14.11: Gradio answers 500 when an unqueued event fails, even on the data sent."""
+    app = create_app(settings, service)
+    ids = chat_events(app)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = {"data": data, "event_data": event_data, "fn_index": ids[event], "session_hash": "s1"}
+        response = client.post("/gradio_api/run/predict", json=body)
+    assert response.status_code < 500, response.text[:300]
+    assert_clean(response.text, "/etc/passwd")

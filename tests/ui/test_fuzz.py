@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 
 from index.build import build_index
-from qa import load_bot
 from ui.app import create_app
-from ui.service import BotService, batched
+from ui.service import BotService, load_batched_bot
 from ui.settings import Settings
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile.jsonl"
@@ -107,8 +106,11 @@ def _raw_request(
 class Caller:
     """Sends one hostile input to the three routes and checks each answer."""
 
-    def __init__(self, client: httpx.Client, check: Checker, like_id: int, gradio_event) -> None:
-        self.client, self.check, self.like_id, self.gradio_event = client, check, like_id, gradio_event
+    def __init__(
+        self, client: httpx.Client, check: Checker, like_id: int, gradio_direct, gradio_event
+    ) -> None:
+        self.client, self.check, self.like_id = client, check, like_id
+        self.gradio_direct, self.gradio_event = gradio_direct, gradio_event
 
     def rest(self, body: bytes) -> None:
         response = self.client.post("/api/ask", content=body, headers={"content-type": "application/json"})
@@ -135,8 +137,11 @@ class Caller:
             self.check(f"Gradio raw {path} {body[:60]!r}", response.status_code, response.text)
 
     def like(self, event_data) -> None:
-        message = self.gradio_event(self.client, self.like_id, [None], "fuzz-session", event_data)
-        self.check(f"like {str(event_data)[:80]}", message.get("status", 200), json.dumps(message))
+        # as the page sends it (an unqueued event), and through the queue
+        direct = self.gradio_direct(self.client, self.like_id, [None, None], "fuzz-session", event_data)
+        self.check(f"like {str(event_data)[:80]}", direct.status_code, direct.text)
+        queued = self.gradio_event(self.client, self.like_id, [None, None], "fuzz-session", event_data)
+        self.check(f"queued like {str(event_data)[:80]}", queued.get("status", 200), json.dumps(queued))
 
     def send(self, item: dict) -> None:
         kind, value = item["kind"], item.get("value")
@@ -189,12 +194,20 @@ class NormalAsker(threading.Thread):
 
 
 def test_hostile_inputs_hurt_no_one(
-    sample_corpus, tmp_path, fake_embedder, serve, gradio_call, gradio_event, chat_events
+    sample_corpus,
+    tmp_path,
+    fake_embedder,
+    serve,
+    gradio_call,
+    gradio_direct,
+    gradio_event,
+    chat_ask,
+    chat_events,
 ):
     index = tmp_path / "idx"
     build_index(sample_corpus, index, embedder=fake_embedder, progress=False)
     service = BotService(
-        index, loader=lambda: batched(load_bot(index, embedder=fake_embedder)), max_concurrent=4
+        index, loader=lambda: load_batched_bot(index, embedder_for=lambda _: fake_embedder), max_concurrent=4
     )
     service.start(background=False)
     settings = Settings(index=index, feedback_log=tmp_path / "feedback.jsonl", concurrency=4)
@@ -206,18 +219,17 @@ def test_hostile_inputs_hurt_no_one(
     with httpx.Client(base_url=server.url, timeout=60) as client:
         reference = client.post("/api/ask", json={"question": QUESTION, "top_k": 3}).json()
         assert "948亿美元" in json.dumps(reference, ensure_ascii=False)
-        answered = gradio_event(client, ids["respond"], [QUESTION, [], None, None], "fuzz-session")
-        assert answered["success"]  # the session has an answer to like
+        assert chat_ask(client, ids, QUESTION, "fuzz-session")["success"]  # an answer to like
         asker = NormalAsker(server.url, reference, gradio_call)
         asker.start()
-        caller = Caller(client, check, ids["on_like"], gradio_event)
+        caller = Caller(client, check, ids["on_like"], gradio_direct, gradio_event)
         try:
             for item in load_corpus():
                 caller.send(item)
         finally:
             asker.stop.set()
             asker.join(60)
-    assert check.count > 600
+    assert check.count > 700
     assert asker.answers >= 10 and asker.problems == [], asker.problems[:5]
     votes = [json.loads(line) for line in settings.feedback_log.read_text(encoding="utf-8").splitlines()]
     assert 1 <= len(votes) <= 4 and {v["verdict"] for v in votes} <= {"up", "down"}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ui.security import OriginPolicy, is_same_origin
+from ui.security import OriginPolicy, is_same_origin, public_base_url
+from ui.settings import Settings
 
 
 @pytest.mark.parametrize(
@@ -75,3 +76,18 @@ def test_a_malformed_host_is_never_the_same_origin_and_never_raises(host):
     """Issue 14.11: `Host: [::1` with any Origin raised ValueError (a 500)."""
     assert not is_same_origin("http://127.0.0.1:7860", host)
     assert not OriginPolicy().allows("http://127.0.0.1:7860", host)
+
+
+def test_snippet_address_comes_from_the_socket_or_the_settings_never_a_foreign_host():
+    settings = Settings(port=7860)
+    assert public_base_url(settings, "127.0.0.1:7860") == "http://127.0.0.1:7860"
+    assert public_base_url(settings, "localhost:7860") == "http://localhost:7860"
+    assert public_base_url(settings, "evil.example") == "http://127.0.0.1:7860"
+    assert public_base_url(settings, "127.0.0.1:6666") == "http://127.0.0.1:7860"
+    assert public_base_url(settings, "127.0.0.1:9000", ("127.0.0.1", 9000)) == "http://127.0.0.1:9000"
+    assert public_base_url(settings, "evil.example:9000", ("127.0.0.1", 9000)) == "http://127.0.0.1:9000"
+    lan = Settings(host="0.0.0.0", port=80)
+    assert public_base_url(lan, "192.168.1.5", ("192.168.1.5", 80)) == "http://192.168.1.5"
+    assert public_base_url(Settings(public_url="https://qa.example.com"), "evil.example") == (
+        "https://qa.example.com"
+    )

@@ -13,12 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from index.text import CJK, HEADING_PUNCT, LINE_END
+
 Step = Callable[[str], str]
 
-CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_CJK_CHAR = re.compile(f"[{CJK}]")
-_TERMINAL = re.compile(r"[。！？!?…；;]['\"”’」』）)]*$")
-_CLAUSE_PUNCT = re.compile(r"[，。；：！？,;:!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f\ufeff]")
 _CJK_GAP = re.compile(f"(?<=[{CJK}])[ \\t\\u3000]+(?=[{CJK}0-9])|(?<=[0-9])[ \\t\\u3000]+(?=[{CJK}])")
 _SPACES = re.compile(r"[ \t\u3000\u00a0]+")
@@ -64,18 +62,21 @@ BLOCK_STEPS: dict[str, Step] = {
     "collapse_cjk_spaces": collapse_cjk_spaces,
     "collapse_spaces": collapse_spaces,
 }
+# Steps over a whole article's blocks, applied by index.ingest.readers.build_article.
+ARTICLE_STEPS = ("drop_non_content",)  # source lines, bylines, editor lines, captions -> metadata
 DEFAULT_STEPS: tuple[str, ...] = (
     "strip_bom",
     "normalize_newlines",
     "drop_control_chars",
     "collapse_cjk_spaces",
     "collapse_spaces",
+    "drop_non_content",
 )
 
 
 def check_steps(steps: Sequence[str]) -> None:
     """Raise ValueError naming any unknown cleaning step."""
-    known = {**RAW_STEPS, **BLOCK_STEPS}
+    known = {*RAW_STEPS, *BLOCK_STEPS, *ARTICLE_STEPS}
     unknown = [s for s in steps if s not in known]
     if unknown:
         raise ValueError(f"unknown cleaning step(s) {unknown}; valid steps: {sorted(known)}")
@@ -112,14 +113,14 @@ def line_width(line: str) -> int:
 
 def ends_sentence(line: str) -> bool:
     """True when the line ends with sentence-final punctuation (closing quotes allowed)."""
-    return bool(_TERMINAL.search(line.rstrip()))
+    return bool(LINE_END.search(line.rstrip()))
 
 
 def join_wrapped(left: str, right: str, source_had_space: bool) -> str:
     """Join two wrapped lines; keep one space only between Latin words or numbers that had one."""
-    if left and right and source_had_space and left[-1].isascii() and right[0].isascii():
-        if left[-1].isalnum() and right[0].isalnum():
-            return f"{left} {right}"
+    latin = left and right and left[-1].isascii() and right[0].isascii()
+    if latin and source_had_space and left[-1].isalnum() and right[0].isalnum():
+        return f"{left} {right}"
     return left + right
 
 
@@ -135,7 +136,7 @@ def is_hard_wrapped(lines: Sequence[str]) -> bool:
 def _heading_like(text: str, n_lines: int, max_chars: int = 60) -> bool:
     """A short run of text with no clause punctuation, over at most three lines."""
     compact = text.strip()
-    return 2 <= len(compact) <= max_chars and n_lines <= 3 and not _CLAUSE_PUNCT.search(compact)
+    return 2 <= len(compact) <= max_chars and n_lines <= 3 and not HEADING_PUNCT.search(compact)
 
 
 def _groups(lines: Sequence[str]) -> list[list[str]]:
@@ -242,8 +243,3 @@ def parse_layout(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> list[Block]
 def clean_raw(text: str, steps: Sequence[str] = DEFAULT_STEPS) -> str:
     """Apply the file-level cleaning steps."""
     return apply_steps(text, steps, RAW_STEPS)
-
-
-def has_cjk(text: str) -> bool:
-    """True when the text contains a Chinese character."""
-    return bool(_CJK_CHAR.search(text))

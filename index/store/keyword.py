@@ -3,93 +3,36 @@
 jieba alone splits unfamiliar names wrongly (a name it cuts in two no longer matches the
 query's cut), so every run of Chinese characters also contributes its character bigrams,
 which match whatever the segmentation. Text is folded to simplified characters (OpenCC) and
-NFKC before tokenising, so traditional queries find simplified text and the reverse.
-The index is built once with the FAISS index and saved beside it, never per query. The
-tokens of every chunk are saved too (`keyword/tokens/`), so that an update or a rebuild
-tokenises only the chunks that are new; BM25 itself is then recomputed over the whole
-index, because every score depends on corpus-wide statistics (IDF, mean length).
+NFKC before tokenising, so traditional queries find simplified text and the reverse (the
+tokeniser is index.text.tokenize). The index is built once with the FAISS index and saved
+beside it, never per query. The tokens of every chunk are saved too (`keyword/tokens/`), so
+that an update or a rebuild tokenises only the chunks that are new; BM25 itself is then
+recomputed over the whole index, because every score depends on corpus-wide statistics
+(IDF, mean length).
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index.clean import CJK
+from index.text import tokenize
 
 KEYWORD_DIR = "keyword"
 TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
-_RUN = re.compile(f"[{CJK}]+|[a-z0-9]+(?:[.'][a-z0-9]+)*")
-_CJK_RUN = re.compile(f"[{CJK}]+")
-STOPWORDS = frozenset(
-    "的 了 是 在 和 与 及 或 也 都 而 就 被 把 对 为 以 于 之 其 这 那 哪 些 个 中 上 下 有 又 并 等 "
-    "吗 呢 吧 啊 么 什么 哪个 哪些 怎么 怎样 如何 为什么 多少 几 谁 是否 是什么 哪里 哪儿 请问 "
-    "a an the of to in on for and or is are was were be by with what which who how when where why "
-    "does do did".split()
-)
-
-
-@lru_cache(maxsize=1)
-def _converter():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def fold(text: str) -> str:
-    """NFKC, lower case and simplified characters: the form both sides are matched in."""
-    text = unicodedata.normalize("NFKC", text).lower()
-    return _converter().convert(text)
-
-
-@lru_cache(maxsize=1)
-def _jieba():
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
-
-
-def words(text: str) -> list[str]:
-    """jieba words (search mode) and Latin words of folded text, without stopwords."""
-    folded = fold(text)
-    out: list[str] = []
-    for run in _RUN.findall(folded):
-        if _CJK_RUN.fullmatch(run):
-            out.extend(w for w in _jieba().lcut_for_search(run) if w not in STOPWORDS)
-        elif run not in STOPWORDS:
-            out.append(run)
-    return out
-
-
-def bigrams(text: str) -> list[str]:
-    """Character bigrams of every run of Chinese characters (single characters for runs of one)."""
-    out: list[str] = []
-    for run in _CJK_RUN.findall(fold(text)):
-        out.extend([run] if len(run) == 1 else [run[i : i + 2] for i in range(len(run) - 1)])
-    return out
-
-
-def tokenize(text: str) -> list[str]:
-    """The keyword tokens of a text: words and `#`-marked bigrams (kept apart from words)."""
-    return words(text) + ["#" + b for b in bigrams(text)]
 
 
 @dataclass
 class KeywordIndex:
     """A BM25 index over chunk texts, in chunk-position order."""
 
-    bm25: object
+    bm25: Any  # bm25s.BM25 (untyped)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
@@ -120,6 +63,10 @@ class KeywordIndex:
     def num_docs(self) -> int:
         """How many chunks are indexed."""
         return int(self.bm25.scores["num_docs"])
+
+    def knows(self, token: str) -> bool:
+        """True when some chunk holds the token."""
+        return token in self.bm25.vocab_dict
 
     def idf(self, token: str) -> float:
         """BM25 IDF of a token; an unknown token gets the highest IDF."""

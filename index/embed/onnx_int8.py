@@ -22,34 +22,27 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from index.config import EmbedSettings, cache_dir
-from index.e5convert import quiet_transformers
-from index.embed import (
-    PASSAGE_PROMPTS,
-    QUERY_PROMPTS,
-    EmbedderError,
-    choose_prompt,
-    model_fingerprint,
-    resolve_model_path,
-)
+from index.embed.base import PromptedEmbedder, model_fingerprint, resolve_model_path
+from index.embed.hf import quiet_transformers
+from index.errors import EmbedderError
+from index.files import build_once, log, staged_dir, write_json
+from index.settings import EmbedSettings, cache_dir
 
-BACKEND = "onnx-int8"
+BACKEND: Literal["onnx-int8"] = "onnx-int8"
 EXPORT_VERSION = 1  # bump when the export or quantization recipe changes
 EXPORT_RECORD = "export.json"
 POOLING_MODES = ("mean", "cls", "max")
 
 
-class OnnxInt8Embedder:
+class OnnxInt8Embedder(PromptedEmbedder):
     """An Embedder that runs an int8-quantized ONNX export of a sentence-transformers model."""
 
     backend = BACKEND
@@ -61,36 +54,27 @@ class OnnxInt8Embedder:
         source = _local_model_dir(resolve_model_path(self.model_id, progress=progress), self.model_id)
         self.layout = read_layout(source)
         # the export recipe's version is part of the identity: a new recipe gives other vectors
-        self.fingerprint = model_fingerprint(self.model_id, str(source), backend=f"{BACKEND}-v{EXPORT_VERSION}")
+        self.fingerprint = model_fingerprint(
+            self.model_id, str(source), backend=f"{BACKEND}-v{EXPORT_VERSION}"
+        )
         exported = prepare_onnx_int8(source, progress=progress)
         options = ort.SessionOptions()
         options.intra_op_num_threads = _cpu_count()
         options.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(exported / "model.onnx"), options, providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise EmbedderError(f"cannot load the int8 model in {exported} ({type(exc).__name__}: {exc}); "
-                                f"delete that directory to export it again") from exc
+            raise EmbedderError(
+                f"cannot load the int8 model in {exported} ({type(exc).__name__}: {exc}); "
+                f"delete that directory to export it again"
+            ) from exc
         self._inputs = {i.name for i in self.session.get_inputs()}
         self.max_length = min(self.settings.max_seq_length, self.layout["max_seq_length"])
         self.tokenizer = _load_tokenizer(source, self.max_length)
         self.dimension = int(self.layout["dimension"])
-        prompts = self.layout["prompts"]
-        self._query_prompt = choose_prompt(prompts, self.settings.query_prompt, QUERY_PROMPTS)
-        self._passage_prompt = choose_prompt(prompts, self.settings.passage_prompt, PASSAGE_PROMPTS)
-
-    @property
-    def prompts(self) -> dict[str, str | None]:
-        """The prompts actually applied, for the index manifest."""
-        return {"query": self._query_prompt, "passage": self._passage_prompt}
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed questions (with the model's query prompt)."""
-        return self._encode(texts, self._query_prompt, progress=False)
-
-    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Embed passages (with the model's passage prompt)."""
-        return self._encode(texts, self._passage_prompt, progress=progress)
+        self.use_prompts(self.layout["prompts"], self.settings)
 
     def token_ids(self, texts: Sequence[str], prompt: str | None = None) -> list[list[int]]:
         """The token ids the model sees for `texts` (prompt included, truncated)."""
@@ -114,7 +98,10 @@ class OnnxInt8Embedder:
         return out
 
     def _run(self, ids: list[int], skip: int) -> np.ndarray:
-        feed = {"input_ids": np.asarray([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64)}
+        feed = {
+            "input_ids": np.asarray([ids], dtype=np.int64),
+            "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+        }
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(feed["input_ids"])
         hidden = self.session.run(None, {k: v for k, v in feed.items() if k in self._inputs})[0][0]
@@ -161,10 +148,14 @@ def read_layout(model_dir: Path) -> dict[str, Any]:
         raise EmbedderError(f"cannot read the sentence-transformers layout of {model_dir} ({exc})") from exc
     modes = pooling_modes(pooling)
     if len(modes) != 1 or modes[0] not in POOLING_MODES:
-        raise EmbedderError(f"the onnx-int8 backend pools by one of {', '.join(POOLING_MODES)}; {model_dir} asks "
-                            f"for {' + '.join(modes) or 'nothing'}: use backend 'torch'")
+        raise EmbedderError(
+            f"the onnx-int8 backend pools by one of {', '.join(POOLING_MODES)}; {model_dir} asks "
+            f"for {' + '.join(modes) or 'nothing'}: use backend 'torch'"
+        )
     if not (model_dir / "tokenizer.json").is_file():
-        raise EmbedderError(f"the onnx-int8 backend needs a fast tokenizer file, {model_dir / 'tokenizer.json'}")
+        raise EmbedderError(
+            f"the onnx-int8 backend needs a fast tokenizer file, {model_dir / 'tokenizer.json'}"
+        )
     return {
         "pooling": modes[0],
         "include_prompt": bool(pooling.get("include_prompt", True)),
@@ -180,9 +171,14 @@ def pooling_modes(config: dict[str, Any]) -> list[str]:
     if "pooling_mode" in config:
         mode = config["pooling_mode"]
         return [mode] if isinstance(mode, str) else list(mode)
-    legacy = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max", "pooling_mode_mean_tokens": "mean",
-              "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-              "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+    legacy = {
+        "pooling_mode_cls_token": "cls",
+        "pooling_mode_max_tokens": "max",
+        "pooling_mode_mean_tokens": "mean",
+        "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+        "pooling_mode_weightedmean_tokens": "weightedmean",
+        "pooling_mode_lasttoken": "lasttoken",
+    }
     return [name for key, name in legacy.items() if config.get(key)]
 
 
@@ -258,27 +254,20 @@ def prepare_onnx_int8(model_dir: Path, progress: bool = True, root: Path | None 
     The export is written to a temporary directory and renamed into place, under a file lock,
     so an interrupted export never leaves a half-written model behind.
     """
-    from filelock import FileLock
-
     base = (root or cache_dir()) / "models"
     base.mkdir(parents=True, exist_ok=True)
     target = base / f"onnx-int8-{model_dir.name}-{export_key(model_dir)}"
-    if (target / EXPORT_RECORD).is_file():
-        return target
-    with FileLock(str(target) + ".lock"):
-        if not (target / EXPORT_RECORD).is_file():
-            _log(progress, f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
-                           "(one-off, about 20 s)")
-            work = base / f".{target.name}.{os.getpid()}.tmp"
-            shutil.rmtree(work, ignore_errors=True)
-            try:
-                export_int8(model_dir, work)
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(work, target)
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-    return target
+
+    def export() -> None:
+        log(
+            progress,
+            f"first use of the onnx-int8 backend: exporting {model_dir.name} to int8 ONNX "
+            "(one-off, about 20 s)",
+        )
+        with staged_dir(target) as scratch:
+            export_int8(model_dir, scratch / target.name)
+
+    return build_once(target, lambda t: (t / EXPORT_RECORD).is_file(), export)
 
 
 def export_int8(model_dir: Path, out: Path) -> Path:
@@ -290,7 +279,8 @@ def export_int8(model_dir: Path, out: Path) -> Path:
     out.mkdir(parents=True)
     with quiet_transformers():
         model = SentenceTransformer(str(model_dir), device="cpu")
-    transformer = model[0].auto_model.eval()
+    transformer: Any = model[0].auto_model
+    transformer.eval()
     sample = model.tokenizer(["query: 你好，世界 hello"], return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
 
@@ -307,26 +297,42 @@ def export_int8(model_dir: Path, out: Path) -> Path:
     try:
         with torch.no_grad(), _quiet_export():
             torch.onnx.export(
-                LastHiddenState(transformer), tuple(sample[n] for n in names), str(fp32),
-                input_names=names, output_names=["last_hidden_state"], dynamic_axes=axes,
-                opset_version=17, dynamo=False,
+                LastHiddenState(transformer),
+                tuple(sample[n] for n in names),
+                str(fp32),
+                input_names=names,
+                output_names=["last_hidden_state"],
+                dynamic_axes=axes,
+                opset_version=17,
+                dynamo=False,
             )
-            quantize_dynamic(str(fp32), str(out / "model.onnx"), weight_type=QuantType.QInt8,
-                             per_channel=True, reduce_range=True)
+            quantize_dynamic(
+                str(fp32),
+                str(out / "model.onnx"),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+            )
     except Exception as exc:  # torch.onnx and onnxruntime raise many kinds
-        raise EmbedderError(f"cannot export {model_dir} to int8 ONNX ({type(exc).__name__}: {exc}); "
-                            "use backend 'torch'") from exc
+        raise EmbedderError(
+            f"cannot export {model_dir} to int8 ONNX ({type(exc).__name__}: {exc}); use backend 'torch'"
+        ) from exc
     fp32.unlink()
-    record = {"source": str(model_dir), "export_version": EXPORT_VERSION, "weights": "int8 dynamic, per channel, "
-              "reduce_range", "opset": 17, "inputs": names}
-    (out / EXPORT_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    record = {
+        "source": str(model_dir),
+        "export_version": EXPORT_VERSION,
+        "weights": "int8 dynamic, per channel, reduce_range",
+        "opset": 17,
+        "inputs": names,
+    }
+    write_json(out / EXPORT_RECORD, record)
     return out
 
 
 @contextmanager
 def _quiet_export() -> Iterator[None]:
     """Hide the tracer's warnings and the quantizer's advice to pre-process: the recipe is
-    fixed and its recall loss measured (bench/index.py --onnx)."""
+    fixed and its recall loss measured (bench/indexing.py --onnx)."""
     previous, handlers = logging.root.manager.disable, logging.root.handlers[:]
     logging.disable(logging.WARNING)
     try:
@@ -336,8 +342,3 @@ def _quiet_export() -> Iterator[None]:
     finally:
         logging.disable(previous)
         logging.root.handlers[:] = handlers  # logging.warning() installs a root handler as it goes
-
-
-def _log(progress: bool, message: str) -> None:
-    if progress:
-        print(message, file=sys.stderr)

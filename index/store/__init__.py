@@ -1,0 +1,41 @@
+"""The index on disk: generations under one live pointer, FAISS vectors, the BM25 keyword index.
+
+`generations` writes and verifies index directories, `vectors` holds all FAISS code (and the
+VectorStore view qa searches through), `keyword` the BM25 index. The names below are the
+store's public API.
+"""
+
+from index.files import writer_lock
+from index.store.generations import (
+    CURRENT,
+    MANIFEST,
+    LoadedIndex,
+    StoredChunk,
+    check_model,
+    index_exists,
+    live_generation,
+    load_index,
+    read_manifest,
+    update_settings,
+    write_generation,
+    write_index,
+)
+from index.store.vectors import FaissVectors, VectorStore
+
+__all__ = [
+    "CURRENT",
+    "MANIFEST",
+    "FaissVectors",
+    "LoadedIndex",
+    "StoredChunk",
+    "VectorStore",
+    "check_model",
+    "index_exists",
+    "live_generation",
+    "load_index",
+    "read_manifest",
+    "update_settings",
+    "write_generation",
+    "write_index",
+    "writer_lock",
+]

@@ -1,0 +1,574 @@
+"""The index on disk: a directory of plain files, written atomically, verified on load.
+
+Layout of an index directory `ROOT`:
+
+    ROOT/CURRENT              name of the live generation (replaced atomically)
+    ROOT/.lock                held by the one writer allowed at a time
+    ROOT/gen-<time>-<rand>/   one complete generation:
+        manifest.json         format, model, settings, counts, versions, file checksums
+        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks)
+        chunks.jsonl          one chunk per line (text, offsets, section, paragraph, vid)
+        articles.jsonl        one cleaned article per line (text and metadata)
+        + any extra files a component adds (listed in the manifest with checksums)
+
+A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
+at any moment leaves the previous index loadable. Nothing is pickled. The FAISS file is made
+and read through index.store.vectors, the BM25 files through index.store.keyword.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.documents import Article, Chunk
+from index.errors import (
+    DiskFullError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexWriteError,
+    one_line,
+)
+from index.files import (
+    is_disk_full,
+    lock_time,
+    read_jsonl,
+    sha256_file,
+    staged_dir,
+    write_json,
+    write_jsonl,
+    write_text_atomic,
+)
+from index.settings import IndexSettings
+from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+VECTORS = "vectors.faiss"
+CHUNKS = "chunks.jsonl"
+ARTICLES = "articles.jsonl"
+CURRENT = "CURRENT"
+_GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9_-]+")  # what _generation_name makes: one plain name
+
+FileWriter = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as stored: the chunk, its FAISS id and the digest of its embedded text."""
+
+    chunk: Chunk
+    vid: int
+    embed_hash: str
+
+
+@dataclass
+class LoadedIndex:
+    """An index read into memory."""
+
+    root: Path
+    generation: Path
+    manifest: dict[str, Any]
+    faiss_index: Any
+    chunks: list[StoredChunk]
+    articles: dict[str, Article]
+
+    @property
+    def settings(self) -> IndexSettings:
+        """The settings the index was built with."""
+        return IndexSettings.from_dict(self.manifest["settings"])
+
+    def path(self, name: str) -> Path:
+        """Path of a file of the live generation."""
+        return self.generation / name
+
+    @cached_property
+    def vectors(self) -> FaissVectors:
+        """The chunk vectors, to search and reconstruct by vid (qa's view of `faiss_index`)."""
+        return FaissVectors(self.faiss_index)
+
+
+def index_exists(root: Path) -> bool:
+    """True when `root` holds a live index generation."""
+    return (root / CURRENT).is_file()
+
+
+def live_generation(root: Path) -> Path:
+    """Return the live generation directory of the index at `root`.
+
+    CURRENT must name a generation directory inside `root` (`gen-…`): an absolute path, `..`,
+    or a symbolic link (CURRENT itself or the generation) is refused as corrupt, so a
+    tampered index can never make a reader load files from elsewhere.
+    """
+    if not root.exists():
+        raise IndexNotFoundError(
+            f"no index at {str(root)!r}: build one with `python -m index build --corpus DIR --index {root}`"
+        )
+    pointer = root / CURRENT
+    if not pointer.is_file():
+        raise IndexNotFoundError(
+            f"{str(root)!r} is not an index directory (no {CURRENT} file): build one with "
+            f"`python -m index build --corpus DIR --index {root}`"
+        )
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if pointer.is_symlink() or not _GENERATION_NAME.fullmatch(name) or (root / name).is_symlink():
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {CURRENT} must name a generation directory inside the index "
+            f"(got {name[:80]!r}{', through a symbolic link' if pointer.is_symlink() else ''}); rebuild the index"
+        )
+    generation = root / name
+    if not (generation / MANIFEST).is_file():
+        raise IndexCorruptError(
+            f"index {str(root)!r}: live generation {generation.name!r} is missing; rebuild the index"
+        )
+    return generation
+
+
+def read_manifest(root: Path) -> dict[str, Any]:
+    """Read and check the manifest of the live generation.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError (unreadable, or valid JSON of the wrong shape).
+    """
+    return _manifest_of(root, live_generation(root))
+
+
+def _manifest_of(root: Path, generation: Path) -> dict[str, Any]:
+    """Read and check the manifest of one generation of the index at `root`."""
+    try:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
+        ) from exc
+    _check_format(root, manifest)
+    if problem := manifest_problem(manifest):
+        raise IndexCorruptError(f"index {str(root)!r}: {MANIFEST} is damaged ({problem}); rebuild the index")
+    return manifest
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with the shape of a manifest that parsed as JSON, or None when it is sound.
+
+    Checked: every part the index, qa and `index info` read (model, counts, files, FAISS
+    type, settings, next FAISS id), with its type.
+    """
+    checks: list[tuple[str, Any, type | tuple[type, ...]]] = [
+        ("model", manifest.get("model"), dict),
+        ("counts", manifest.get("counts"), dict),
+        ("files", manifest.get("files"), dict),
+        ("faiss", manifest.get("faiss"), dict),
+        ("settings", manifest.get("settings"), dict),
+        ("created", manifest.get("created"), str),
+    ]
+    for name, value, kind in checks:
+        if not isinstance(value, kind):
+            return _wrong(name, value, kind)
+    model, counts, faiss_info = manifest["model"], manifest["counts"], manifest["faiss"]
+    fields: list[tuple[str, Any, type | tuple[type, ...]]] = [
+        ("model.id", model.get("id"), str),
+        ("model.fingerprint", model.get("fingerprint"), str),
+        ("model.dimension", model.get("dimension"), int),
+        ("counts.articles", counts.get("articles"), int),
+        ("counts.chunks", counts.get("chunks"), int),
+        ("faiss.type", faiss_info.get("type"), str),
+        ("next_vid", manifest.get("next_vid", 0), int),
+        ("versions", manifest.get("versions", {}), dict),
+    ]
+    for name, value, kind in fields:
+        negative = isinstance(value, int) and value < 0
+        if not isinstance(value, kind) or isinstance(value, bool) or negative:
+            return _wrong(name, value, kind)
+    return _files_problem(manifest["files"]) or _settings_problem(manifest["settings"])
+
+
+def _files_problem(files: Mapping[str, Any]) -> str | None:
+    for name, entry in files.items():
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts or name == MANIFEST:
+            return f"file name {name[:80]!r} is not a path inside the generation"
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            return f"files[{name!r}] has no sha256"
+        size = entry.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return _wrong(f"files[{name!r}].bytes", size, int)
+    return None
+
+
+def _settings_problem(settings: Mapping[str, Any]) -> str | None:
+    for name in ("clean", "chunk", "embed", "store", "retrieval"):
+        if not isinstance(settings.get(name, {}), dict):
+            return _wrong(f"settings.{name}", settings.get(name), dict)
+    try:
+        IndexSettings.from_dict(dict(settings))
+    except (TypeError, ValueError) as exc:
+        return f"settings: {' '.join(str(exc).split())}"
+    return None
+
+
+def _wrong(name: str, value: Any, kind: type | tuple[type, ...]) -> str:
+    """`name` is missing or of the wrong type, in words."""
+    want = "an object" if kind is dict else "a number" if kind is int else "text"
+    if value is None:
+        return f"{name} is missing"
+    return f"{name} should be {want}, not {type(value).__name__} {json.dumps(value, ensure_ascii=False)[:40]}"
+
+
+def load_index(
+    root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+) -> LoadedIndex:
+    """Load and verify the live generation of the index at `root`.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError.
+    """
+    generation = live_generation(root)
+    manifest = _manifest_of(root, generation)  # of this generation, even if CURRENT moves meanwhile
+    if verify:
+        verify_files(generation, manifest)
+    check_model(manifest, model_id, fingerprint, root)
+    try:
+        vectors = read_faiss(generation / VECTORS)
+        chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
+        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(generation / ARTICLES))}
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
+    _check_counts(root, manifest, vectors, chunks, articles)
+    return LoadedIndex(root, generation, manifest, vectors, chunks, articles)
+
+
+def check_model(
+    manifest: Mapping[str, Any], model_id: str | None, fingerprint: str | None, root: Path
+) -> None:
+    """Raise IndexMismatchError when the query embedder is not the one the index was built with."""
+    built = manifest["model"]
+    if model_id is not None and model_id != built["id"]:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with model {built['id']!r}, but the query model is {model_id!r}: "
+            f"query with {built['id']!r} or rebuild the index with {model_id!r}"
+        )
+    if fingerprint is not None and fingerprint != built["fingerprint"]:
+        raise IndexMismatchError(
+            f"index {str(root)!r} was built with another version of model {built['id']!r} "
+            f"(fingerprint {built['fingerprint']} != {fingerprint}): rebuild the index"
+        )
+
+
+def verify_files(generation: Path, manifest: Mapping[str, Any]) -> None:
+    """Check that every file listed in the manifest exists with its size and checksum."""
+    for name, expected in manifest["files"].items():
+        path = generation / name
+        if not path.is_file():
+            raise IndexCorruptError(
+                f"index file {name!r} is missing from {str(generation)!r}; rebuild the index"
+            )
+        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+            raise IndexCorruptError(
+                f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index"
+            )
+
+
+def write_index(
+    root: Path,
+    *,
+    articles: Sequence[Article],
+    chunks: Sequence[StoredChunk],
+    vectors: np.ndarray,
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    extra_files: Mapping[str, FileWriter] | None = None,
+    extra_manifest: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a new generation from chunk vectors and make it live; return its directory.
+
+    The caller must hold the write lock (see `writer_lock`).
+    """
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    dimension = (
+        vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
+    )
+    index, info = build_faiss(vectors, [c.vid for c in chunks], settings.store, dimension)
+    return write_generation(
+        root,
+        articles=articles,
+        chunks=chunks,
+        faiss_index=index,
+        faiss_info=info,
+        settings=settings,
+        model=model,
+        extra_files=extra_files,
+        extra_manifest=extra_manifest,
+    )
+
+
+def write_generation(
+    root: Path,
+    *,
+    articles: Sequence[Article],
+    chunks: Sequence[StoredChunk],
+    faiss_index: Any,
+    faiss_info: Mapping[str, Any],
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    extra_files: Mapping[str, FileWriter] | None = None,
+    extra_manifest: Mapping[str, Any] | None = None,
+    next_vid: int | None = None,
+) -> Path:
+    """Write a new generation around a ready FAISS index and make it live; return its directory.
+
+    `faiss_index` must hold exactly the vids of `chunks`. `next_vid` is the first vid never
+    used yet (vids are not reused, so a stale reference can never name another chunk).
+    The caller must hold the write lock (see `writer_lock`).
+    """
+    if faiss_index.ntotal != len(chunks):
+        raise ValueError(f"{len(chunks)} chunks but {faiss_index.ntotal} vectors in the FAISS index")
+    with _new_generation(root) as staging:
+        _stage("faiss", VECTORS)
+        write_faiss(faiss_index, staging / VECTORS)
+        _stage("chunks", CHUNKS)
+        write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
+        _stage("articles", ARTICLES)
+        write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
+        for name, writer in (extra_files or {}).items():
+            _stage(name, name)
+            writer(staging / name)
+        floor = max((c.vid for c in chunks), default=-1) + 1
+        counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
+        manifest = _manifest(staging, counts, int(faiss_index.d), settings, model, faiss_info, extra_manifest)
+        _stage("manifest", MANIFEST)
+        write_json(staging / MANIFEST, manifest)
+    return root / staging.name
+
+
+def stage_hook(stage: str) -> None:
+    """Called before each step of writing a generation; does nothing (tests slow it down to kill a writer)."""
+
+
+_step: ContextVar[str] = ContextVar("wenda_write_step", default="the new generation")
+
+
+def _stage(stage: str, what: str) -> None:
+    """Record which file is being written (for a disk-full message), then call `stage_hook`."""
+    _step.set(what)
+    stage_hook(stage)
+
+
+def remove_stale(root: Path, keep: Iterable[str] = ()) -> None:
+    """Delete what killed or failed writers left behind.
+
+    That is: generation directories that CURRENT does not name and that are not in `keep`
+    (the caller passes the previous generation, or generations a reader still holds), staging
+    directories (index.files.staged_dir), parked old directories (index.files.replace_dir) and
+    CURRENT temporaries (index.files.write_text_atomic). Only what is older than the writer
+    lock's acquisition is touched, and only a writer holding the lock may call this, so
+    nothing deleted is still being written.
+    """
+    if not root.is_dir():
+        return
+    keep = {*keep, _pointer_name(root)}
+    since = lock_time(root)
+    for path in root.iterdir():
+        name = path.name
+        ours = _GENERATION_NAME.fullmatch(name) or name.startswith((".staging-", ".gen-", f".{CURRENT}."))
+        if not ours or name in keep or path.is_symlink() or _mtime(path) >= since:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _pointer_name(root: Path) -> str:
+    """The name CURRENT holds ('' when there is none)."""
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return float("inf")
+
+
+def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any] | None = None) -> Path:
+    """Make a new generation with the same files and new settings in its manifest.
+
+    Files are hard-linked (copied where links are not possible), so this is cheap and atomic.
+    The caller must hold the write lock.
+    """
+    current = live_generation(root)
+    manifest = _manifest_of(root, current)
+    verify_files(current, manifest)
+    with _new_generation(root) as staging:
+        for name in manifest["files"]:
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(current / name, target)
+        write_json(staging / MANIFEST, {**manifest, "settings": settings.to_dict(), **(note or {})})
+    return root / staging.name
+
+
+@contextmanager
+def _new_generation(root: Path) -> Iterator[Path]:
+    """Yield the directory to write a new generation into; when the block succeeds it goes live.
+
+    The caller must hold the write lock. What killed writers left is removed first. When the
+    disk fills up, whatever was written is removed, the previous generation stays live and
+    DiskFullError names the file being written.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    remove_stale(root)
+    generation = root / _generation_name()
+    token = _step.set("the new generation")
+    try:
+        with staged_dir(generation, sync=True) as scratch:
+            staging = scratch / generation.name
+            staging.mkdir()
+            try:
+                yield staging
+            except OSError as exc:  # judged now, while what was written still fills the disk
+                raise _write_error(exc, root) from exc
+            _stage("rename", "the new generation")
+        _make_live(root, generation)
+    except OSError as exc:
+        if generation.is_dir() and _pointer_name(root) != generation.name:
+            shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
+        if (error := _write_error(exc, root)) is exc:
+            raise
+        raise error from exc
+    finally:
+        _step.reset(token)
+
+
+def _write_error(exc: OSError, root: Path) -> OSError:
+    """The error to raise for a failed write: DiskFullError when the disk is full, else an
+    IndexWriteError naming the file being written (`exc` itself when it is one already)."""
+    if isinstance(exc, IndexWriteError):
+        return exc
+    what = f"{_step.get()} of index {str(root)!r}"
+    if is_disk_full(exc, root):
+        return DiskFullError(
+            f"disk full while writing {what}: free space and retry (the previous index is unchanged)"
+        )
+    reason = exc.strerror or one_line(exc)
+    return IndexWriteError(f"could not write {what} ({reason}); the previous index is unchanged")
+
+
+def _make_live(root: Path, generation: Path) -> None:
+    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
+
+    The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    """
+    previous = _pointer_name(root)
+    _stage("swap", CURRENT)
+    write_text_atomic(root / CURRENT, generation.name + "\n")
+    remove_stale(root, keep={generation.name, previous})
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _manifest(
+    staging: Path,
+    counts: Mapping[str, int],
+    dimension: int,
+    settings: IndexSettings,
+    model: Mapping[str, Any],
+    faiss_info: Mapping[str, Any],
+    extra: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    files = {
+        p.relative_to(staging).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
+        for p in sorted(staging.rglob("*"))
+        if p.is_file() and p.name != MANIFEST
+    }
+    return {
+        "format": "wenda-index",
+        "format_version": FORMAT_VERSION,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": {**model, "dimension": dimension},
+        "settings": settings.to_dict(),
+        "faiss": dict(faiss_info),
+        "counts": {"articles": counts["articles"], "chunks": counts["chunks"]},
+        "next_vid": counts["next_vid"],
+        "versions": _versions(),
+        "files": files,
+        **(extra or {}),
+    }
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata
+
+    versions = {}
+    for package in ("wenda", "faiss-cpu", "sentence-transformers", "transformers", "torch", "numpy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def _check_format(root: Path, manifest: Any) -> None:
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {MANIFEST} holds a JSON {type(manifest).__name__}, not an object; "
+            "rebuild the index"
+        )
+    if manifest.get("format") != "wenda-index" or manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index {str(root)!r} has format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
+            f"this program reads wenda-index version {FORMAT_VERSION}: rebuild the index"
+        )
+
+
+def _check_counts(
+    root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict
+) -> None:
+    counts = manifest["counts"]
+    if (
+        vectors.ntotal != len(chunks)
+        or counts["chunks"] != len(chunks)
+        or counts["articles"] != len(articles)
+    ):
+        raise IndexCorruptError(
+            f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
+            f"{len(articles)} articles; manifest says {counts}): rebuild it"
+        )
+    ids = stored_ids(vectors)
+    if ids is not None and ids != {c.vid for c in chunks}:
+        raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
+
+
+def _chunk_row(stored: StoredChunk) -> dict[str, Any]:
+    return {**stored.chunk.to_dict(), "vid": stored.vid, "embed_hash": stored.embed_hash}
+
+
+def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
+    return StoredChunk(Chunk.from_dict(row), int(row["vid"]), str(row["embed_hash"]))
+
+
+def _generation_name() -> str:
+    return f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"

@@ -1,0 +1,202 @@
+"""FAISS, and nothing else: the vector index of a generation, and the VectorStore view of it.
+
+Only this module imports faiss. The builders make, fill, update and save FAISS indexes
+through it; qa searches through `VectorStore` (`LoadedIndex.vectors`), never through faiss.
+Every index is an `IndexIDMap2` whose ids are the chunks' `vid`s, over exact inner-product
+search (flat) or an HNSW graph (see `faiss_kind`).
+"""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import faiss
+import numpy as np
+
+from index.settings import StoreSettings
+
+FAISS_TYPES = ("flat", "hnsw")
+
+
+class VectorStore(Protocol):
+    """The stored chunk vectors, searched by inner product (cosine: vectors are normalised)."""
+
+    @property
+    def ntotal(self) -> int:
+        """How many vectors are stored."""
+        ...
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids (vids) and scores of the `k` nearest vectors to one query vector, best first."""
+        ...
+
+    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `ids`, one float32 row each."""
+        ...
+
+
+class FaissVectors:
+    """A VectorStore over a FAISS ID-mapped index."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @property
+    def ntotal(self) -> int:
+        """How many vectors are stored."""
+        return int(self.index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        """The size of each vector."""
+        return int(self.index.d)
+
+    def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ids and scores of the `k` nearest vectors (fewer when fewer are stored), best first."""
+        k = min(k, self.ntotal)
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        scores, ids = self.index.search(vector.reshape(1, -1).astype(np.float32), k)
+        found = ids[0] >= 0
+        return ids[0][found], scores[0][found]
+
+    def reconstruct(self, ids: Sequence[int]) -> np.ndarray:
+        """The stored vectors of `ids`, one float32 row each."""
+        if not len(ids):
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self.index.reconstruct(int(i)) for i in ids])
+
+
+def search_on_one_thread() -> None:
+    """Make FAISS search on one thread (a process that answers one question at a time).
+
+    FAISS's OpenMP threads only slow a single query down: exact search over 100k vectors
+    takes 7.4 ms on one thread against 15.5 ms on two (bench/scale.py), and idle OpenMP
+    threads compete with the embedding model's (HNSW searches one query on one thread anyway).
+    """
+    faiss.omp_set_num_threads(1)
+
+
+def faiss_kind(count: int, settings: StoreSettings) -> str:
+    """The FAISS index type for `count` chunks: the forced one, or by size when `auto`."""
+    if settings.index_type != "auto":
+        return settings.index_type
+    return "hnsw" if count >= settings.hnsw_threshold else "flat"
+
+
+def make_faiss_index(
+    dimension: int, count: int, settings: StoreSettings, kind: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """An empty FAISS index of the type the settings and corpus size call for, with its description."""
+    kind = kind or faiss_kind(count, settings)
+    inner: Any
+    info: dict[str, Any]
+    if kind == "flat":
+        inner, info = faiss.IndexFlatIP(dimension), {"type": "flat", "metric": "inner_product"}
+    elif kind == "hnsw":
+        inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = settings.hnsw_ef_construction
+        inner.hnsw.efSearch = settings.hnsw_ef_search
+        info = {
+            "type": "hnsw",
+            "metric": "inner_product",
+            "m": settings.hnsw_m,
+            "ef_construction": settings.hnsw_ef_construction,
+            "ef_search": settings.hnsw_ef_search,
+        }
+    else:
+        raise ValueError(f"FAISS index type {kind!r} is unknown; valid: {FAISS_TYPES}")
+    info["threshold"] = settings.hnsw_threshold
+    info["chosen"] = "forced" if settings.index_type != "auto" else "auto"
+    return faiss.IndexIDMap2(inner), info
+
+
+def build_faiss(
+    vectors: np.ndarray, ids: Sequence[int], settings: StoreSettings, dimension: int, kind: str | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """A FAISS index holding `vectors` under `ids`, of the type the settings call for, with its description."""
+    index, info = make_faiss_index(dimension, len(vectors), settings, kind)
+    if len(vectors):
+        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    return index, info
+
+
+def supports_removal(faiss_index: Any) -> bool:
+    """True when vectors can be removed in place (flat); HNSW graphs cannot drop a node."""
+    inner = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
+    return isinstance(inner, faiss.IndexFlat)
+
+
+def update_faiss(
+    index: Any,
+    info: Mapping[str, Any],
+    old_vids: Sequence[int],
+    vids: Sequence[int],
+    new_ids: Sequence[int],
+    new_vectors: np.ndarray,
+    settings: StoreSettings,
+) -> tuple[Any, dict[str, Any], str]:
+    """The FAISS index for chunks `vids` (in order), from `index` (holding `old_vids`, described
+    by `info`) and the vectors of the chunks with new ids, `new_ids`.
+
+    The index is updated in place (it is the in-memory copy; the live files stay as they
+    are) when it keeps its type and can drop what is gone; else it is rebuilt from the stored
+    vectors (reconstructed, never re-embedded). Returns the index, its description and what
+    was done, in words.
+    """
+    keep = set(vids)
+    gone = np.asarray(sorted(v for v in old_vids if v not in keep), dtype=np.int64)
+    added = np.asarray(new_ids, dtype=np.int64)
+    kind = faiss_kind(len(vids), settings)
+    same_kind = info["type"] == kind
+    if same_kind and (len(gone) == 0 or supports_removal(index)):
+        if len(gone):
+            index.remove_ids(gone)
+        if len(added):
+            index.add_with_ids(np.ascontiguousarray(new_vectors), added)
+        return index, dict(info), "updated in place"
+    fresh_rows = {vid: row for row, vid in enumerate(added.tolist())}
+    rows = [new_vectors[fresh_rows[v]] if v in fresh_rows else index.reconstruct(v) for v in vids]
+    vectors = np.stack(rows) if rows else np.zeros((0, int(index.d)), dtype=np.float32)
+    rebuilt, new_info = build_faiss(vectors, vids, settings, int(index.d), kind)
+    reason = "type changed with size" if not same_kind else "HNSW cannot remove vectors"
+    return rebuilt, new_info, f"rebuilt from stored vectors ({reason}; nothing re-embedded)"
+
+
+def stored_ids(index: Any) -> set[int] | None:
+    """The ids held by an ID-mapped index (None for an index without an id map)."""
+    return set(faiss.vector_to_array(index.id_map).tolist()) if hasattr(index, "id_map") else None
+
+
+def read_faiss(path: Path) -> Any:
+    """Read a native FAISS file (raises RuntimeError when it is damaged)."""
+    return faiss.read_index(str(path))
+
+
+def write_faiss(index: Any, path: Path) -> None:
+    """Write a native FAISS file.
+
+    Raises:
+        OSError: the file could not be written (ENOSPC when the disk is full); FAISS itself
+            raises a RuntimeError with a C++ assertion in it.
+    """
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        message = str(exc)
+        full = "No space left" in message or "Disk quota" in message or _no_space(path.parent)
+        detail = message.rsplit(": ", 1)[-1].strip() or "write error"
+        raise OSError(
+            errno.ENOSPC if full else errno.EIO, f"FAISS could not write it ({detail})", str(path)
+        ) from exc
+
+
+def _no_space(directory: Path) -> bool:
+    try:
+        return shutil.disk_usage(directory).free < (1 << 20)
+    except OSError:
+        return False

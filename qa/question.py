@@ -1,0 +1,46 @@
+"""Reading a question: validation, and follow-ups read with the previous question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from index.errors import WendaError
+from qa.settings import MAX_TOP_K, RetrievalSettings
+
+# A question this short, or opening/closing like a follow-up, is read with the previous one.
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|还有|另外|而|它|他们|她们|其)|呢[？?。.！!]*$|^(and|what about|how about)\b", re.IGNORECASE
+)
+
+
+class QuestionError(WendaError, ValueError):
+    """A question that cannot be asked as given (empty, too long, bad top_k)."""
+
+
+def check_question(
+    question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars
+) -> str:
+    """Normalise and validate a question; raise QuestionError with a one-line message."""
+    if not isinstance(question, str) or not question.strip():
+        raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
+    if len(question) > max_chars:
+        raise QuestionError(
+            f"问题太长（{len(question)} 字），请控制在 {max_chars} 字以内。"
+            f"(The question is longer than {max_chars} characters.)"
+        )
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= MAX_TOP_K:
+        raise QuestionError(f"top_k={top_k!r} must be an integer from 1 to {MAX_TOP_K}")
+    return " ".join(question.split())
+
+
+def clip(text: str, max_chars: int) -> str:
+    """An earlier question of the conversation, whitespace-normalised and cut to `max_chars`."""
+    return " ".join(text.split())[:max_chars]
+
+
+def contextual_queries(question: str, history: Sequence[str]) -> list[str]:
+    """The question, plus the question read with the previous one when it is a follow-up."""
+    if history and (len(question) <= 12 or _FOLLOW_UP.search(question)):
+        return [question, f"{history[-1]} {question}"]
+    return [question]
