@@ -224,7 +224,12 @@ class Bot:
         top, texts, chosen = found.candidates, found.texts, found.chosen
         if (field := asked_field(question)) and top:
             return self._provenance_answer(question, found, field)
-        abstained = not chosen or self.answerable(found) < self.settings.abstain_threshold
+        # A name the corpus never contains decides on its own: the articles cannot be about it.
+        abstained = (
+            not chosen
+            or bool(found.evidence.absent_names)
+            or self.answerable(found) < self.settings.abstain_threshold
+        )
         if abstained:  # the closest passages, shown as not answering: no highlight, no support
             passages = tuple(
                 Passage(i + 1, texts[i], c.relevance, (), self._citation(c)) for i, c in enumerate(top)

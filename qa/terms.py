@@ -73,6 +73,7 @@ def _pos(word: str) -> str:
 
 
 ENTITY_TAGS = {
+    "j": "org",  # abbreviations: 欧盟, 东盟, 北约
     "ns": "place",
     "nr": "person",
     "nrfg": "person",
@@ -99,3 +100,19 @@ def follow_up_terms(question: Sequence[Term], previous: Sequence[Term]) -> list[
     own = {t.word for t in question}
     kept = [t for t in previous if t.word not in own and entity_kind(t.word) not in replaced]
     return [*question, *kept]
+
+
+NAME_KINDS = frozenset({"place", "person", "org", "name"})
+
+
+def absent_names(question_terms: Sequence[Term], vocabulary: Callable[[str], bool]) -> list[str]:
+    """The names (places, people, organisations, other proper names, Latin words) a question
+    asks about that the corpus never contains: "2024年中国与欧盟的贸易额是多少？" on a corpus
+    that never names 欧盟 asks about something the articles do not cover."""
+    return [
+        t.word
+        for t in question_terms
+        if not known(t, vocabulary)
+        and not re.search(r"几|第", t.word)
+        and (entity_kind(t.word) in NAME_KINDS or (t.word.isascii() and t.word.isalpha() and len(t.word) > 1))
+    ]
