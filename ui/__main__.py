@@ -111,6 +111,12 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"colours when the page address does not say (?theme=): auto follows the reader's system "
         f"(env: {env['theme']}; default auto)",
     )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address readers use, e.g. https://qa.example.com behind a proxy: the /embed snippets "
+        f"point there (env: {env['public_url']}; default: this server's own address)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -129,6 +135,7 @@ def _flags(args: argparse.Namespace) -> dict:
         "placeholder",
         "placeholder_en",
         "theme",
+        "public_url",
     )
     flags = {name: getattr(args, name) for name in names}
     if flags["allowed_origins"]:
@@ -140,6 +147,7 @@ def _flags(args: argparse.Namespace) -> dict:
 
 def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # its INFO lines name a missing AVX2 build
     try:
         settings = load_settings(_flags(args), config=args.config)
     except SettingsError as exc:
@@ -156,26 +164,51 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from index.errors import IndexStoreError
+    from index.errors import EXIT_INDEX, IndexStoreError
     from ui.service import BotService
 
     index_dir = settings.index or _prepare_sample()
+    failures: list[str] = []
+    servers: list = []
+
+    def stop(detail: str) -> None:  # an index that cannot be loaded will not load by waiting
+        failures.append(detail)
+        for server in servers:
+            server.should_exit = True
+
     # Start loading the model before importing gradio, so the two overlap at start-up.
-    service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True)
+    service = BotService(index_dir, max_concurrent=settings.concurrency).start(
+        background=True, on_failure=stop
+    )
     import uvicorn
 
     from ui.app import create_app
 
     app = create_app(settings, service)
-    print(
-        f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
-        file=sys.stderr,
-    )
-    try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-    except (OSError, IndexStoreError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    server = uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="info"))
+    servers.append(server)
+    if not failures:
+        print(
+            f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
+            file=sys.stderr,
+        )
+        try:
+            server.run()
+        except (OSError, IndexStoreError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except SystemExit as exc:  # uvicorn exits with 1 when it cannot listen (it logged why)
+            if exc.code in (0, None):
+                raise
+            print(
+                f"error: cannot listen on {settings.host}:{settings.port}; "
+                "is the port in use? choose another with --port",
+                file=sys.stderr,
+            )
+            return 2
+    if failures:
+        print(f"error: {failures[0]}", file=sys.stderr)
+        return EXIT_INDEX
     return 0
 
 

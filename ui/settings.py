@@ -52,6 +52,7 @@ class Settings:
     placeholder: str | None = None  # the question box's hint; None: a sample question or a neutral hint
     placeholder_en: str | None = None  # the same on English pages (None: `placeholder`)
     theme: Theme = "auto"  # light, dark, or the reader's system setting; a page's ?theme= overrides it
+    public_url: str | None = None  # the address readers use (behind a proxy), for the /embed snippets
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -71,6 +72,8 @@ class Settings:
         object.__setattr__(self, "allowed_origins", normalise_origins(self.allowed_origins))
         if self.examples is not None:
             object.__setattr__(self, "examples", tuple(e.strip() for e in self.examples if e.strip()))
+        if self.public_url is not None:
+            object.__setattr__(self, "public_url", normalise_public_url(self.public_url))
 
     @property
     def chat_examples(self) -> tuple[str, ...]:
@@ -133,6 +136,32 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def normalise_public_url(url: str) -> str | None:
+    """The app's public address as scheme://host[:port][/path] with no trailing slash; None if blank."""
+    text = url.strip().rstrip("/")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or port == -1
+    ):
+        raise SettingsError(
+            f"public_url {url!r} is not an address: write scheme://host[:port][/path], "
+            "e.g. https://qa.example.com or https://www.example.com/qa"
+        )
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "") + parts.path
+
+
 def _split_list(raw: str) -> list[str]:
     return [p for p in raw.replace(",", " ").split() if p]
 
@@ -171,6 +200,7 @@ ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "theme": ("WENDA_THEME", str),
     "feedback": ("WENDA_FEEDBACK", _boolean),
     "feedback_max_bytes": ("WENDA_FEEDBACK_MAX_BYTES", int),
+    "public_url": ("WENDA_PUBLIC_URL", str),
 }
 CONFIG_ENV = "WENDA_CONFIG"
 
@@ -249,6 +279,7 @@ def _build(values: dict[str, Any]) -> Settings:
         "theme": lambda v: str(v).strip().lower(),
         "feedback": _boolean,
         "feedback_max_bytes": int,
+        "public_url": str,
     }
     typed = {}
     for name, value in values.items():
