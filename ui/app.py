@@ -26,7 +26,7 @@ from ui.chat import build_chat
 from ui.guard import BodyLimits, RequestGuard
 from ui.render import CSS, boot_script, chat_head
 from ui.security import OriginGuard, OriginPolicy, public_base_url
-from ui.service import BotService, NotReadyError, ServiceError
+from ui.service import BotService, NotReadyError, ServiceError, describe_value
 from ui.settings import Settings
 from ui.widget import add_embed_routes
 
@@ -313,19 +313,7 @@ def _problem(error: dict[str, Any]) -> str:
     if error["type"] == "missing":
         return f"{field} is missing: it must be {FIELD_RULES[loc[0]]}"
     rule = "a string" if len(loc) > 1 else FIELD_RULES[loc[0]]
-    return f"{field}: must be {rule}, got {_kind(error.get('input'))}"
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value!r}"[:40]
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
+    return f"{field}: must be {rule}, got {describe_value(error.get('input'))}"
 
 
 __all__ = [

@@ -183,20 +183,14 @@ def build_chat(
             queue=False,
             api_visibility="private",
         )
-        reason_send.click(
-            on_reason,
-            inputs=[reason, verdict_id, lang],
-            outputs=[feedback_ack, reason, reason_send],
-            queue=False,
-            api_visibility="private",
-        )
-        reason.submit(
-            on_reason,
-            inputs=[reason, verdict_id, lang],
-            outputs=[feedback_ack, reason, reason_send],
-            queue=False,
-            api_visibility="private",
-        )
+        for send_reason in (reason_send.click, reason.submit):
+            send_reason(
+                on_reason,
+                inputs=[reason, verdict_id, lang],
+                outputs=[feedback_ack, reason, reason_send],
+                queue=False,
+                api_visibility="private",
+            )
         feedback_close.click(
             lambda: gr.update(visible=False), outputs=[feedback_box], queue=False, api_visibility="private"
         )

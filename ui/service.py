@@ -224,7 +224,7 @@ def check_question_text(question: Any) -> str:
     """The question if it is text the model can read; QuestionError naming the problem otherwise."""
     if not isinstance(question, str):
         raise QuestionError(
-            f"问题必须是文本。(The question must be text (a JSON string), not {_kind(question)}.)"
+            f"问题必须是文本。(The question must be text (a JSON string), not {describe_value(question)}.)"
         )
     check_encodable(question, "question")
     return question
@@ -237,7 +237,7 @@ def check_history(history: Any) -> list[str]:
     if not isinstance(history, (list, tuple)) or not all(isinstance(h, str) for h in history):
         raise QuestionError(
             "history 必须是问题文本的列表。(history must be a list of earlier questions as strings, "
-            f"not {_kind(history)}.)"
+            f"not {describe_value(history)}.)"
         )
     for item in history:
         check_encodable(item, "history")
@@ -247,7 +247,7 @@ def check_history(history: Any) -> list[str]:
 def check_top_k(top_k: Any) -> None:
     """QuestionError unless top_k is a whole number (a JSON integer, not a bool or a string)."""
     if not isinstance(top_k, int) or isinstance(top_k, bool):
-        raise QuestionError(f"top_k must be a whole number (a JSON integer), not {_kind(top_k)}.")
+        raise QuestionError(f"top_k must be a whole number (a JSON integer), not {describe_value(top_k)}.")
 
 
 def check_encodable(text: str, field: str) -> None:
@@ -267,7 +267,7 @@ def without_surrogates(text: str) -> str:
     return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
-def _kind(value: Any) -> str:
+def describe_value(value: Any) -> str:
     """A short description of a JSON value's type, for messages."""
     if value is None:
         return "null"
