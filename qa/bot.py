@@ -114,7 +114,9 @@ class Bot:
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
         clock.lap("merge")
         contexts = [self._context(c) for c in top]
-        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts)
+        scored = score_sentences(
+            " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
+        )
         ev = evidence(question, top, texts, scored)
         clock.lap("score")
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), ev)
@@ -174,8 +176,14 @@ class Bot:
         chosen = best_sentences(found.sentences)
         p_answerable = float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
         abstained = p_answerable < self.settings.abstain_threshold
-        answer = None if abstained or not chosen else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
-        highlights = highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        answer = (
+            None
+            if abstained or not chosen
+            else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        )
+        highlights = (
+            highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        )
         passages = tuple(
             Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
         )
@@ -212,11 +220,13 @@ def load_bot(
     embedder: Embedder | None = None,
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
+    generation: str | None = None,
 ) -> Bot:
     """Load a bot over `index_dir`, or over the built-in sample index (built on first use).
 
     `embedder` replaces the one the index names (it must be the same model); `overrides`
-    replaces retrieval settings for this bot only (e.g. `{"keyword_weight": 0}`).
+    replaces retrieval settings for this bot only (e.g. `{"keyword_weight": 0}`); `generation`
+    names the generation to load instead of the live one (a server switching to a new one).
 
     Raises:
         index.errors.IndexNotFoundError, IndexCorruptError, IndexMismatchError, EmbedderError.
@@ -226,9 +236,10 @@ def load_bot(
 
         index_dir = ensure_sample_index(progress=progress)
     index_dir = Path(index_dir)
-    settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
-    embedder = embedder or make_embedder(settings.embed, progress=progress)
-    index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
+    if embedder is None:
+        settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
+        embedder = make_embedder(settings.embed, progress=progress)
+    index = load_index(index_dir, embedder.model_id, embedder.fingerprint, generation=generation)
     retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
     bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
     _ = bot.background  # measured now (about a second), not on the first reader's question

@@ -12,7 +12,9 @@ Layout of an index directory `ROOT`:
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
-at any moment leaves the previous index loadable. Nothing is pickled. The FAISS file is made
+at any moment leaves the previous index loadable. Superseded generations are deleted by the
+next writer, except the one just replaced and those a running server holds a lease on
+(index.store.leases). Nothing is pickled. The FAISS file is made
 and read through index.store.vectors, the BM25 files through index.store.keyword.
 """
 
@@ -36,6 +38,7 @@ from index.documents import Article, Chunk
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.files import read_jsonl, sha256_file, staged_dir, write_json, write_jsonl, write_text_atomic
 from index.settings import IndexSettings
+from index.store.leases import leased_generations
 from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
 
 FORMAT_VERSION = 1
@@ -108,31 +111,65 @@ def live_generation(root: Path) -> Path:
     return generation
 
 
+def named_generation(root: Path, name: str) -> Path:
+    """The directory of generation `name` of the index at `root` (not necessarily the live one)."""
+    if not name.startswith("gen-") or Path(name).name != name:
+        raise IndexNotFoundError(f"{name!r} is not a generation name (gen-…) of index {str(root)!r}")
+    generation = root / name
+    if not (generation / MANIFEST).is_file():
+        raise IndexNotFoundError(f"index {str(root)!r} has no complete generation {name!r}")
+    return generation
+
+
 def read_manifest(root: Path) -> dict[str, Any]:
     """Read the manifest of the live generation."""
-    generation = live_generation(root)
+    return _read_manifest(root, live_generation(root))
+
+
+def _read_manifest(root: Path, generation: Path) -> dict[str, Any]:
     try:
-        return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(
-            f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
+            f"index {str(root)!r}: {MANIFEST} of {generation.name!r} is unreadable ({exc}); rebuild the index"
         ) from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"index {str(root)!r}: {MANIFEST} of {generation.name!r} is not an object")
+    return manifest
 
 
 def load_index(
-    root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+    root: Path,
+    model_id: str | None = None,
+    fingerprint: str | None = None,
+    verify: bool = True,
+    generation: str | None = None,
 ) -> LoadedIndex:
-    """Load and verify the live generation of the index at `root`.
+    """Load and verify the live generation of the index at `root` (or the one named `generation`).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError.
     """
-    generation = live_generation(root)
-    manifest = read_manifest(root)
+    folder = named_generation(root, generation) if generation else live_generation(root)
+    manifest = _read_manifest(root, folder)
+    return _load(root, folder, manifest, model_id, fingerprint, verify)
+
+
+def _load(
+    root: Path,
+    generation: Path,
+    manifest: dict[str, Any],
+    model_id: str | None,
+    fingerprint: str | None,
+    verify: bool,
+) -> LoadedIndex:
     _check_format(root, manifest)
-    if verify:
-        verify_files(generation, manifest)
-    check_model(manifest, model_id, fingerprint, root)
+    try:
+        if verify:
+            verify_files(generation, manifest)
+        check_model(manifest, model_id, fingerprint, root)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise IndexCorruptError(f"index {str(root)!r}: the manifest lacks {exc}; rebuild the index") from exc
     try:
         vectors = read_faiss(generation / VECTORS)
         chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
@@ -302,12 +339,13 @@ def _new_generation(root: Path) -> Iterator[Path]:
 def _make_live(root: Path, generation: Path) -> None:
     """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
 
-    The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    The previous generation stays one round, for readers that resolved CURRENT just before the
+    swap, and so does every generation a running server holds a lease on.
     """
     previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
     stage_hook("swap")
     write_text_atomic(root / CURRENT, generation.name + "\n")
-    _remove_old_generations(root, keep={generation.name, previous})
+    _remove_old_generations(root, keep={generation.name, previous} | leased_generations(root, prune=True))
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
