@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ui.settings import ENV, Settings, SettingsError, load_settings
+from ui.logs import LEVELS, configure_logging, uvicorn_level
+from ui.settings import ENV, Settings, SettingsError, load_settings, read_admin_token
+
+if TYPE_CHECKING:
+    from ui.progress import StartProgress
+    from ui.starting import SwitchingApp
+
+log = logging.getLogger("wenda.ui")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,11 +91,35 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"an example question for the chat, repeatable (env: {env['examples']}, '|'-separated; "
         "default: the sample questions for the sample index, none for your own)",
     )
+    serve.add_argument(
+        "--admin-token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"turn on the admin page at /admin; FILE holds its token (env: {env['admin_token_file']}; "
+        "default: off). The token itself is never given on the command line",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        help="console log: info shows Wenda's own lines and warnings; debug also every library's "
+        "(default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
 
 
 def _flags(args: argparse.Namespace) -> dict:
-    names = ("host", "port", "index", "allowed_origins", "feedback_log", "top_k", "concurrency", "examples")
+    names = (
+        "host",
+        "port",
+        "index",
+        "allowed_origins",
+        "feedback_log",
+        "top_k",
+        "concurrency",
+        "examples",
+        "admin_token_file",
+    )
     flags = {name: getattr(args, name) for name in names}
     if flags["allowed_origins"]:
         flags["allowed_origins"] = [
@@ -96,9 +129,11 @@ def _flags(args: argparse.Namespace) -> dict:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     try:
         settings = load_settings(_flags(args), config=args.config)
+        if settings.admin_token_file is not None:
+            read_admin_token(settings.admin_token_file)  # a bad token file stops the server now, not later
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -113,34 +148,61 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from index.errors import IndexStoreError
-    from ui.service import BotService
-
-    index_dir = settings.index or _prepare_sample()
-    # Start loading the model before importing gradio, so the two overlap at start-up.
-    service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True)
+    """Listen at once (the start page), load the bot and build the full app in the background,
+    switch to the full app when it is built, and say so when the chat is ready."""
     import uvicorn
 
-    from ui.app import create_app
+    from ui.progress import StartProgress
+    from ui.security import OriginPolicy
+    from ui.starting import SwitchingApp, starting_app
 
-    app = create_app(settings, service)
-    print(
-        f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
-        file=sys.stderr,
-    )
+    url = f"http://{settings.host}:{settings.port}"
+    progress = StartProgress()
+    progress.begin("web")
+    app = SwitchingApp(starting_app(progress.snapshot, OriginPolicy(settings.allowed_origins)))
+    threading.Thread(
+        target=_start, args=(app, settings, progress, url), name="wenda-start", daemon=True
+    ).start()
+    log.info("Wenda starting: %s shows the progress", url)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-    except (OSError, IndexStoreError) as exc:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level=uvicorn_level())
+    except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        app.run_shutdown_hooks()  # uvicorn re-raises SIGTERM after its own shutdown: the lifespan ran them
     return 0
 
 
-def _prepare_sample() -> Path:
-    """Prepare the default model and build the sample index if missing (first run prints progress)."""
-    from index.sample import ensure_sample_index
+def _start(app: SwitchingApp, settings: Settings, progress: StartProgress, url: str) -> None:
+    """Load the bot (in the background) while gradio is imported and the full app built; hand the
+    app to the server; print one line when the chat is ready."""
+    try:
+        from ui.service import BotService
 
-    return ensure_sample_index(progress=True)
+        service = BotService(settings.index, max_concurrent=settings.concurrency, progress=progress)
+        app.on_shutdown.append(service.close)
+        service.start(background=True)  # the model loads while gradio is imported
+        from ui.app import create_app
+
+        app.switch(create_app(settings, service))
+        progress.finish("web")
+    except Exception as exc:  # shown on the start page and in the log, never as a traceback
+        log.error("the web app could not be started: %s", exc)
+        log.debug("the web app could not be started", exc_info=True)
+        progress.fail(f"the web app could not be started: {exc}")
+        return
+    service.wait()
+    health = service.health()
+    if health["index_loaded"]:
+        print(
+            f"Wenda ready: {url} (index {service.index_dir}, {health['articles']} articles, "
+            f"{health['chunks']} chunks)",
+            file=sys.stderr,
+            flush=True,
+        )
+    else:
+        print(f"Wenda could not load its index: {health['error']}", file=sys.stderr, flush=True)
 
 
 def _demo_host(args: argparse.Namespace) -> int:
