@@ -10,16 +10,17 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request may lea
 import gradio as gr
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 
 from qa import QuestionError
 from qa.settings import MAX_TOP_K
+from ui.admin import add_admin_routes
 from ui.chat import build_chat
+from ui.progress import add_progress_routes
 from ui.render import CHAT_JS, CSS
-from ui.security import OriginGuard, OriginPolicy
+from ui.security import OriginPolicy, add_origin_policy
 from ui.service import BotService, NotReadyError
 from ui.settings import Settings
 from ui.widget import add_embed_routes
@@ -50,6 +51,8 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
     )
     app.state.service = service
     app.state.settings = settings
+    add_progress_routes(app, service)  # the start page at / until the bot is ready; /api/status
+    add_admin_routes(app, service, settings)  # /admin, only with an admin token file
     _add_security(app, OriginPolicy(settings.allowed_origins))
     _add_body_limit(app)
     _add_api_routes(app, service)
@@ -92,17 +95,8 @@ def theme() -> gr.themes.Base:
 
 
 def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
-    """CORS for the allowed origins (Gradio then adds none of its own), refusal of all other origins,
-    and frame-ancestors on every page; the guard is added last, so it runs first."""
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=policy.cors_origins(),
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["*"],
-        allow_credentials=False,
-        max_age=600,
-    )
-    app.add_middleware(OriginGuard, policy=policy)
+    """The origin policy (ui.security.add_origin_policy), remembered and described in the log."""
+    add_origin_policy(app, policy)
     app.state.origin_policy = policy
     log.info(policy.describe())
 
