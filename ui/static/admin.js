@@ -130,7 +130,7 @@
       data.entries.forEach(function (e) {
         var entry = el("div", null, "entry");
         var head = el("div");
-        head.appendChild(el("span", e.verdict === "up" ? "👍 " : "👎 ", "verdict-" + e.verdict));
+        head.appendChild(el("span", e.verdict === "up" ? "▲ 赞 up · " : "▼ 踩 down · ", "verdict-" + e.verdict));
         head.appendChild(el("span", e.time || "", ""));
         entry.appendChild(head);
         entry.appendChild(el("div", "问 Q: " + (e.question || ""), "q"));
