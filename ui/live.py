@@ -134,6 +134,7 @@ class GenerationWatcher:
             time.perf_counter() - started,
         )
         self.serving = name
+        self.refused = None  # superseded: health shows refusals since the generation served
         self._hold([name])
         try:
             gone = weakref.ref(old) if old is not None else None

@@ -15,15 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from index.progress import STAGES, Progress
-
-if TYPE_CHECKING:
-    from ui.service import BotService
 
 PAGE = Path(__file__).resolve().parent / "static" / "starting.html"
 STATUS_PATH = "/api/status"
@@ -150,6 +147,15 @@ class StartProgress:
             step.state, step.done = "done", step.total
 
 
+class StatusSource(Protocol):
+    """What the start page needs of the service (ui.service.BotService)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
 @cache
 def starting_page() -> str:
     """The start page (plain HTML with its own CSS and script; nothing loaded from elsewhere)."""
@@ -161,7 +167,7 @@ def starting_response() -> HTMLResponse:
     return HTMLResponse(starting_page(), headers={"Cache-Control": "no-store"})
 
 
-def add_progress_routes(app: FastAPI, service: BotService) -> None:
+def add_progress_routes(app: FastAPI, service: StatusSource) -> None:
     """`GET /api/status`, and the start page at `/` until the bot is ready.
 
     Add it before the origin policy, so that the page gets the same frame-ancestors header.
@@ -182,6 +188,7 @@ __all__ = [
     "STATUS_PATH",
     "STEPS",
     "StartProgress",
+    "StatusSource",
     "add_progress_routes",
     "starting_page",
     "starting_response",
