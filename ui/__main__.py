@@ -98,6 +98,7 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"turn on the admin page at /admin; FILE holds its token (env: {env['admin_token_file']}; "
         "default: off). The token itself is never given on the command line",
     )
+    serve.add_argument("--admin-token", nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
     serve.add_argument(
         "--log-level",
         choices=LEVELS,
@@ -106,6 +107,17 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         "(default: %(default)s)",
     )
     serve.set_defaults(run=_serve)
+
+
+class _RefuseToken(argparse.Action):
+    """`--admin-token VALUE` is refused without echoing VALUE: a token on the command line shows
+    in process lists and shell histories."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(
+            "the admin token is never given on the command line (process lists and shell histories show it): "
+            "write it to a file readable only by you and pass --admin-token-file FILE"
+        )
 
 
 def _flags(args: argparse.Namespace) -> dict:

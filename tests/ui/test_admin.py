@@ -207,3 +207,18 @@ def test_admin_token_file_comes_from_flag_env_or_config(tmp_path, token_file):
     config = tmp_path / "wenda.toml"
     config.write_text('admin_token_file = "admin-token"\n')
     assert load_settings(environ={}, config=config).admin_token_file == tmp_path / "admin-token"
+
+
+def test_serve_stops_at_once_on_a_bad_token_file(tmp_path, capsys, monkeypatch):
+    from ui.__main__ import main
+
+    monkeypatch.setattr("ui.__main__._run", lambda settings: pytest.fail("the server must not start"))
+    short = tmp_path / "short"
+    short.write_text("abc\n")
+    assert main(["serve", "--admin-token-file", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: admin token file") and err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main(["serve", "--admin-token", TOKEN])  # the token itself is never a flag
+    err = capsys.readouterr().err
+    assert "--admin-token-file FILE" in err and TOKEN not in err
