@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from index.build import build_index
+from index.files import write_text_atomic
 from index.progress import Progress
 from index.store import CURRENT, live_generation
 from index.store.leases import LEASES, leased_generations
@@ -89,7 +90,7 @@ def test_a_generation_with_a_bad_checksum_is_refused_and_the_old_one_serves(serv
     chunks = broken / "chunks.jsonl"
     chunks.write_text(chunks.read_text(encoding="utf-8").replace("峰会", "峰汇", 1), encoding="utf-8")
     with caplog.at_level(logging.WARNING, logger="wenda"):
-        (index_dir / CURRENT).write_text(broken.name + "\n", encoding="utf-8")
+        write_text_atomic(index_dir / CURRENT, broken.name + "\n")  # as writers do: one rename
         _wait(lambda: service.health()["refused"] is not None)
     health = service.health()
     assert health["generation"] == serving and health["refused"]["generation"] == broken.name
@@ -109,7 +110,7 @@ def test_a_generation_of_another_model_is_refused(service, index_dir, tmp_path, 
     build_index(sample_corpus, other, embedder=OtherModel(), progress=False)
     name = live_generation(other).name
     shutil.copytree(other / name, index_dir / name)
-    (index_dir / CURRENT).write_text(name + "\n", encoding="utf-8")
+    write_text_atomic(index_dir / CURRENT, name + "\n")
     _wait(lambda: service.health()["refused"] is not None)
     assert "fingerprint" in service.health()["refused"]["reason"]
 
