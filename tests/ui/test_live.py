@@ -214,6 +214,7 @@ def test_start_progress_steps_and_fraction():
 
 
 def test_console_log_keeps_library_noise_out_unless_debugging(capsys):
+    handlers, level = list(logging.getLogger().handlers), logging.getLogger().level
     try:
         configure_logging("info")
         logging.getLogger("bm25s").setLevel(logging.DEBUG)  # as bm25s does on import
@@ -229,9 +230,12 @@ def test_console_log_keeps_library_noise_out_unless_debugging(capsys):
         configure_logging("debug")
         logging.getLogger("bm25s").debug("Building index from tokens")
         assert "Building index" in capsys.readouterr().err
-    finally:
-        logging.getLogger().handlers[:] = []
-        logging.getLogger().setLevel(logging.WARNING)
+    finally:  # leave logging as pytest set it up
+        logging.getLogger().handlers[:] = handlers
+        logging.getLogger().setLevel(level)
+        for name in ("wenda", "faiss.loader", "bm25s"):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        logging.captureWarnings(False)
 
 
 def test_lease_file_names_the_served_generation(service, index_dir):
