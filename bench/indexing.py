@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import CMRC_DIR, machine_notes, peak_rss_mb
 
 
@@ -32,7 +31,9 @@ def load_chunks(corpus: Path, passages: int, tmp: Path):
 
     if passages and corpus.suffix == ".jsonl":
         subset = tmp / "corpus.jsonl"
-        subset.write_text("".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:passages]), encoding="utf-8")
+        subset.write_text(
+            "".join(corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:passages]), encoding="utf-8"
+        )
         corpus = subset
     settings = IndexSettings()
     root = corpus if corpus.is_dir() else None
@@ -51,7 +52,9 @@ def line(name: str, seconds: float, chunks: int, tokens: int, base: float | None
     return f"{name:34s} {seconds:7.1f} s  {chunks / seconds:7.1f} chunks/s  {tokens / seconds:7.0f} tokens/s{rel}  (peak RSS {peak_rss_mb():.0f} MB)"
 
 
-def recall_at_5(chunk_vecs: np.ndarray, chunk_articles: list[str], query_vecs: np.ndarray, gold: list[str]) -> float:
+def recall_at_5(
+    chunk_vecs: np.ndarray, chunk_articles: list[str], query_vecs: np.ndarray, gold: list[str]
+) -> float:
     """Share of questions whose gold passage has a chunk among the 5 nearest chunks."""
     top = np.argsort(-(query_vecs @ chunk_vecs.T), axis=1)[:, :5]
     hits = sum(g in {chunk_articles[j] for j in row} for row, g in zip(top, gold))
@@ -78,18 +81,33 @@ class Recorder:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", type=Path, default=CMRC_DIR / "passages.jsonl")
-    parser.add_argument("--passages", type=int, default=0, help="only the first N passages of a .jsonl corpus (0: all)")
-    parser.add_argument("--batch-size", type=int, default=32,
-                        help="plain encode batch size (32: sentence-transformers' default)")
-    parser.add_argument("--onnx", action="store_true", help="also build with the onnx-int8 backend; its recall loss")
-    parser.add_argument("--questions", type=Path, default=CMRC_DIR / "questions.jsonl", help="for recall (qid, question, gold_passage_id)")
+    parser.add_argument(
+        "--passages", type=int, default=0, help="only the first N passages of a .jsonl corpus (0: all)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        help="plain encode batch size (32: sentence-transformers' default)",
+    )
+    parser.add_argument(
+        "--onnx", action="store_true", help="also build with the onnx-int8 backend; its recall loss"
+    )
+    parser.add_argument(
+        "--questions",
+        type=Path,
+        default=CMRC_DIR / "questions.jsonl",
+        help="for recall (qid, question, gold_passage_id)",
+    )
     args = parser.parse_args()
 
     from index.build import build_index
-    from index.settings import EmbedSettings, IndexSettings
     from index.embed import make_embedder
+    from index.settings import EmbedSettings, IndexSettings
 
     print(f"machine: {machine_notes()}")
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
@@ -97,8 +115,10 @@ def main() -> None:
         fp32 = Recorder(make_embedder(progress=False))
         model = fp32.inner.model
         tokens = count_tokens(model, texts, "passage: ")
-        print(f"corpus: {corpus} -> {len(articles)} articles, {len(chunks)} chunks, {tokens} tokens "
-              f"(mean {tokens / len(chunks):.0f} tokens, {sum(map(len, texts)) / len(texts):.0f} chars per chunk)")
+        print(
+            f"corpus: {corpus} -> {len(articles)} articles, {len(chunks)} chunks, {tokens} tokens "
+            f"(mean {tokens / len(chunks):.0f} tokens, {sum(map(len, texts)) / len(texts):.0f} chars per chunk)"
+        )
         model.encode(texts[:8], prompt_name="passage")  # warm-up
 
         started = time.perf_counter()
@@ -108,8 +128,15 @@ def main() -> None:
 
         started = time.perf_counter()
         report = build_index(corpus, Path(tmp) / "fp32", embedder=fp32, progress=False)
-        print(line(f"build_index, torch fp32 (batch {fp32.inner.settings.batch_size})", time.perf_counter() - started,
-                   report.chunks, tokens, plain))
+        print(
+            line(
+                f"build_index, torch fp32 (batch {fp32.inner.settings.batch_size})",
+                time.perf_counter() - started,
+                report.chunks,
+                tokens,
+                plain,
+            )
+        )
         if not args.onnx:
             return
 
@@ -131,8 +158,10 @@ def main() -> None:
         v8 = np.stack([int8.vectors[t] for t in texts])
         r32 = recall_at_5(v32, owners, fp32.embed_queries(questions), gold)
         r8 = recall_at_5(v8, owners, int8.embed_queries(questions), gold)
-        print(f"dense recall@5 on {len(questions)} CMRC questions: fp32 {100 * r32:.2f}  int8 {100 * r8:.2f}  "
-              f"loss {100 * (r32 - r8):.2f} points (target <= 0.5)")
+        print(
+            f"dense recall@5 on {len(questions)} CMRC questions: fp32 {100 * r32:.2f}  int8 {100 * r8:.2f}  "
+            f"loss {100 * (r32 - r8):.2f} points (target <= 0.5)"
+        )
         cosines = np.sum(v32 * v8, axis=1)
         print(f"cosine(fp32, int8) of chunk vectors: mean {cosines.mean():.4f}, min {cosines.min():.4f}")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")

@@ -55,8 +55,12 @@ def breakdown(bot, questions: list[str], rounds: int) -> dict[str, list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=None, help="index directory (default: the sample index)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--index", type=Path, default=None, help="index directory (default: the sample index)"
+    )
     parser.add_argument("--questions", type=Path, default=SEED_QA, help="JSONL with a `question` field")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N questions (0: all)")
     parser.add_argument("--rounds", type=int, default=5, help="passes over the questions (default 5)")
@@ -67,8 +71,10 @@ def main() -> None:
     print(f"machine: {machine_notes()}")
     t, bot = timed(load_bot, args.index, progress=False)
     questions = read_questions(args.questions, args.limit)
-    print(f"index: {bot.index.root} ({len(bot.index.chunks)} chunks, faiss {bot.index.manifest['faiss']['type']}); "
-          f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; RSS {rss_mb():.0f} MB")
+    print(
+        f"index: {bot.index.root} ({len(bot.index.chunks)} chunks, faiss {bot.index.manifest['faiss']['type']}); "
+        f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; RSS {rss_mb():.0f} MB"
+    )
     bot.ask("这是一个热身问题吗？")  # one-off costs: jieba's dictionary, first model call
     first = [timed(bot.ask, q)[0] for q in questions]
     times = ask_vs_embed(bot, questions, args.rounds)
@@ -76,12 +82,18 @@ def main() -> None:
     e50 = pct(times["embed"], 50)
     for name, values in times.items():
         a50 = pct(values, 50)
-        verdict = "" if name == "embed" else (f"  ratio to bare embedding p50 {a50 / e50:.3f} (target on the sample "
-                                              f"corpus <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})")
+        verdict = (
+            ""
+            if name == "embed"
+            else (
+                f"  ratio to bare embedding p50 {a50 / e50:.3f} (target on the sample "
+                f"corpus <= 1.25: {'met' if a50 / e50 <= 1.25 else 'NOT met'})"
+            )
+        )
         print(f"{name:16s} p50 {ms(a50):>10s}  p95 {ms(pct(values, 95)):>10s}{verdict}")
     steps = breakdown(bot, questions, args.rounds)
     total = sum(pct(v, 50) for v in steps.values())
-    print("breakdown (p50 per step; sum of p50s %s):" % ms(total))
+    print(f"breakdown (p50 per step; sum of p50s {ms(total)}):")
     for name, values in steps.items():
         p50 = pct(values, 50)
         print(f"  {name:18s} p50 {ms(p50):>10s}  p95 {ms(pct(values, 95)):>10s}  {100 * p50 / total:5.1f} %")

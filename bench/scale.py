@@ -33,7 +33,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import ROOT, machine_notes, ms, pct, rss_mb
 
 
@@ -76,8 +75,10 @@ def describe(name: str, vectors: np.ndarray, rng: np.random.Generator) -> None:
     index.add(vectors)
     sims, _ = index.search(sample, 2)
     pairs = np.sum(sample[:-1] * sample[1:], axis=1)
-    print(f"  {name:28s} nearest-neighbour cosine p50 {np.median(sims[:, 1]):.3f}; random-pair cosine "
-          f"p50 {np.median(pairs):.3f} p5 {np.percentile(pairs, 5):.3f} p95 {np.percentile(pairs, 95):.3f}")
+    print(
+        f"  {name:28s} nearest-neighbour cosine p50 {np.median(sims[:, 1]):.3f}; random-pair cosine "
+        f"p50 {np.median(pairs):.3f} p5 {np.percentile(pairs, 5):.3f} p95 {np.percentile(pairs, 95):.3f}"
+    )
 
 
 def serialized_mb(index) -> float:
@@ -109,7 +110,9 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def report(kind: str, knob: str, times, found, truth) -> None:
-    print(f"    {kind:8s} {knob:14s} search p50 {ms(pct(times, 50)):>10s}  p95 {ms(pct(times, 95)):>10s}  recall@10 {recall(found, truth):.4f}")
+    print(
+        f"    {kind:8s} {knob:14s} search p50 {ms(pct(times, 50)):>10s}  p95 {ms(pct(times, 95)):>10s}  recall@10 {recall(found, truth):.4f}"
+    )
 
 
 def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args, ef_construction: int = 80):
@@ -141,7 +144,9 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
     started = time.perf_counter()
     vectors = synthetic(base, n, rng, args.noise)
     queries = synthetic(base, args.queries, rng, args.noise)
-    print(f"\n== {n:,} vectors x {base.shape[1]} (generated in {time.perf_counter() - started:.1f} s; raw {vectors.nbytes / 2**20:.0f} MB)")
+    print(
+        f"\n== {n:,} vectors x {base.shape[1]} (generated in {time.perf_counter() - started:.1f} s; raw {vectors.nbytes / 2**20:.0f} MB)"
+    )
     describe(f"synthetic {n:,}", vectors, rng)
     exact = faiss.IndexFlatIP(base.shape[1])
     exact.add(vectors)
@@ -151,7 +156,9 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
     for kind, efc in runs:
         index, seconds, grown = build(kind, vectors, rng, args, efc)
         name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind == "hnsw" else kind
-        print(f"  {name}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB")
+        print(
+            f"  {name}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB"
+        )
         if kind == "flat":
             report(kind, "exact", *single_queries(index, queries), truth)
         elif kind == "hnsw":
@@ -168,8 +175,8 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
 
 def keyword_size(n: int, args, rng: np.random.Generator) -> None:
     """bm25s at n synthetic chunks: token ids drawn from the CMRC vocabulary's frequencies and lengths."""
-    from index.store.keyword import KeywordIndex
     from index.store import load_index
+    from index.store.keyword import KeywordIndex
 
     loaded = load_index(args.index, verify=False)
     from index.text import tokenize
@@ -184,15 +191,19 @@ def keyword_size(n: int, args, rng: np.random.Generator) -> None:
     for length in lengths:
         docs.append(vocab[flat[pos : pos + length]].tolist())
         pos += length
-    print(f"\n== keyword (bm25s) {n:,} chunks, {int(lengths.sum()):,} tokens, vocabulary {len(vocab):,} "
-          f"(generated in {time.perf_counter() - started:.1f} s)")
+    print(
+        f"\n== keyword (bm25s) {n:,} chunks, {int(lengths.sum()):,} tokens, vocabulary {len(vocab):,} "
+        f"(generated in {time.perf_counter() - started:.1f} s)"
+    )
     before = rss_mb()
     started = time.perf_counter()
     index = KeywordIndex.from_tokens(docs)
     seconds = time.perf_counter() - started
     del docs
     arrays = sum(v.nbytes for v in index.bm25.scores.values() if hasattr(v, "nbytes")) / 2**20
-    print(f"  build {seconds:.1f} s ({n / seconds:,.0f} chunks/s); score arrays {arrays:.0f} MB; RSS growth {rss_mb() - before:.0f} MB")
+    print(
+        f"  build {seconds:.1f} s ({n / seconds:,.0f} chunks/s); score arrays {arrays:.0f} MB; RSS growth {rss_mb() - before:.0f} MB"
+    )
     questions = [c.chunk.text[:20] for c in loaded.chunks[: args.queries]]
     times = []
     for q in questions:
@@ -204,11 +215,11 @@ def keyword_size(n: int, args, rng: np.random.Generator) -> None:
 
 def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) -> None:
     """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring)."""
-    from index.settings import IndexSettings
     from index.documents import Article, Chunk, Section, content_hash
+    from index.settings import IndexSettings
+    from index.store import StoredChunk, load_index, write_index, writer_lock
     from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyword_index
     from index.text import SENTENCE_ENDS, char_class, tokenize
-    from index.store import StoredChunk, load_index, writer_lock, write_index
 
     # a sentence: up to its end marks and the closing quotes ”」）) that follow them
     sentence = re.compile(f"{char_class(SENTENCE_ENDS, negate=True)}+{char_class(SENTENCE_ENDS + '”」）)')}*")
@@ -229,7 +240,7 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
         words: list[str] = []
         for pick, weight in zip(picks[i], weights[i]):
             row = sentences[pick]
-            take = int(round(weight * len(row)))
+            take = int(np.rint(weight * len(row)))  # half to even, as round()
             first = int(rng.integers(0, len(row) - take + 1))
             parts += row[first : first + take]
             for t in sentence_tokens[pick][first : first + take]:
@@ -239,28 +250,56 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
             parts, words = sentences[pick][:1], list(sentence_tokens[pick][0])
         text = "".join(parts)
         article_id = f"synthetic/{i:07d}"
-        articles.append(Article(article_id, f"合成文章 {i}", text, ((0, len(text)),), (Section(None, 0, len(text)),),
-                                source="synthetic"))
+        articles.append(
+            Article(
+                article_id,
+                f"合成文章 {i}",
+                text,
+                ((0, len(text)),),
+                (Section(None, 0, len(text)),),
+                source="synthetic",
+            )
+        )
         chunk = Chunk(content_hash(article_id, text), article_id, text, 0, len(text), None, 1, 1)
         chunks.append(StoredChunk(chunk, len(chunks), content_hash(text)))
         tokens.append(words)
     vectors = np.concatenate([base, vectors])
-    print(f"\n== synthetic index of {len(chunks):,} chunks ({len(real.chunks)} real) generated in "
-          f"{time.perf_counter() - started:.1f} s; {sum(map(len, tokens)):,} keyword tokens")
+    print(
+        f"\n== synthetic index of {len(chunks):,} chunks ({len(real.chunks)} real) generated in "
+        f"{time.perf_counter() - started:.1f} s; {sum(map(len, tokens)):,} keyword tokens"
+    )
     settings = IndexSettings.from_dict(real.manifest["settings"])
     before, started = rss_mb(), time.perf_counter()
     with writer_lock(target):
-        write_index(target, articles=articles, chunks=chunks, vectors=vectors, settings=settings,
-                    model=real.manifest["model"],
-                    extra_files={KEYWORD_DIR: lambda path: _timed_keyword(path, tokens, write_keyword_index)},
-                    extra_manifest={"change": {"kind": "build", "embedded": 0, "reused": len(chunks)},
-                                    "synthetic": f"bench/scale.py --index-size {n}"})
-    sizes = {p.name: p.stat().st_size for p in (target / (target / "CURRENT").read_text().strip()).iterdir() if p.is_file()}
-    keyword = sum(p.stat().st_size for p in (target / (target / "CURRENT").read_text().strip() / KEYWORD_DIR).rglob("*") if p.is_file())
-    print(f"  written in {time.perf_counter() - started:.1f} s (FAISS build, keyword build, files, checksums); "
-          f"RSS growth {rss_mb() - before:.0f} MB; files: "
-          + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(sizes.items()) if v > 2**20)
-          + f", keyword/ {keyword / 2**20:.0f} MB")
+        write_index(
+            target,
+            articles=articles,
+            chunks=chunks,
+            vectors=vectors,
+            settings=settings,
+            model=real.manifest["model"],
+            extra_files={KEYWORD_DIR: lambda path: _timed_keyword(path, tokens, write_keyword_index)},
+            extra_manifest={
+                "change": {"kind": "build", "embedded": 0, "reused": len(chunks)},
+                "synthetic": f"bench/scale.py --index-size {n}",
+            },
+        )
+    sizes = {
+        p.name: p.stat().st_size
+        for p in (target / (target / "CURRENT").read_text().strip()).iterdir()
+        if p.is_file()
+    }
+    keyword = sum(
+        p.stat().st_size
+        for p in (target / (target / "CURRENT").read_text().strip() / KEYWORD_DIR).rglob("*")
+        if p.is_file()
+    )
+    print(
+        f"  written in {time.perf_counter() - started:.1f} s (FAISS build, keyword build, files, checksums); "
+        f"RSS growth {rss_mb() - before:.0f} MB; files: "
+        + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(sizes.items()) if v > 2**20)
+        + f", keyword/ {keyword / 2**20:.0f} MB"
+    )
 
 
 def _timed_keyword(path: Path, tokens, write) -> None:
@@ -270,22 +309,32 @@ def _timed_keyword(path: Path, tokens, write) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--index", type=Path, default=ROOT / "var" / "index" / "cmrc",
-                        help="a built index whose vectors seed the synthetic ones (default: the README's CMRC "
-                             "index, python -m index build --corpus …/cmrc2018_trial/passages.jsonl --index var/index/cmrc)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--index",
+        type=Path,
+        default=ROOT / "var" / "index" / "cmrc",
+        help="a built index whose vectors seed the synthetic ones (default: the README's CMRC "
+        "index, python -m index build --corpus …/cmrc2018_trial/passages.jsonl --index var/index/cmrc)",
+    )
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--types", default="flat,hnsw,ivfsq8,ivfpq")
     parser.add_argument("--keyword-sizes", default="100000", help="comma-separated; empty to skip")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.5, help="scale of the covariance-shaped noise")
     parser.add_argument("--hnsw-m", type=int, default=32)
-    parser.add_argument("--ef-construction", default="200", help="comma-separated: one HNSW build each (the store uses 200)")
+    parser.add_argument(
+        "--ef-construction", default="200", help="comma-separated: one HNSW build each (the store uses 200)"
+    )
     parser.add_argument("--ef-search", default="16,32,64,128,256")
     parser.add_argument("--nprobe", default="8,16,32,64")
     parser.add_argument("--pq-m", type=int, default=48)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--write-index", type=Path, default=None, help="write a servable synthetic index here")
+    parser.add_argument(
+        "--write-index", type=Path, default=None, help="write a servable synthetic index here"
+    )
     parser.add_argument("--index-size", type=int, default=1_000_000, help="chunks of the --write-index index")
     args = parser.parse_args()
     if not (args.index / "CURRENT").is_file():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from index.documents import Article, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, IndexStoreError
-from index.ingest import IngestReport, check_unique_ids, corpus_files, read_corpus
+from index.ingest import IngestReport, check_unique_ids, corpus_files, drop_duplicate_ids, read_corpus
 from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import (
@@ -40,34 +40,47 @@ def build_index(
     embedder: Embedder | None = None,
     progress: bool = True,
     on_progress: OnProgress | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Index every readable file of `corpus` into `index_dir`, replacing what it held.
 
-    `on_progress` hears the files read, the articles chunked, the chunks embedded and the write.
+    The writer lock is taken before any file is read or the model loaded, so a second
+    writer fails at once. What is skipped (or read differently) is passed to `echo` as it
+    happens, one line each, and listed in the report. `on_progress` hears the files read,
+    the articles chunked, the chunks embedded and the write.
+
+    Raises:
+        CorpusError: no corpus, or nothing readable in it.
+        IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
     """
     started = time.perf_counter()
     settings = settings or IndexSettings()
     roots = [corpus] if isinstance(corpus, Path) else list(corpus)
-    articles, ingest = _read_all(roots, settings, on_progress)
-    if not articles:
-        raise CorpusError(ingest.nothing_read(roots))
-    id_root = _build_id_root(roots)
-    corpus_info = {
-        "corpus": {
-            "roots": [str(r.resolve()) for r in roots],
-            "id_root": str(id_root.resolve()) if id_root else None,
+    ingest = IngestReport(echo=echo)
+    files = _list_files(roots, ingest)
+    with writer_lock(index_dir):
+        articles = _read_files(files, roots, settings, ingest, on_progress)
+        if not articles:
+            raise CorpusError(ingest.nothing_read(roots))
+        id_root = _build_id_root(roots)
+        corpus_info = {
+            "corpus": {
+                "roots": [str(r.resolve()) for r in roots],
+                "id_root": str(id_root.resolve()) if id_root else None,
+            }
         }
-    }
-    result = write_articles(
-        index_dir,
-        articles,
-        settings,
-        embedder,
-        progress=progress,
-        extra_manifest=corpus_info,
-        on_progress=on_progress,
-    )
+        result = _write_locked(
+            index_dir,
+            articles,
+            settings,
+            embedder,
+            progress=progress,
+            extra_manifest=corpus_info,
+            on_progress=on_progress,
+        )
     result.skipped = ingest.skipped
+    result.notes = ingest.notes
     result.seconds = time.perf_counter() - started
     return result
 
@@ -82,35 +95,48 @@ def write_articles(
     on_progress: OnProgress | None = None,
 ) -> BuildReport:
     """Make `articles` the whole content of the index, reusing stored vectors where possible."""
-    started = time.perf_counter()
     if not articles:
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
     check_unique_ids(articles)
-    embedder = embedder or make_embedder(settings.embed, progress=progress)
     with writer_lock(index_dir):
-        previous = _previous(index_dir, embedder)
-        settings = keep_calibration(settings, previous)
-        chunks, texts = _chunk_all(articles, settings, on_progress)
-        items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
-        vectors, embedded = vectors_for(
-            items, previous, lambda: embedder, embedder.dimension, progress, on_progress
-        )
-        known = stored_tokens(previous)
-        tokens = [tokens_of(known, digest, text) for digest, text in items]
-        change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
-        report(on_progress, "write", 0, 1)
-        write_index(
-            index_dir,
-            articles=articles,
-            chunks=chunks,
-            vectors=vectors,
-            settings=settings,
-            model=_model_info(embedder),
-            extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
-            extra_manifest={**(extra_manifest or {}), **change},
-        )
-        faiss_type = read_manifest(index_dir)["faiss"]["type"]
-        report(on_progress, "write", 1, 1)
+        return _write_locked(index_dir, articles, settings, embedder, progress, extra_manifest, on_progress)
+
+
+def _write_locked(
+    index_dir: Path,
+    articles: Sequence[Article],
+    settings: IndexSettings,
+    embedder: Embedder | None,
+    progress: bool,
+    extra_manifest: Mapping[str, Any] | None,
+    on_progress: OnProgress | None = None,
+) -> BuildReport:
+    """`write_articles` for a caller holding the writer lock: the model is loaded only now."""
+    started = time.perf_counter()
+    embedder = embedder or make_embedder(settings.embed, progress=progress)
+    previous = _previous(index_dir, embedder)
+    settings = keep_calibration(settings, previous)
+    chunks, texts = _chunk_all(articles, settings, on_progress)
+    items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
+    vectors, embedded = vectors_for(
+        items, previous, lambda: embedder, embedder.dimension, progress, on_progress
+    )
+    known = stored_tokens(previous)
+    tokens = [tokens_of(known, digest, text) for digest, text in items]
+    change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+    report(on_progress, "write", 0, 1)
+    write_index(
+        index_dir,
+        articles=articles,
+        chunks=chunks,
+        vectors=vectors,
+        settings=settings,
+        model=_model_info(embedder),
+        extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
+        extra_manifest={**(extra_manifest or {}), **change},
+    )
+    faiss_type = read_manifest(index_dir)["faiss"]["type"]
+    report(on_progress, "write", 1, 1)
     seconds = time.perf_counter() - started
     result = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
     result.added = [a.id for a in articles]
@@ -134,28 +160,36 @@ def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> I
     return replace(settings, retrieval=earlier) if earlier else settings
 
 
-def _read_all(
-    roots: Sequence[Path], settings: IndexSettings, on_progress: OnProgress | None = None
-) -> tuple[list[Article], IngestReport]:
-    """Read every corpus root into one list of articles (file by file when progress is reported)."""
-    files = [f for root in roots for f in corpus_files(root)]
+def _list_files(roots: Sequence[Path], ingest: IngestReport) -> list[Path]:
+    """The corpus files of every root, in order (links out of a root are reported in `ingest`)."""
+    files = [f for root in roots for f in corpus_files(root, ingest)]
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
-    if on_progress is None:
-        return read_corpus(files, root=_build_id_root(roots), steps=settings.clean.steps)
+    return files
+
+
+def _read_files(
+    files: Sequence[Path],
+    roots: Sequence[Path],
+    settings: IndexSettings,
+    ingest: IngestReport,
+    on_progress: OnProgress | None = None,
+) -> list[Article]:
+    """Read `files` into articles, file by file so that `on_progress` hears each one.
+
+    What is skipped goes to `ingest`; an id given twice is kept by the first file read.
+    """
+    root = _build_id_root(roots)
     articles: list[Article] = []
-    ingest = IngestReport()
+    first: dict[str, Article] = {}
     report(on_progress, "read", 0, len(files))
     for done, path in enumerate(files, 1):
-        found, part = read_corpus([path], root=_build_id_root(roots), steps=settings.clean.steps)
-        articles.extend(found)
-        ingest.files += part.files
-        ingest.skipped.extend(part.skipped)
+        found, _ = read_corpus([path], root=root, steps=settings.clean.steps, report=ingest)
+        articles.extend(drop_duplicate_ids(found, ingest, first))
         report(on_progress, "read", done, len(files))
-    check_unique_ids(articles)
     ingest.articles = len(articles)
-    return articles, ingest
+    return articles
 
 
 def _build_id_root(roots: Sequence[Path]) -> Path | None:

@@ -25,7 +25,7 @@ from index.chunk import embed_text
 from index.documents import Article, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, UnknownArticleError
-from index.ingest import IngestReport, check_unique_ids, corpus_files, family_id, read_corpus
+from index.ingest import IngestReport, corpus_files, drop_duplicate_ids, family_id, read_corpus
 from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import (
@@ -66,6 +66,7 @@ def update_index(
     embedder_factory: Callable[[IndexSettings], Embedder] | None = None,
     progress: bool = True,
     on_progress: OnProgress | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Add or replace the articles of files `add` and remove articles `remove`, without a rebuild.
 
@@ -74,14 +75,15 @@ def update_index(
     names; re-adding an article with the same id replaces it, and re-adding a file that held
     several articles (`name#1`, `name#2`, …) replaces all of them. Nothing is embedded for an
     unchanged chunk; the embedding model is loaded only if something must be embedded.
-    `on_progress` hears the files read, the changed articles chunked, the chunks embedded and
-    the write.
+    What is skipped (or read differently) is passed to `echo` as it happens. `on_progress`
+    hears the files read, the changed articles chunked, the chunks embedded and the write.
 
     Raises:
         IndexNotFoundError: no index at `index_dir`.
         UnknownArticleError: an id in `remove` is not in the index.
-        CorpusError: no readable file in `add`, or duplicate article ids.
+        CorpusError: no readable file in `add`.
         IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
     """
     started = time.perf_counter()
     read_manifest(index_dir)  # a missing index is reported before anything else
@@ -91,7 +93,7 @@ def update_index(
         settings = previous.settings
         if embedder is not None:
             check_model(previous.manifest, embedder.model_id, embedder.fingerprint, index_dir)
-        new_articles, ingest = _read_added(add, root, previous.manifest, settings, on_progress)
+        new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo, on_progress)
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
         result = _apply(previous, plan, settings, lazy, progress, on_progress)
@@ -129,7 +131,7 @@ def _report(
     """What the update did, for people and tests."""
     counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
     summary = BuildReport(index_dir, *counts, seconds)
-    summary.skipped = ingest.skipped
+    summary.skipped, summary.notes = ingest.skipped, ingest.notes
     summary.added, summary.replaced, summary.removed = plan.added, plan.replaced, plan.removed
     summary.unchanged = plan.unchanged
     summary.faiss = f"FAISS {result.faiss_info['type']} {result.faiss_action}"
@@ -141,19 +143,24 @@ def _read_added(
     root: Path | None,
     manifest: Mapping[str, Any],
     settings: IndexSettings,
+    echo: Callable[[str], None] | None = None,
     on_progress: OnProgress | None = None,
 ) -> tuple[list[Article], IngestReport]:
-    """Read the files to add, each with the id base the build would have given it."""
-    ingest = IngestReport()
+    """Read the files to add, each with the id base the build would have given it.
+
+    An id given twice is kept by the first file read (as in a build); the later one is skipped.
+    `on_progress` hears each file (or folder) of `paths` read.
+    """
+    ingest = IngestReport(echo=echo)
     articles: list[Article] = []
+    first: dict[str, Article] = {}
     for done, path in enumerate(paths, 1):
         base = _id_root(path, root, manifest)
-        found, part = read_corpus(corpus_files(path), root=base, steps=settings.clean.steps)
-        articles.extend(found)
-        ingest.files += part.files
-        ingest.skipped.extend(part.skipped)
+        found, _ = read_corpus(
+            corpus_files(path, ingest), root=base, steps=settings.clean.steps, report=ingest
+        )
+        articles.extend(drop_duplicate_ids(found, ingest, first))
         report(on_progress, "read", done, len(paths))
-    check_unique_ids(articles)
     if paths and not articles:
         raise CorpusError(ingest.nothing_read(paths))
     ingest.articles = len(articles)

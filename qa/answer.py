@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,7 +40,9 @@ def question_tokens(question: str) -> list[str]:
     return [t for t in tokenize(question) if not _INTERROGATIVE.search(t)]
 
 
-def coverage(question_tokens: Sequence[str], sentence_tokens: set[str], idf: Callable[[str], float]) -> float:
+def coverage(
+    question_tokens: Sequence[str], sentence_tokens: AbstractSet[str], idf: Callable[[str], float]
+) -> float:
     """IDF-weighted share of the question's distinct tokens that occur in the sentence."""
     wanted = set(question_tokens)
     total = sum(idf(t) for t in wanted)
@@ -91,7 +94,9 @@ def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[Sco
     return chosen
 
 
-def highlight_spans(scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int) -> list[tuple[Span, ...]]:
+def highlight_spans(
+    scored: Sequence[ScoredSentence], chosen: Sequence[ScoredSentence], n: int
+) -> list[tuple[Span, ...]]:
     """Highlights per passage: the answer sentences, and elsewhere each passage's own best
     sentence when it covers at least half as much of the question as the answer does."""
     spans: list[list[Span]] = [[] for _ in range(n)]

@@ -58,10 +58,19 @@ def read_items(path: Path) -> list[EvalItem]:
                 continue
             row = json.loads(line)
             if not isinstance(row.get("question"), str):
-                raise ValueError(f"{path}:{lineno}: each line needs a string 'question'")
+                # a bad line of the file, not a caller's type error: ValueError like the others here
+                raise ValueError(f"{path}:{lineno}: each line needs a string 'question'")  # noqa: TRY004
             answers = tuple(row.get("answers") or ())
             kind = row.get("type") or ("unanswerable" if not answers else "answerable")
-            items.append(EvalItem(row["question"], answers, kind, tuple(row.get("history") or ()), row.get("id") or row.get("qid")))
+            items.append(
+                EvalItem(
+                    row["question"],
+                    answers,
+                    kind,
+                    tuple(row.get("history") or ()),
+                    row.get("id") or row.get("qid"),
+                )
+            )
     return items
 
 
@@ -73,7 +82,8 @@ def judge(item: EvalItem, answer: Answer, seconds: float) -> Outcome:
         if any(g in squash(passage.text) for g in gold):
             rank = passage.rank
             break
-    line_hit = bool(answer.answer) and any(g in squash(answer.answer) for g in gold)
+    line = answer.answer or ""
+    line_hit = bool(line) and any(g in squash(line) for g in gold)
     return Outcome(item, rank, line_hit, answer.abstained, seconds)
 
 
@@ -118,14 +128,26 @@ def report(outcomes: Sequence[Outcome], ks: Sequence[int] = RECALL_KS) -> dict[s
     groups: dict[str, list[Outcome]] = defaultdict(list)
     for o in outcomes:
         groups[o.item.type].append(o)
-    return {"overall": metrics(outcomes, ks), "by_type": {t: metrics(g, ks) for t, g in sorted(groups.items())}}
+    return {
+        "overall": metrics(outcomes, ks),
+        "by_type": {t: metrics(g, ks) for t, g in sorted(groups.items())},
+    }
 
 
 def format_report(figures: dict[str, Any]) -> str:
     """A plain table of the figures."""
     columns = [
-        "questions", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_line_hit",
-        "false_abstentions", "abstention_recall", "abstention_precision", "latency_ms_p50", "latency_ms_p95",
+        "questions",
+        "recall@1",
+        "recall@5",
+        "recall@10",
+        "mrr@10",
+        "answer_line_hit",
+        "false_abstentions",
+        "abstention_recall",
+        "abstention_precision",
+        "latency_ms_p50",
+        "latency_ms_p95",
     ]
     rows = [("overall", figures["overall"]), *figures["by_type"].items()]
     header = f"{'type':<14}" + "".join(f"{c:>12}" for c in _short(columns))
@@ -136,8 +158,15 @@ def format_report(figures: dict[str, Any]) -> str:
 
 
 def _short(columns: Sequence[str]) -> list[str]:
-    names = {"answer_line_hit": "line_hit", "false_abstentions": "false_abst", "abstention_recall": "abst_recall",
-             "abstention_precision": "abst_prec", "latency_ms_p50": "p50_ms", "latency_ms_p95": "p95_ms", "questions": "n"}
+    names = {
+        "answer_line_hit": "line_hit",
+        "false_abstentions": "false_abst",
+        "abstention_recall": "abst_recall",
+        "abstention_precision": "abst_prec",
+        "latency_ms_p50": "p50_ms",
+        "latency_ms_p95": "p95_ms",
+        "questions": "n",
+    }
     return [names.get(c, c) for c in columns]
 
 

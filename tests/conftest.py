@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -22,10 +23,10 @@ SAMPLE = REPO / "index" / "data" / "sample"
 _real_connect = socket.socket.connect
 
 
-def _loopback_only(self: socket.socket, address) -> None:  # noqa: ANN001 - socket's own signature
+def _loopback_only(self: socket.socket, address) -> None:
     """Refuse connections that leave the machine: tests must never need the network."""
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and not (host in ("localhost", "::1") or host.startswith("127.") or host.startswith("/")):
+    if isinstance(host, str) and not (host in ("localhost", "::1") or host.startswith(("127.", "/"))):
         raise OSError(f"network access blocked in tests: {address!r}")
     return _real_connect(self, address)
 
@@ -48,7 +49,7 @@ class FakeEmbedder:
     model_id = "fake/bigram-hash"
     fingerprint = "fake0001"
     dimension = 64
-    prompts = {"query": None, "passage": None}
+    prompts: ClassVar[dict[str, str | None]] = {"query": None, "passage": None}
 
     def __init__(self) -> None:
         self.calls = 0

@@ -18,7 +18,7 @@ import numpy as np
 class _Job:
     """One caller's texts, and where its vectors (or error) are handed back."""
 
-    __slots__ = ("texts", "done", "result", "error")
+    __slots__ = ("done", "error", "result", "texts")
 
     def __init__(self, texts: list[str]) -> None:
         self.texts = texts
@@ -71,7 +71,7 @@ class BatchingEmbedder:
         texts = [t for job in jobs for t in job.texts]
         try:
             vectors = self.inner.embed_queries(texts)
-        except BaseException as exc:  # hand the failure to every waiting caller
+        except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, else it waits forever
             for job in jobs:
                 job.error = exc
                 job.done.set()

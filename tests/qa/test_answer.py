@@ -13,7 +13,9 @@ def test_sentences_keep_closing_quotes():
 
 
 def test_the_sentence_covering_the_question_wins():
-    passage = "峰会在阿斯塔纳举行。2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。双方签署了多项文件。"
+    passage = (
+        "峰会在阿斯塔纳举行。2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。双方签署了多项文件。"
+    )
     scored = score_sentences("2024年中国与中亚五国的贸易额达到多少？", [passage], [0.8], lambda t: 1.0)
     [best] = best_sentences(scored)
     assert "948亿美元" in passage[best.span[0] : best.span[1]]
