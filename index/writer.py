@@ -17,6 +17,7 @@ import numpy as np
 from index.chunk import chunk_article, embed_text
 from index.documents import Article, Chunk
 from index.embed import Embedder
+from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import LoadedIndex
 from index.store.generations import FileWriter
@@ -24,6 +25,7 @@ from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyw
 from index.text import tokenize
 
 EMBED_BATCH = 256  # texts per embedder call: large enough to batch well, small enough for a live progress bar
+PROGRESS_BATCH = 32  # with a progress callback (a server's page): counts that move every few seconds
 
 
 @dataclass
@@ -79,11 +81,13 @@ def vectors_for(
     embedder: Callable[[], Embedder],
     dimension: int,
     progress: bool,
+    on_progress: OnProgress | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for (embed hash, embedded text) pairs, and how many had to be embedded.
 
     A text embedded before is reconstructed from `previous`; the rest are embedded, and only
     then is `embedder()` called (so a model is loaded only when something is new).
+    `on_progress` hears the embedded chunks (stage "embed").
     """
     vectors = np.zeros((len(items), dimension), dtype=np.float32)
     known = {c.embed_hash: c.vid for c in previous.chunks} if previous else {}
@@ -92,20 +96,25 @@ def vectors_for(
     if reuse and previous is not None:
         vectors[reuse] = previous.vectors.reconstruct([known[items[row][0]] for row in reuse])
     if todo:
-        vectors[todo] = embed_passages(embedder(), [items[row][1] for row in todo], progress)
+        vectors[todo] = embed_passages(embedder(), [items[row][1] for row in todo], progress, on_progress)
     return vectors, len(todo)
 
 
-def embed_passages(embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
-    """Embed texts in batches, with one progress bar counted in chunks."""
+def embed_passages(
+    embedder: Embedder, texts: Sequence[str], progress: bool, on_progress: OnProgress | None = None
+) -> np.ndarray:
+    """Embed texts in batches, with one progress bar counted in chunks (and `on_progress` told)."""
     from tqdm import tqdm
 
     parts = []
+    size = EMBED_BATCH if on_progress is None else PROGRESS_BATCH
+    report(on_progress, "embed", 0, len(texts))
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
+        for start in range(0, len(texts), size):
+            batch = texts[start : start + size]
             parts.append(np.asarray(embedder.embed_passages(batch, progress=False), dtype=np.float32))
             bar.update(len(batch))
+            report(on_progress, "embed", start + len(batch), len(texts))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 

@@ -11,7 +11,6 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request may lea
 import gradio as gr
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from fastapi_offline import FastAPIOffline
@@ -22,15 +21,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa import QuestionError
 from qa.settings import MAX_TOP_K
+from ui.admin import UPLOAD_LIMIT, add_admin_routes
 from ui.chat import build_chat
 from ui.guard import BodyLimits, RequestGuard
+from ui.progress import add_progress_routes
 from ui.render import CSS, boot_script, chat_head
-from ui.security import OriginGuard, OriginPolicy, public_base_url
+from ui.security import OriginPolicy, add_origin_policy, public_base_url
 from ui.service import BotService, NotReadyError, ServiceError, describe_value
 from ui.settings import Settings
 from ui.widget import add_embed_routes
 
-LIMITS = BodyLimits()
+LIMITS = BodyLimits(upload=UPLOAD_LIMIT + 64 * 1024)  # the admin's own 413 names the limit
 MAX_BODY_BYTES = LIMITS.api
 log = logging.getLogger("wenda.ui")
 
@@ -90,6 +91,8 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
     )
     app.state.service = service
     app.state.settings = settings
+    add_progress_routes(app, service)  # the start page at / until the bot is ready; /api/status
+    add_admin_routes(app, service, settings)  # /admin, only with an admin token file
     chat = build_chat(
         service,
         examples=settings.chat_examples,
@@ -193,17 +196,8 @@ def theme() -> gr.themes.Base:
 
 
 def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
-    """CORS for the allowed origins (Gradio then adds none of its own), refusal of all other origins,
-    and frame-ancestors on every page; the guard is added last, so it runs first."""
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=policy.cors_origins(),
-        allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["*"],
-        allow_credentials=False,
-        max_age=600,
-    )
-    app.add_middleware(OriginGuard, policy=policy)
+    """The origin policy (ui.security.add_origin_policy), remembered and described in the log."""
+    add_origin_policy(app, policy)
     app.state.origin_policy = policy
     log.info(policy.describe())
 

@@ -24,6 +24,7 @@ from index.errors import WendaError
 
 KIB = 1024
 API_PREFIX = "/api/"
+ADMIN_UPLOAD = "/admin/api/upload"
 GRADIO_PREFIX = "/gradio_api/"
 REFUSED = ("/gradio_api/upload", "/gradio_api/upload_progress", "/gradio_api/process_recording")
 _NAMED_CALL = re.compile(r"^/gradio_api/(call/v2|call|run|api)/([^/]*)(?:/.*)?$")
@@ -38,13 +39,16 @@ _SERVER_URL = re.compile(r"^https?://([^/?#]+)(?:[/?#].*)?$")
 @dataclass(frozen=True)
 class BodyLimits:
     """The largest request body, in bytes: REST routes, and everything else (Gradio's routes carry
-    the conversation shown in the chat, so they need more)."""
+    the conversation shown in the chat, so they need more), and the admin page's file upload."""
 
     api: int = 64 * KIB
     other: int = 1024 * KIB
+    upload: int = 1024 * KIB
 
     def for_path(self, path: str) -> int:
         """The limit of the route at `path`."""
+        if path == ADMIN_UPLOAD:
+            return self.upload
         return self.api if path.startswith(API_PREFIX) else self.other
 
 

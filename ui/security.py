@@ -12,7 +12,9 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 
+from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ui.settings import ANY_ORIGIN, Settings, normalise_origins
@@ -171,6 +173,20 @@ class OriginGuard:
         return wrapped
 
 
+def add_origin_policy(app: Starlette, policy: OriginPolicy) -> None:
+    """CORS for the allowed origins (Gradio then adds none of its own), refusal of all other origins,
+    and frame-ancestors on every page; the guard is added last, so it runs first."""
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=policy.cors_origins(),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app.add_middleware(OriginGuard, policy=policy)
+
+
 async def _refuse(origin: str, send: Send) -> None:
     """Send a 403 JSON error for a page on a site that is not allowed."""
     body = json.dumps(
@@ -189,4 +205,12 @@ async def _refuse(origin: str, send: Send) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["OriginGuard", "OriginPolicy", "is_same_origin", "own_hosts", "parse_origin", "public_base_url"]
+__all__ = [
+    "OriginGuard",
+    "OriginPolicy",
+    "add_origin_policy",
+    "is_same_origin",
+    "own_hosts",
+    "parse_origin",
+    "public_base_url",
+]

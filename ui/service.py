@@ -1,21 +1,28 @@
-"""The bot as a service for the UI: loaded in the background, asked without tracebacks."""
+"""The bot as a service for the UI: loaded in the background, asked without tracebacks, and
+switched to each new generation of its index while it serves (ui.live)."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from index.embed import Embedder, make_embedder
 from index.errors import WendaError
+from index.progress import STAGES
 from index.settings import EmbedSettings, IndexSettings
-from index.store import read_manifest
+from index.store import live_generation, read_manifest
+from index.store.leases import Lease
 from qa import Bot, QuestionError, load_bot
 from ui.batching import BatchingEmbedder
+from ui.live import POLL_SECONDS, GenerationWatcher, RememberingEmbedder
+from ui.progress import StartProgress
 
 log = logging.getLogger("wenda.ui")
 MAX_HISTORY = 20  # earlier questions taken from a request; only the last one is read with a follow-up
@@ -52,6 +59,11 @@ def load_batched_bot(
     return load_bot(index_dir, embedder=BatchingEmbedder(embedder_for(settings.embed)))
 
 
+def _embed_settings(index_dir: Path) -> EmbedSettings:
+    """How the index at `index_dir` embeds its texts (its model and backend)."""
+    return IndexSettings.from_dict(read_manifest(index_dir)["settings"]).embed
+
+
 class NotReadyError(WendaError, RuntimeError):
     """The index is still loading (or failed to load)."""
 
@@ -61,14 +73,27 @@ class ServiceError(WendaError, RuntimeError):
 
 
 class BotService:
-    """Holds one Bot, loads it on a background thread, and turns failures into messages."""
+    """Holds one Bot, loads it on a background thread, and turns failures into messages.
+
+    Without a `loader`, the service prepares the model, builds the sample index when `index_dir`
+    is None, and loads the index, reporting each step to `progress`. With `watch`, it then follows
+    the index: each new generation is loaded with the same embedder and replaces the bot in one
+    assignment (questions in flight finish on the bot they started with).
+    """
 
     def __init__(
-        self, index_dir: Path | None = None, loader: Callable[[], Bot] | None = None, max_concurrent: int = 16
+        self,
+        index_dir: Path | None = None,
+        loader: Callable[[], Bot] | None = None,
+        max_concurrent: int = 16,
+        *,
+        watch: bool = True,
+        poll_seconds: float = POLL_SECONDS,
+        progress: StartProgress | None = None,
     ) -> None:
         self.index_dir = index_dir
         self.max_concurrent = max_concurrent
-        self._loader = loader or (lambda: load_batched_bot(index_dir))
+        self._loader = loader
         self._bot: Bot | None = None
         self._error: str | None = None
         self._ready = threading.Event()
@@ -79,6 +104,12 @@ class BotService:
         self._answering = 0
         self._waiting = 0
         self._limiter: Any = None  # anyio.CapacityLimiter for ask_async, made on first use
+        self.progress = progress or StartProgress()
+        self.loaded_at: str | None = None
+        self.watch = watch
+        self.poll_seconds = poll_seconds
+        self.watcher: GenerationWatcher | None = None
+        self._lease: Lease | None = None
 
     def start(self, background: bool = True, on_failure: Callable[[str], None] | None = None) -> BotService:
         """Begin loading the bot; with background=False, wait for it.
@@ -95,7 +126,11 @@ class BotService:
 
     def _load(self) -> None:
         try:
-            self._bot = self._loader()
+            bot = self._loader() if self._loader is not None else self._prepare_and_load()
+            if bot is not None:
+                self._install(bot)
+                self.progress.finish_all()
+                self._follow(bot)
         except Exception as exc:  # shown to users as a status, never as a traceback or a path
             self._error, detail = load_failure(exc, self.index_dir)
             if not isinstance(exc, WendaError):
@@ -104,25 +139,110 @@ class BotService:
                 log.error("%s", detail)  # one line; the path is for the server log only
             if self._on_failure is not None:
                 self._on_failure(detail)
+            self.progress.fail(self._error)
         finally:
             self._ready.set()
+
+    def _prepare_and_load(self) -> Bot:
+        """Prepare the model, build the sample index if needed, load the live generation."""
+        from index.sample import needs_build
+
+        index_dir = self.index_dir
+        build = index_dir is None and needs_build()
+        self.progress.plan(["model", *(STAGES if build else ()), "load"])
+        with self.progress.step("model"):
+            log.info("Preparing the embedding model (converted once on first run)…")
+            embed = IndexSettings().embed if index_dir is None else _embed_settings(index_dir)
+            model = make_embedder(embed, progress=False)
+        if index_dir is None:
+            from index.sample import ensure_sample_index
+
+            if build:
+                log.info("Building the sample index (first run)…")
+            index_dir = self.index_dir = ensure_sample_index(
+                progress=False, embedder=model, on_progress=self.progress.index_progress
+            )
+        with self.progress.step("load"):
+            name = live_generation(index_dir).name
+            self._hold_lease(index_dir, name)
+            embedder = RememberingEmbedder(BatchingEmbedder(model))
+            return load_bot(index_dir, embedder=embedder, progress=False, generation=name)
+
+    def _install(self, bot: Bot) -> Bot | None:
+        """Serve `bot` from now on; return the bot it replaces."""
+        old, self._bot = self._bot, bot
+        self._error = None
+        self.loaded_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        return old
+
+    def _follow(self, bot: Bot) -> None:
+        """Watch the bot's index for new generations (when it has one on disk)."""
+        index = getattr(bot, "index", None)
+        if not self.watch or index is None or not hasattr(index, "generation"):
+            return
+        root = index.root
+        self.index_dir = self.index_dir or root
+        if self._lease is None or self._lease.root != root:
+            self._lease = Lease(root)
+        embedder = (
+            bot.embedder
+            if isinstance(bot.embedder, RememberingEmbedder)
+            else RememberingEmbedder(bot.embedder)
+        )
+
+        def load(name: str) -> Bot:  # the loaded model serves the new generation too
+            return load_bot(root, embedder=embedder, progress=False, generation=name)
+
+        self.watcher = GenerationWatcher(
+            root, index.generation.name, load, self._install, self._lease, self.poll_seconds
+        ).start()
+        atexit.register(self.close)
+
+    def _hold_lease(self, root: Path, name: str) -> None:
+        if not self.watch:
+            return
+        try:
+            self._lease = self._lease if self._lease is not None and self._lease.root == root else Lease(root)
+            self._lease.hold([name])
+        except OSError as exc:
+            log.warning(
+                "cannot write a lease in %s (%s): index writers may delete the generation in use", root, exc
+            )
+            self._lease = None
+
+    def close(self) -> None:
+        """Stop following the index and release the lease (the server is going away)."""
+        if self.watcher is not None:
+            self.watcher.stop()
+        elif self._lease is not None:
+            self._lease.release()
+
+    def refresh(self) -> str | None:
+        """Switch to the index's live generation now (after a write); return the generation served."""
+        return self.watcher.poll() if self.watcher is not None else None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until loading has finished (successfully or not)."""
         return self._ready.wait(timeout)
 
     @property
+    def ready(self) -> bool:
+        """Whether a bot is loaded and answering."""
+        return self._bot is not None
+
+    @property
     def bot(self) -> Bot:
         """The loaded bot; raises NotReadyError while loading or after a failed load."""
-        if self._bot is not None:
-            return self._bot
+        bot = self._bot
+        if bot is not None:
+            return bot
         raise NotReadyError(self._error or "索引正在加载，请稍候再试。(The index is still loading.)")
 
     def ask(self, question: Any, top_k: Any = 5, history: Any = None) -> dict[str, Any]:
         """Answer as a dict; raises QuestionError, NotReadyError or ServiceError with a user-facing message."""
         question, history = check_question_text(question), check_history(history)
         check_top_k(top_k)
-        bot = self.bot
+        bot = self.bot  # this question finishes on this bot, even if a new generation arrives meanwhile
         with self._count_lock:
             self._waiting += 1
         with self._slots:
@@ -201,14 +321,18 @@ class BotService:
         }
 
     def health(self) -> dict[str, Any]:
-        """Whether the index is loaded, with the model, counts and load (never blocks)."""
-        if self._bot is None:
+        """Whether the index is loaded, with the model, counts, generation, when it was loaded and
+        the load (never blocks)."""
+        bot = self._bot
+        if bot is None:
             return {
                 "status": "error" if self._error else "loading",
                 "index_loaded": False,
                 "error": self._error,
             }
-        manifest = self._bot.index.manifest
+        index = bot.index
+        manifest = index.manifest
+        watcher = self.watcher
         return {
             "status": "ok",
             "index_loaded": True,
@@ -217,7 +341,15 @@ class BotService:
             "chunks": manifest["counts"]["chunks"],
             "index_created": manifest["created"],
             "load": self.load(),
+            "generation": index.generation.name,
+            "loaded_at": self.loaded_at,
+            "live_updates": watcher is not None,
+            "refused": watcher.refused.to_dict() if watcher is not None and watcher.refused else None,
         }
+
+    def status(self) -> dict[str, Any]:
+        """The start's progress (for the start page), and whether the chat is ready."""
+        return {**self.progress.snapshot(), "ready": self.ready}
 
 
 def check_question_text(question: Any) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,6 +28,7 @@ SAMPLE_PLACEHOLDERS = {
     "en": "Your question, e.g. Where was the summit held?",
 }
 ANY_ORIGIN = "*"
+ADMIN_TOKEN_MIN_CHARS = 16
 THEMES = ("auto", "light", "dark")
 Theme = Literal["auto", "light", "dark"]
 FEEDBACK_MAX_BYTES = 5_000_000
@@ -49,6 +52,7 @@ class Settings:
     top_k: int = 5  # passages shown per reply in the chat
     concurrency: int = 16  # questions answered at once (their query embeddings share model calls); more wait
     examples: tuple[str, ...] | None = None  # None: the sample questions for the sample index, else none
+    admin_token_file: Path | None = None  # None: no admin page; the token itself is never a setting
     placeholder: str | None = None  # the question box's hint; None: a sample question or a neutral hint
     placeholder_en: str | None = None  # the same on English pages (None: `placeholder`)
     theme: Theme = "auto"  # light, dark, or the reader's system setting; a page's ?theme= overrides it
@@ -195,6 +199,7 @@ ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "top_k": ("WENDA_TOP_K", int),
     "concurrency": ("WENDA_CONCURRENCY", int),
     "examples": ("WENDA_EXAMPLES", _split_examples),
+    "admin_token_file": ("WENDA_ADMIN_TOKEN_FILE", _path),
     "placeholder": ("WENDA_PLACEHOLDER", str),
     "placeholder_en": ("WENDA_PLACEHOLDER_EN", str),
     "theme": ("WENDA_THEME", str),
@@ -253,7 +258,7 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def _config_value(name: str, value: Any, base: Path) -> Any:
-    if name in ("index", "feedback_log"):
+    if name in ("index", "feedback_log", "admin_token_file"):
         return base / _path(str(value))
     if name in ("allowed_origins", "examples"):
         if isinstance(value, str):
@@ -272,6 +277,7 @@ def _build(values: dict[str, Any]) -> Settings:
         "concurrency": int,
         "index": _path_or_none,
         "feedback_log": _path_or_none,
+        "admin_token_file": _path_or_none,
         "allowed_origins": tuple,
         "examples": tuple,
         "placeholder": _text_or_none,
@@ -288,6 +294,30 @@ def _build(values: dict[str, Any]) -> Settings:
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"setting {name}={value!r} has the wrong type: {exc}") from exc
     return replace(Settings(), **typed) if typed else Settings()
+
+
+def read_admin_token(path: Path) -> str:
+    """The admin token in `path` (its first line, stripped); SettingsError when it cannot be used.
+
+    The token is only ever read from a file (never a flag or a variable), so it stays out of
+    shell histories and process lists.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"admin token file {str(path)!r} cannot be read: {exc}") from exc
+    token = lines[0].strip() if lines else ""
+    if len(token) < ADMIN_TOKEN_MIN_CHARS:
+        raise SettingsError(
+            f"admin token file {str(path)!r} must hold a token of at least {ADMIN_TOKEN_MIN_CHARS} characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE; chmod 600 FILE`)"
+        )
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logging.getLogger("wenda.admin").warning(
+            "admin token file %s can be read by other users: chmod 600 %s", path, path
+        )
+    return token
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -307,5 +337,6 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "normalise_origin",
+    "read_admin_token",
     "read_config",
 ]

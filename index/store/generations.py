@@ -12,7 +12,9 @@ Layout of an index directory `ROOT`:
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
-at any moment leaves the previous index loadable. Nothing is pickled. The FAISS file is made
+at any moment leaves the previous index loadable. Superseded generations are deleted by the
+next writer, except the one just replaced and those a running server holds a lease on
+(index.store.leases). Nothing is pickled. The FAISS file is made
 and read through index.store.vectors, the BM25 files through index.store.keyword.
 """
 
@@ -54,6 +56,7 @@ from index.files import (
     write_text_atomic,
 )
 from index.settings import IndexSettings
+from index.store.leases import leased_generations
 from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
 
 FORMAT_VERSION = 1
@@ -138,6 +141,16 @@ def live_generation(root: Path) -> Path:
     return generation
 
 
+def named_generation(root: Path, name: str) -> Path:
+    """The directory of generation `name` of the index at `root` (not necessarily the live one)."""
+    if not name.startswith("gen-") or Path(name).name != name:
+        raise IndexNotFoundError(f"{name!r} is not a generation name (gen-…) of index {str(root)!r}")
+    generation = root / name
+    if not (generation / MANIFEST).is_file():
+        raise IndexNotFoundError(f"index {str(root)!r} has no complete generation {name!r}")
+    return generation
+
+
 def read_manifest(root: Path) -> dict[str, Any]:
     """Read and check the manifest of the live generation.
 
@@ -153,7 +166,7 @@ def _manifest_of(root: Path, generation: Path) -> dict[str, Any]:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(
-            f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
+            f"index {str(root)!r}: {MANIFEST} of {generation.name!r} is unreadable ({exc}); rebuild the index"
         ) from exc
     _check_format(root, manifest)
     if problem := manifest_problem(manifest):
@@ -229,26 +242,30 @@ def _wrong(name: str, value: Any, kind: type | tuple[type, ...]) -> str:
 
 
 def load_index(
-    root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+    root: Path,
+    model_id: str | None = None,
+    fingerprint: str | None = None,
+    verify: bool = True,
+    generation: str | None = None,
 ) -> LoadedIndex:
-    """Load and verify the live generation of the index at `root`.
+    """Load and verify the live generation of the index at `root` (or the one named `generation`).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError.
     """
-    generation = live_generation(root)
-    manifest = _manifest_of(root, generation)  # of this generation, even if CURRENT moves meanwhile
+    folder = named_generation(root, generation) if generation else live_generation(root)
+    manifest = _manifest_of(root, folder)  # of this generation, even if CURRENT moves meanwhile
     if verify:
-        verify_files(generation, manifest)
+        verify_files(folder, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        vectors = read_faiss(generation / VECTORS)
-        chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
-        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(generation / ARTICLES))}
+        vectors = read_faiss(folder / VECTORS)
+        chunks = [_stored_chunk(row) for row in read_jsonl(folder / CHUNKS)]
+        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, vectors, chunks, articles)
-    return LoadedIndex(root, generation, manifest, vectors, chunks, articles)
+    return LoadedIndex(root, folder, manifest, vectors, chunks, articles)
 
 
 def check_model(
@@ -435,7 +452,7 @@ def _new_generation(root: Path) -> Iterator[Path]:
     DiskFullError names the file being written.
     """
     root.mkdir(parents=True, exist_ok=True)
-    remove_stale(root)
+    remove_stale(root, keep=leased_generations(root, prune=True))
     generation = root / _generation_name()
     token = _step.set("the new generation")
     try:
@@ -475,12 +492,13 @@ def _write_error(exc: OSError, root: Path) -> OSError:
 def _make_live(root: Path, generation: Path) -> None:
     """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
 
-    The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    The previous generation stays one round, for readers that resolved CURRENT just before the
+    swap, and so does every generation a running server holds a lease on.
     """
     previous = _pointer_name(root)
     _stage("swap", CURRENT)
     write_text_atomic(root / CURRENT, generation.name + "\n")
-    remove_stale(root, keep={generation.name, previous})
+    remove_stale(root, keep={generation.name, previous} | leased_generations(root, prune=True))
 
 
 def _link_or_copy(source: Path, target: Path) -> None:

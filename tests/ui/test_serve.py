@@ -49,13 +49,13 @@ def test_serve_on_a_broken_index_says_once_what_to_do_and_exits(broken_manifest,
 
 
 def test_a_load_that_fails_while_serving_stops_the_server(broken_manifest, free_socket, monkeypatch, capsys):
-    def late_failure(index_dir, *args):
+    def late_failure(service):
         time.sleep(3)  # the server is up by now
         from index.errors import IndexCorruptError
 
-        raise IndexCorruptError(f"index {str(index_dir)!r}: chunks.jsonl is damaged; rebuild the index")
+        raise IndexCorruptError(f"index {str(service.index_dir)!r}: chunks.jsonl is damaged; rebuild the index")
 
-    monkeypatch.setattr(ui.service, "load_batched_bot", late_failure)
+    monkeypatch.setattr(ui.service.BotService, "_prepare_and_load", late_failure)
     sock = free_socket()
     port = sock.getsockname()[1]
     sock.close()
