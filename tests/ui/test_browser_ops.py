@@ -26,6 +26,7 @@ import pytest
 
 from index.build import build_index
 from index.settings import cache_dir
+from index.store import read_manifest
 from qa import load_bot
 from ui.admin import UPLOAD_LIMIT
 from ui.app import create_app
@@ -116,7 +117,11 @@ def test_first_run_shows_its_progress_then_the_chat_without_a_reload(browser, tm
     assert navigations.count(url + "/") == 2  # our goto, then the page's own switch to the chat
     assert {f"{p.scheme}://{p.netloc}" for p in map(urlsplit, requests)} == {url}
     ready_lines = [line for line in text.splitlines() if line.startswith("Wenda ready:")]
-    assert ready_lines == [f"Wenda ready: {url} (index {cache / 'index' / 'sample'}, 2 articles, 48 chunks)"]
+    counts = read_manifest(cache / "index" / "sample")["counts"]  # what the first run built
+    assert counts["articles"] == 2
+    assert ready_lines == [
+        f"Wenda ready: {url} (index {cache / 'index' / 'sample'}, 2 articles, {counts['chunks']} chunks)"
+    ]
     before_ready = text.split("Wenda ready:")[0]
     for noise in ("Could not load", "ModuleNotFoundError", "DEBUG", "Traceback", "Uvicorn running"):
         assert noise not in before_ready, (noise, text)
