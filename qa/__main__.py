@@ -195,28 +195,31 @@ def _calibrate(args: argparse.Namespace) -> int:
         items = [item for path in files for item in evaluate.read_items(path)]
         part_bot = load_bot(index_dir, progress=False)
         bot = bot or part_bot
-        x = calibrate.features(part_bot, items)
+        x, vetoed = calibrate.features(part_bot, items)
         y = np.array([1.0 if item.answers else 0.0 for item in items])
-        parts.append((x, y))
+        parts.append((x, y, vetoed))
         names.append(str(index_dir or "sample") + ": " + ", ".join(p.name for p in files))
         print(f"{names[-1]}: background {part_bot.background.to_dict()}")
     x = np.vstack([p[0] for p in parts])
     y = np.concatenate([p[1] for p in parts])
+    vetoed = np.concatenate([p[2] for p in parts])
     halves = [np.arange(len(p[1])) % 2 == 0 for p in parts]
     half = np.concatenate(halves)
-    fitted_half = calibrate.calibrate(x[half], y[half], args.max_false_abstention)
+    fitted_half = calibrate.calibrate(x[half], y[half], args.max_false_abstention, vetoed[half])
     print("held-out check (fit on even lines of every set, test on odd):")
-    for name, (px, py), even in zip(names, parts, halves):
-        held = calibrate.evaluate_rule(fitted_half.weights, fitted_half.threshold, px[~even], py[~even])
+    for name, (px, py, pv), even in zip(names, parts, halves):
+        held = calibrate.evaluate_rule(
+            fitted_half.weights, fitted_half.threshold, px[~even], py[~even], pv[~even]
+        )
         print(
             f"  {name}: false abstentions {held.false_abstention_rate:.3f}, "
             f"abstention recall {held.abstention_recall:.3f}"
         )
-    result = calibrate.calibrate(x, y, args.max_false_abstention)
+    result = calibrate.calibrate(x, y, args.max_false_abstention, vetoed)
     source = "; ".join(names)
     print(result.describe(source))
-    for name, (px, py) in zip(names, parts):
-        fit = calibrate.evaluate_rule(result.weights, result.threshold, px, py)
+    for name, (px, py, pv) in zip(names, parts):
+        fit = calibrate.evaluate_rule(result.weights, result.threshold, px, py, pv)
         print(
             f"  {name}: false abstentions {fit.false_abstention_rate:.3f}, abstention recall {fit.abstention_recall:.3f}"
         )

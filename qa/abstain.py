@@ -19,7 +19,7 @@ from index.text import latin_share
 from qa.answer import ScoredSentence
 from qa.expect import expected_kind, holds
 from qa.passages import Candidate
-from qa.terms import Term, absent_names, covered, known, term_weight
+from qa.terms import Term, absent_names, covered, known, term_weight, unmatched
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 
@@ -34,6 +34,7 @@ class Evidence:
     absent: float  # IDF-weighted share of the question's terms the corpus never contains
     typed: float  # 1 when the answer sentence holds the kind of thing asked for (a number for 多少…)
     agree: float  # 1 when dense and keyword search both rank the answer's passage near the top
+    unmatched: tuple[str, ...]  # numbers, ordinals and names of the question the answer's passage lacks
     absent_names: tuple[str, ...]  # names the question asks about that the corpus never contains
     mismatch: float  # 1 when the question's script differs from the passage's (English on Chinese)
     script: str  # "latin" or "cjk": which background the question is compared with
@@ -61,6 +62,7 @@ class AnswerCheck:
     missing: float
     absent: float
     typed: float
+    unmatched: tuple[str, ...] = ()  # constraint terms (qa.terms.constraints) the passage lacks
     absent_names: tuple[str, ...] = ()
 
     @classmethod
@@ -71,17 +73,20 @@ class AnswerCheck:
         sentence: str,
         tokens: Collection[str],
         keyword: KeywordIndex,
+        passage_tokens: Collection[str] = frozenset(),
     ) -> AnswerCheck:
-        """Check an answer sentence (`tokens`: its keyword tokens and its context's)."""
-        typed = 1.0 if holds(expected_kind(question), sentence) else 0.0
+        """Check an answer sentence (`tokens`: its keyword tokens and its context's;
+        `passage_tokens`: those of its whole passage and context)."""
+        typed = 1.0 if holds(expected_kind(question), sentence, question) else 0.0
         if not question_terms:
             return cls(0.0, 0.0, typed)
+        lacking = tuple(unmatched(question_terms, passage_tokens or tokens))
         names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
         weights = [term_weight(t, keyword.idf, keyword.knows) / top for t in question_terms]
         missing = max((w for t, w in zip(question_terms, weights) if not covered(t, tokens)), default=0.0)
         gone = sum(w for t, w in zip(question_terms, weights) if not known(t, keyword.knows))
-        return cls(min(1.0, missing), gone / sum(weights), typed, names)
+        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, names)
 
 
 def evidence(
@@ -95,7 +100,18 @@ def evidence(
     """Collect the evidence for a question from its returned passages and answer sentence."""
     script = "latin" if latin_share(question) >= 0.5 else "cjk"
     if not top:
-        return Evidence(0.0, 0.0, 1.0, check.absent, 0.0, 0.0, check.absent_names, 0.0, script)
+        return Evidence(
+            0.0,
+            0.0,
+            1.0,
+            check.absent,
+            0.0,
+            0.0,
+            check.unmatched,
+            check.absent_names,
+            0.0,
+            script,
+        )
     cosine = max(c.relevance for c in top)
     coverage = max((s.coverage for s in scored), default=0.0)
     mismatch = abs(latin_share(question) - latin_share(texts[0]))
@@ -106,6 +122,7 @@ def evidence(
         check.absent,
         check.typed,
         float(agree),
+        check.unmatched,
         check.absent_names,
         mismatch,
         script,

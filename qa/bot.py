@@ -31,7 +31,7 @@ from qa.cite import Answer, Citation, Passage
 from qa.fuse import reciprocal_rank_fusion
 from qa.passages import Candidate, Ranked, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
-from qa.question import check_question, clip, contextual_queries
+from qa.question import check_question, clip, contextual_queries, elliptical
 from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever
 from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
@@ -111,9 +111,10 @@ class Bot:
     ) -> Gathered:
         """Retrieve and score: everything `ask` decides on (also used by calibration).
 
-        An elliptical follow-up ("那吉尔吉斯斯坦呢？") is read both alone and with the previous
-        question; the reading whose answer is better supported wins, so an off-topic
-        follow-up ("那明天会下雨吗？") is judged on its own. `vectors` may carry the query
+        A follow-up is read both alone and with the previous question, and the reading whose
+        answer is better supported wins, so an off-topic follow-up ("那明天会下雨吗？") is judged
+        on its own; one that only names what changes ("那吉尔吉斯斯坦呢？") is read with the
+        previous question only. `vectors` may carry the query
         embeddings when the caller embedded many at once; `steps`, when given, receives the
         seconds of each step.
         """
@@ -124,13 +125,14 @@ class Bot:
             vectors = self.embedder.embed_queries(queries)
         clock.lap("embed")
         own = question_terms(question)
+        if len(queries) == 1:
+            return self._reading(question, queries, vectors, own, top_k, clock)
+        terms = follow_up_terms(own, question_terms(earlier[-1]))
+        combined = self._reading(question, queries, vectors, terms, top_k, clock)
+        if elliptical(question):  # "那2023年呢？" asks nothing on its own
+            return combined
         found = self._reading(question, queries[:1], vectors[:1], own, top_k, clock)
-        if len(queries) > 1:
-            terms = follow_up_terms(own, question_terms(earlier[-1]))
-            combined = self._reading(question, queries, vectors, terms, top_k, clock)
-            if self.answerable(combined) >= self.answerable(found):
-                found = combined
-        return found
+        return combined if self.answerable(combined) >= self.answerable(found) else found
 
     def _reading(
         self,
@@ -153,8 +155,10 @@ class Bot:
         )
         chosen = best_sentences(scored)
         sentence = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
-        tokens = token_set(sentence) | (token_set(contexts[chosen[0].passage]) if chosen else frozenset())
-        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword)
+        context = token_set(contexts[chosen[0].passage]) if chosen else frozenset()
+        tokens = token_set(sentence) | context
+        around = token_set(texts[chosen[0].passage]) | context if chosen else frozenset()
+        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword, around)
         agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
         ev = evidence(question, top, texts, scored, check, agree)
         clock.lap("score")
@@ -218,20 +222,25 @@ class Bot:
         """The abstention rule's inputs for gathered evidence, against this index's background."""
         return rule_inputs(found.evidence, self.background)
 
+    def vetoes(self, found: Gathered) -> tuple[str, ...]:
+        """The terms that make the bot abstain whatever the rule says: names the corpus never
+        contains (欧盟 in a corpus about Central Asia), and in a Chinese question, numbers,
+        ordinals and names the answer's passage lacks (2023 when it speaks of 2024)."""
+        ev = found.evidence
+        return ev.absent_names + (ev.unmatched if ev.script == "cjk" else ())
+
     def answerable(self, found: Gathered) -> float:
-        """The rule's probability that the gathered passages answer the question."""
+        """The rule's probability that the gathered passages answer the question (0 when vetoed)."""
+        if self.vetoes(found):
+            return 0.0
         return float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
 
     def _answer(self, question: str, found: Gathered) -> Answer:
         top, texts, chosen = found.candidates, found.texts, found.chosen
         if (field := asked_field(question)) and top:
             return self._provenance_answer(question, found, field)
-        # A name the corpus never contains decides on its own: the articles cannot be about it.
-        abstained = (
-            not chosen
-            or bool(found.evidence.absent_names)
-            or self.answerable(found) < self.settings.abstain_threshold
-        )
+        # a veto (a name the corpus never contains, a year the passage lacks) decides on its own
+        abstained = not chosen or self.answerable(found) < self.settings.abstain_threshold
         if abstained:  # the closest passages, shown as not answering: no highlight, no support
             passages = tuple(
                 Passage(i + 1, texts[i], c.relevance, (), self._citation(c)) for i, c in enumerate(top)

@@ -36,13 +36,16 @@ class Calibration:
         )
 
 
-def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> np.ndarray:
-    """The abstention rule's inputs for each item, computed exactly as `bot.ask` computes them."""
-    rows = []
+def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The abstention rule's inputs for each item, computed exactly as `bot.ask` computes them,
+    and whether a veto (qa.bot.Bot.vetoes) decides the item whatever the rule says."""
+    rows, vetoed = [], []
     for item in items:
         question = bot.check_question(item.question, top_k)
-        rows.append(bot.rule_inputs(bot.gather(question, list(item.history), top_k)))
-    return np.asarray(rows, dtype=np.float64)
+        found = bot.gather(question, list(item.history), top_k)
+        rows.append(bot.rule_inputs(found))
+        vetoed.append(bool(bot.vetoes(found)))
+    return np.asarray(rows, dtype=np.float64), np.asarray(vetoed, dtype=bool)
 
 
 # The sign each feature's weight must have (see qa.abstain.rule_inputs): evidence for an answer
@@ -85,26 +88,47 @@ def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: in
     return np.r_[w[0] - (raw * mean).sum(), raw]
 
 
-def choose_threshold(p_answerable: np.ndarray, max_false_abstention: float) -> float:
-    """The highest threshold at which at most `max_false_abstention` of answerable questions abstain."""
-    allowed = int(np.floor(max_false_abstention * len(p_answerable)))
+def choose_threshold(p_answerable: np.ndarray, max_false_abstention: float, already: int = 0) -> float:
+    """The highest threshold at which at most `max_false_abstention` of answerable questions
+    abstain, counting `already` answerable questions that a veto has made abstain (they are
+    not in `p_answerable`)."""
+    total = len(p_answerable) + already
+    allowed = max(0, int(np.floor(max_false_abstention * total)) - already)
     ordered = np.sort(p_answerable)
-    return float(ordered[allowed] - 1e-9) if len(ordered) else 0.5
+    if not len(ordered):
+        return 0.5
+    return float(ordered[min(allowed, len(ordered) - 1)] - 1e-9)
 
 
-def calibrate(x: np.ndarray, y: np.ndarray, max_false_abstention: float = 0.02) -> Calibration:
-    """Fit weights and threshold on features `x` with labels `y` (1 = answerable)."""
-    if y.sum() == 0 or (1 - y).sum() == 0:
+def calibrate(
+    x: np.ndarray, y: np.ndarray, max_false_abstention: float = 0.02, vetoed: np.ndarray | None = None
+) -> Calibration:
+    """Fit weights and threshold on features `x` with labels `y` (1 = answerable).
+
+    Items a veto decides (`vetoed`) abstain whatever the rule says: they are left out of the
+    fit, and the answerable ones among them count against `max_false_abstention`."""
+    vetoed = np.zeros(len(y), dtype=bool) if vetoed is None else vetoed
+    free = ~vetoed
+    if y[free].sum() == 0 or (1 - y[free]).sum() == 0:
         raise ValueError("calibration needs both answerable and unanswerable questions")
-    weights = fit_logistic(x, y)
-    p = answerable_probability(weights, x)
-    threshold = choose_threshold(p[y == 1], max_false_abstention)
-    return evaluate_rule(tuple(float(v) for v in weights), threshold, x, y)
+    weights = fit_logistic(x[free], y[free])
+    p = answerable_probability(weights, x[free])
+    already = int((vetoed & (y == 1)).sum())
+    threshold = choose_threshold(p[y[free] == 1], max_false_abstention, already)
+    return evaluate_rule(tuple(float(v) for v in weights), threshold, x, y, vetoed)
 
 
-def evaluate_rule(weights: tuple[float, ...], threshold: float, x: np.ndarray, y: np.ndarray) -> Calibration:
-    """How a rule does on labelled features."""
+def evaluate_rule(
+    weights: tuple[float, ...],
+    threshold: float,
+    x: np.ndarray,
+    y: np.ndarray,
+    vetoed: np.ndarray | None = None,
+) -> Calibration:
+    """How a rule (and the vetoes, when given) does on labelled features."""
     abstain = answerable_probability(weights, x) < threshold
+    if vetoed is not None:
+        abstain = abstain | vetoed
     return Calibration(
         weights=weights,
         threshold=threshold,

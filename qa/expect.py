@@ -40,7 +40,9 @@ _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
     ),
 )
 
-_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]|百分之|[%％]")
+_NUMBER = re.compile(
+    r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]|百分之|[%％]"
+)
 _DATE = re.compile(
     r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|[春夏秋冬]季|[去今明前]年|此前|当天|同年"
 )
@@ -60,23 +62,28 @@ def expected_kind(question: str) -> Expect:
     return "any"
 
 
+_PLACE_TAGS = frozenset({"ns"})
+_PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
+
+
 @lru_cache(maxsize=100_000)
-def holds(kind: Expect, sentence: str) -> bool:
-    """True when the sentence holds something of the kind asked for (always for "any")."""
+def holds(kind: Expect, sentence: str, question: str = "") -> bool:
+    """True when the sentence holds something of the kind asked for (always for "any") that
+    the question does not already name: "撒马尔罕位于哪个国家？" is not answered by a sentence
+    whose only place is 撒马尔罕, nor "2023年的贸易额是多少？" by one whose only number is 2023."""
     if kind == "any":
         return True
-    if kind == "number":
-        return bool(_NUMBER.search(sentence))
-    if kind == "date":
-        return bool(_DATE.search(sentence))
-    tags = _pos_tags(sentence)
-    if kind == "place":
-        return "ns" in tags or bool(_PLACE_SUFFIX.search(sentence))
-    return "nr" in tags or "nrfg" in tags or "nrt" in tags or bool(_PERSON_HINT.search(sentence))
+    if kind in ("number", "date"):
+        pattern = _NUMBER if kind == "number" else _DATE
+        return any(m.group() not in question for m in pattern.finditer(sentence))
+    tags, hint = (_PLACE_TAGS, _PLACE_SUFFIX) if kind == "place" else (_PERSON_TAGS, _PERSON_HINT)
+    names = [word for word, flag in _pos_words(sentence) if flag in tags]
+    names += [m.group() for m in hint.finditer(sentence)]
+    return any(name not in question for name in names)
 
 
 @lru_cache(maxsize=100_000)
-def _pos_tags(sentence: str) -> frozenset[str]:
+def _pos_words(sentence: str) -> tuple[tuple[str, str], ...]:
     import jieba.posseg
 
-    return frozenset(flag for _, flag in jieba.posseg.lcut(sentence))
+    return tuple((pair.word, pair.flag) for pair in jieba.posseg.lcut(sentence))

@@ -21,6 +21,30 @@ _REFERS_BACK = re.compile(
 )
 
 
+# A follow-up that only names what changes ("那2023年呢？", "what about Uzbekistan?"): it asks
+# nothing on its own, so it is read with the previous question only.
+_ELLIPTICAL = re.compile(
+    r"^(?:那|那么|还有|而|and|what about|how about)?\s*([^\s？?。.！!，,]{1,24}?)\s*(?:呢)?[？?。.！!]*$",
+    re.IGNORECASE,
+)
+_ASKS_ITSELF = re.compile(
+    r"[哪吗谁么几]|多少|如何|怎|什么|为何|何时|是否|\b(?:who|what|when|where|why|how|which|is|are|do|does|did|will|can)\b",
+    re.IGNORECASE,
+)
+
+
+def elliptical(question: str) -> bool:
+    """True for a follow-up that only names what changes from the previous question
+    ("那乌兹别克斯坦呢？", "那第三届呢？"), which has no reading of its own."""
+    match = _ELLIPTICAL.match(question.strip())
+    if match is None or not (
+        question.rstrip("？?。.！! ").endswith("呢")
+        or re.match(r"(?i)\s*(?:and|what about|how about)\b", question)
+    ):
+        return False
+    return not _ASKS_ITSELF.search(match.group(1))
+
+
 class QuestionError(WendaError, ValueError):
     """A question that cannot be asked as given (empty, too long, bad top_k)."""
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 from index.text import bigrams, terms
 
 # Question words never occur in the answer, so terms made of them say nothing.
-INTERROGATIVE = re.compile(r"[哪吗呢谁么]|多少|如何|何时|何处|为何|几[个岁年次种条位天]")
+INTERROGATIVE = re.compile(r"[哪吗呢谁么几]|多少|如何|何时|何处|为何")
 # Words that frame a question without naming what it is about.
 FRAMING = frozenset(
     "叫 叫做 称为 称作 有 没有 会 能 能够 可以 要 需要 应该 做 进行 发生 出现 位于 属于 包括 包含 主要 "
@@ -33,6 +33,7 @@ class Term:
 
     word: str
     tokens: tuple[str, ...]  # the word itself, and its `#`-marked bigrams for Chinese words
+    parts: tuple[str, ...] = ()  # the shorter words jieba's search mode finds inside it
 
 
 def question_terms(question: str) -> list[Term]:
@@ -42,13 +43,32 @@ def question_terms(question: str) -> list[Term]:
         if word in seen or word in FRAMING or INTERROGATIVE.search(word):
             continue
         grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
-        seen[word] = Term(word, grams)
+        seen[word] = Term(word, grams, _parts(word))
     return list(seen.values())
+
+
+@lru_cache(maxsize=20_000)
+def _parts(word: str) -> tuple[str, ...]:
+    """The words of two characters or more that jieba's search mode finds inside `word`."""
+    if len(word) < 3 or not re.fullmatch(r"[\u4e00-\u9fff]+", word):
+        return ()
+    import jieba
+
+    return tuple(w for w in jieba.lcut_for_search(word) if w != word and len(w) > 1)
 
 
 def covered(term: Term, tokens: Collection[str]) -> bool:
     """True when `tokens` (of a sentence and its context) hold the term or all its bigrams."""
     return term.word in tokens or (bool(term.tokens) and all(t in tokens for t in term.tokens))
+
+
+def covered_in_parts(term: Term, tokens: Collection[str]) -> bool:
+    """`covered`, or every shorter word inside the term is in `tokens`: "中亚国家" is covered by
+    a passage about 中亚 and 国家, "上六国" (cut across "峰会上，六国元首") by one with 六国."""
+    return covered(term, tokens) or (
+        bool(term.parts)
+        and all(p in tokens or all("#" + b in tokens for b in bigrams(p)) for p in term.parts)
+    )
 
 
 def known(term: Term, vocabulary: Callable[[str], bool]) -> bool:
@@ -70,6 +90,16 @@ def _pos(word: str) -> str:
 
     pairs = jieba.posseg.lcut(word)
     return pairs[0].flag if len(pairs) == 1 else ""
+
+
+@lru_cache(maxsize=20_000)
+def in_dictionary(word: str) -> bool:
+    """True when jieba's dictionary holds the word. Words jieba makes up (its HMM joins unknown
+    characters) are often cut across a word boundary: "松才" in "鸡毛松才可以", not a name."""
+    import jieba
+
+    jieba.initialize()
+    return jieba.dt.FREQ.get(word, 0) > 0
 
 
 ENTITY_TAGS = {
@@ -102,17 +132,51 @@ def follow_up_terms(question: Sequence[Term], previous: Sequence[Term]) -> list[
     return [*question, *kept]
 
 
-NAME_KINDS = frozenset({"place", "person", "org", "name"})
+# Common nouns jieba tags as place names: they name no particular place.
+GENERIC_NAMES = frozenset(
+    "城市 东西 地方 国家 地区 世界 国内 国外 海外 当地 各国 全国 全球 南方 北方 东方 西方 各地 本地 外地 "
+    "长度 高度 深度 宽度 面积".split()
+)
+_DIGIT = re.compile(r"\d")
+_ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+|首[届次批个期])")
+CONSTRAINT_KINDS = frozenset({"place", "person", "org"})  # not "name" (nz): 英语, 广告语 are common words
+
+
+def constraints(question_terms: Sequence[Term]) -> list[Term]:
+    """The terms that pin down *which* fact is asked about: numbers and years in digits,
+    ordinals (第三届, 首届) and names of places, people and organisations. An answer about 2024
+    does not answer a question about 2023, nor one about 中塔公路 a question about 中塔铁路: a
+    passage that lacks such a term answers another question."""
+    out = []
+    for term in question_terms:
+        word = term.word
+        if len(word) < 2 and not word.isdigit():
+            continue
+        if _DIGIT.search(word) or _ORDINAL.search(word) or _a_name(word):
+            out.append(term)
+    return out
+
+
+def _a_name(word: str) -> bool:
+    """A place, person or organisation jieba knows by name (not a common noun it tags as one)."""
+    return entity_kind(word) in CONSTRAINT_KINDS and word not in GENERIC_NAMES and in_dictionary(word)
+
+
+def unmatched(question_terms: Sequence[Term], tokens: Collection[str]) -> list[str]:
+    """The constraint terms of a question that `tokens` (an answer's passage and its title and
+    section) do not hold."""
+    return [t.word for t in constraints(question_terms) if not covered_in_parts(t, tokens)]
 
 
 def absent_names(question_terms: Sequence[Term], vocabulary: Callable[[str], bool]) -> list[str]:
-    """The names (places, people, organisations, other proper names, Latin words) a question
+    """The names (places, people and organisations jieba knows, Latin words) a question
     asks about that the corpus never contains: "2024年中国与欧盟的贸易额是多少？" on a corpus
     that never names 欧盟 asks about something the articles do not cover."""
     return [
         t.word
         for t in question_terms
         if not known(t, vocabulary)
+        and not (t.parts and all(vocabulary(p) for p in t.parts))
         and not re.search(r"几|第", t.word)
-        and (entity_kind(t.word) in NAME_KINDS or (t.word.isascii() and t.word.isalpha() and len(t.word) > 1))
+        and (_a_name(t.word) or (t.word.isascii() and t.word.isalpha() and len(t.word) > 1))
     ]

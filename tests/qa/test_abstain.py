@@ -104,3 +104,41 @@ def test_fitted_weights_keep_the_sign_of_their_evidence():
     assert weights[7] >= 0
     p = answerable_probability(weights, x)
     assert ((p > 0.5) == (y == 1)).mean() > 0.9
+
+
+def test_numbers_ordinals_and_names_pin_down_the_fact_asked_about():
+    from qa.terms import constraints
+
+    pinned = [t.word for t in constraints(question_terms("2023年第三届中国—中亚峰会在哪座城市举行？"))]
+    assert "2023" in pinned and "第三届" in pinned and "中亚" in pinned
+    assert "城市" not in pinned  # a common noun jieba tags as a place
+    vague = [t.word for t in constraints(question_terms("峰会上成立了一个什么平台？有哪几股势力？"))]
+    assert vague == []
+
+
+def test_a_passage_without_the_questions_year_or_name_does_not_match_it():
+    from qa.terms import unmatched
+
+    passage = set(tokenize("2024年，中国与中亚五国的贸易额达到948亿美元。"))
+    assert unmatched(question_terms("2023年中国与中亚五国的贸易额是多少？"), passage) == ["2023"]
+    assert unmatched(question_terms("2024年中国与中亚五国的贸易额是多少？"), passage) == []
+    assert unmatched(question_terms("中国与日本的贸易额是多少？"), passage) == ["日本"]
+    # a name jieba cuts across a comma in the article is covered by the word inside it
+    summit = set(tokenize("本届峰会上，六国元首共同见证签署行动计划。"))
+    assert unmatched(question_terms("本届峰会上六国元首共同见证签署了什么行动计划？"), summit) == []
+
+
+def test_what_is_asked_for_must_be_something_the_question_does_not_already_name():
+    assert not holds("number", "2023年，首届峰会在西安举行。", "2023年的贸易额是多少？")
+    assert holds("number", "2024年的贸易额达到948亿美元。", "2024年的贸易额是多少？")
+    assert not holds("place", "撒马尔罕是东西方文明交汇的枢纽。", "撒马尔罕位于哪个国家？")
+    assert holds("place", "撒马尔罕位于乌兹别克斯坦。", "撒马尔罕位于哪个国家？")
+
+
+def test_a_follow_up_that_only_names_what_changes_has_no_reading_of_its_own():
+    from qa.question import elliptical
+
+    assert elliptical("那2023年呢？") and elliptical("那乌兹别克斯坦呢？") and elliptical("what about Uzbekistan?")
+    assert not elliptical("那明天会下雨吗？")
+    assert not elliptical("它的秘书处设在哪里？")
+    assert not elliptical("那里附近有什么好玩的景点？")
