@@ -138,7 +138,11 @@ def test_what_is_asked_for_must_be_something_the_question_does_not_already_name(
 def test_a_follow_up_that_only_names_what_changes_has_no_reading_of_its_own():
     from qa.question import elliptical
 
-    assert elliptical("那2023年呢？") and elliptical("那乌兹别克斯坦呢？") and elliptical("what about Uzbekistan?")
+    assert (
+        elliptical("那2023年呢？")
+        and elliptical("那乌兹别克斯坦呢？")
+        and elliptical("what about Uzbekistan?")
+    )
     assert not elliptical("那明天会下雨吗？")
     assert not elliptical("它的秘书处设在哪里？")
     assert not elliptical("那里附近有什么好玩的景点？")
