@@ -94,7 +94,9 @@ STOP_WORDS = frozenset(
     anti non pre post co semi multi sub
     """.split()
 )
-# After these, a word in -ed is a participle: "is used" is 使用, not 二手 (second-hand).
+PARTICLES = ("to", "on", "of", "in", "with", "for", "from")
+# After these (anywhere before it in the clause), a word in -ed is a participle: "is used" is
+# 使用, not 二手 (second-hand); "When was the emblem adopted?" is 采用, not 养子 (adopted son).
 AUXILIARIES = frozenset("is are was were be been being am has have had get gets got".split())
 # Adjectives that only say what a "how" question measures ("How long is …?" asks for a length).
 HOW_MEASURES = frozenset(
@@ -495,18 +497,26 @@ class Lexicon:
             name: the key is a name (capitalised in the question).
             single_chars: keep single characters even when longer words exist.
         """
+        exact, contained = self.tiers(key, name, single_chars)
+        return exact + contained
+
+    def tiers(self, key: str, name: bool = False, single_chars: bool = False) -> tuple[list[str], list[str]]:
+        """`renderings` in two tiers: from exact glosses, and from short glosses containing the
+        key (none for a name the dictionary lists as a proper noun, nor for a phrase)."""
         exact = self._exact(key)
         proper = [c for c in exact if c.proper]
+        contained: list[_Candidate] = []
         if name and proper:
-            chosen = [c for c in proper if c.first_sense] or proper
+            first = [c for c in proper if c.first_sense] or proper
         else:
+            first = [c for c in exact if not c.proper] + proper
             # Other names that hold this word (白云机场 for "Airport") are not renderings of it.
-            contained = [] if " " in key else self._containing(key)
-            chosen = [c for c in exact if not c.proper] + proper + [c for c in contained if not c.proper]
-        out = list(dict.fromkeys(c.headword for c in chosen))
-        if not single_chars and any(len(h) > 1 for h in out):
-            out = [h for h in out if len(h) > 1]
-        return out
+            contained = [c for c in ([] if " " in key else self._containing(key)) if not c.proper]
+        tier1 = list(dict.fromkeys(c.headword for c in first))
+        tier2 = [h for h in dict.fromkeys(c.headword for c in contained) if h not in tier1]
+        if not single_chars and any(len(h) > 1 for h in tier1 + tier2):
+            tier1, tier2 = [h for h in tier1 if len(h) > 1], [h for h in tier2 if len(h) > 1]
+        return tier1, tier2
 
 
 def cache_path(version: str) -> Path:
@@ -656,12 +666,18 @@ def _phrase_at(words: Sequence[_Word], i: int, lexicon: Lexicon) -> tuple[int, s
 
 
 def _word_key(word: _Word, lexicon: Lexicon, participle: bool = False) -> str:
-    """The first form of a word the dictionary glosses exactly, else the first it holds within
-    a short gloss, else its lemma by rule ("countries" is "country", not the "countries" of
-    "member countries")."""
+    """The first form of a word the dictionary glosses exactly ("countries" is "country", not
+    the "countries" of "member countries"), else with a particle ("belong to"), else the first
+    it holds within a short gloss, else its lemma by rule."""
     forms = word_forms(word.text, participle)
-    for form in [f for f in forms if f in lexicon.exact] or [f for f in forms if lexicon.holds(f)]:
-        return form
+    # A verb CC-CEDICT glosses only with its particle: "belong" is "to belong to" (属于).
+    with_particle = [f"{f} {p}" for f in forms[:3] for p in PARTICLES]
+    for candidates in (forms, with_particle):
+        if found := [f for f in candidates if f in lexicon.exact]:
+            return found[0]
+    for form in forms:
+        if lexicon.holds(form):
+            return form
     return word.text.lower() if word.capital else lemma(word.text)
 
 
@@ -669,7 +685,7 @@ def _word_term(words: Sequence[_Word], i: int, first: bool, lexicon: Lexicon) ->
     """The term of a single word: a name, a romanised Chinese name, or a word."""
     word = words[i]
     if not _is_name(words, i, first, lexicon):
-        participle = i > 0 and words[i - 1].text.lower() in AUXILIARIES
+        participle = any(w.text.lower() in AUXILIARIES for w in words[:i])
         return EnglishTerm(word.text, _word_key(word, lexicon, participle), "word")
     if _romanised(word.text, lexicon):
         return EnglishTerm(word.text, word.text.lower(), "pinyin")
@@ -826,7 +842,9 @@ def translate(
             character bigrams (as qa.terms does), so a word jieba cuts differently still counts.
         limit: at most this many renderings, and this many known renderings, per term. The
             known ones are looked for among all the dictionary's renderings, not only the
-            first `limit`, so a corpus's word for a term is found even when rarer in general.
+            first `limit`, so a corpus's word for a term is found even when rarer in general
+            (峰会, "summit meeting", for "summit", after 高峰, 顶峰, 峰顶, …); those of short
+            glosses containing the term only when the corpus holds no exact rendering.
         single_chars: keep single-character renderings when longer ones exist.
         lexicon: the reverse dictionary (default: `load_lexicon()`).
     """
@@ -835,20 +853,27 @@ def translate(
     lexicon = lexicon if lexicon is not None else load_lexicon()
     out = []
     for term in english_terms(question, lexicon):
-        if term.kind == "number":
-            candidates = [term.key]
-        elif term.key in ORDINALS:  # CC-CEDICT has no 第三 ("third" is 三次, 三世, …)
-            candidates = [ORDINALS[term.key], *lexicon.renderings(term.key, single_chars=single_chars)]
-            candidates = list(dict.fromkeys(candidates))
-        elif term.kind == "pinyin":
-            candidates = []
-        else:
-            candidates = lexicon.renderings(term.key, name=term.is_name, single_chars=single_chars)
-        held = [c for c in candidates if corpus_holds(c, known)]
+        exact, contained = _tiers(term, lexicon, single_chars)
+        # Words of short glosses that merely contain the term (死刑, "capital punishment", for
+        # "capital") count only when the corpus holds none of the exact renderings.
+        holds = [c for c in exact if corpus_holds(c, known)]
+        held = holds or [c for c in contained if corpus_holds(c, known)]
         if term.is_name and not held and all(known(w) for w in fold(term.text).split()):
             held = [fold(term.text)]  # the corpus writes the name in Latin letters: CBMM, JSR
-        out.append(TranslatedTerm(term, tuple(candidates[:limit]), tuple(held[:limit])))
+        out.append(TranslatedTerm(term, tuple((exact + contained)[:limit]), tuple(held[:limit])))
     return out
+
+
+def _tiers(term: EnglishTerm, lexicon: Lexicon, single_chars: bool) -> tuple[list[str], list[str]]:
+    """A term's renderings from exact glosses and from short glosses containing it."""
+    if term.kind == "number":
+        return [term.key], []
+    if term.kind == "pinyin":
+        return [], []
+    exact, contained = lexicon.tiers(term.key, term.is_name, single_chars)
+    if term.key in ORDINALS:  # CC-CEDICT has no 第三 ("third" is 三次, 三世, …)
+        exact = list(dict.fromkeys([ORDINALS[term.key], *exact]))
+    return exact, contained
 
 
 def corpus_holds(word: str, known: Callable[[str], bool]) -> bool:

@@ -52,6 +52,7 @@ LINES = """\
 3C 3C [san1 C] /computers, communications, and consumer electronics/
 舉行 举行 [ju3 xing2] /to hold (a meeting, ceremony etc)/
 發生 发生 [fa1 sheng1] /to happen; to occur; to take place; to break out/
+死刑 死刑 [si3 xing2] /death penalty; capital punishment/
 """
 FREQUENCY = {"资本": 14732, "首都": 4278, "贸易": 6255, "交易": 4060, "顶峰": 247, "峰会": 71}
 
@@ -95,7 +96,8 @@ def test_only_noun_phrases_render_the_words_they_contain():
 
 
 def test_exact_glosses_come_first_then_frequent_words(small: Lexicon):
-    assert small.renderings("capital") == ["资本", "首都"]  # not 首府: "capital city of an autonomous region"
+    # Not 首府, "capital city of an autonomous region"; 死刑 ("capital punishment") comes last.
+    assert small.renderings("capital") == ["资本", "首都", "死刑"]
     assert small.renderings("trade") == ["贸易", "交易"]
     assert small.renderings("summit") == ["顶峰", "峰会"]  # "summit meeting" contains the word
 
@@ -220,6 +222,20 @@ def test_a_name_the_corpus_writes_in_latin_letters_is_present(lexicon: Lexicon):
     vocabulary = set(tokenize("巴西矿业冶金公司（CBMM）是全球最大的铌生产商"))
     terms = {t.text: t for t in translate("Who owns CBMM?", vocabulary.__contains__, lexicon=lexicon)}
     assert terms["CBMM"].known == ("cbmm",) and terms["CBMM"].status == "present"
+
+
+def test_words_of_glosses_that_merely_contain_a_term_count_only_without_exact_ones(small: Lexicon):
+    assert small.tiers("capital") == (["资本", "首都"], ["死刑"])  # "capital punishment"
+    (capital,) = translate("capital", {"死刑"}.__contains__, lexicon=small)
+    assert capital.known == ("死刑",)
+    (capital,) = translate("capital", {"死刑", "首都"}.__contains__, lexicon=small)
+    assert capital.known == ("首都",)
+
+
+def test_verbs_glossed_with_their_particle_and_participles_after_an_auxiliary(lexicon: Lexicon):
+    _, belong = translate("Which publisher does it belong to?", lambda w: False, lexicon=lexicon)
+    assert belong.term.key == "belong to" and "属于" in belong.renderings
+    assert _keys("When was the national emblem of Thailand adopted?", lexicon)[-1] == "adopt"
 
 
 def test_limit_caps_renderings_and_known_renderings_are_searched_among_all(lexicon: Lexicon):
