@@ -68,7 +68,7 @@ Status = Literal["present", "absent", "unknown"]
 
 # Function words, question words, auxiliaries and framing verbs: none of them names what a
 # question is about.
-STOP_WORDS = frozenset(
+FUNCTION_WORDS = frozenset(
     """
     a an the this that these those some any each every all both either neither no not nor
     of to in on at by for with from into onto upon about above below over under between among
@@ -82,18 +82,25 @@ STOP_WORDS = frozenset(
     is are was were be been being am isn aren wasn weren
     do does did done doing don doesn didn
     have has had having haven hasn hadn
-    will would shall should can could may might must ought won wouldn shouldn can't cannot
+    will would shall should can could may might must ought wouldn shouldn can't cannot
     couldn mightn mustn
     there here now then s t d ll m re ve
     many much more most less least few several other another such same own
     get gets got gotten getting
     don't doesn't didn't isn't aren't wasn't weren't can't couldn't won't wouldn't shouldn't
     haven't hasn't hadn't i'm you're we're they're i've you've we've they've i'd i'll
-    tell know knew explain describe mention mentioned say says said please thing things
-    called named call name kind sort type way ways
     anti non pre post co semi multi sub
     """.split()
 )
+# Words that frame a question without naming what it is about; unlike function words, they
+# may end a phrase the dictionary glosses ("pen name" 笔名, "short name" 简称).
+FRAMING_WORDS = frozenset(
+    """
+    tell know knew explain describe mention mentioned say says said please thing things
+    called named call name kind sort type way ways located situated
+    """.split()
+)
+STOP_WORDS = FUNCTION_WORDS | FRAMING_WORDS
 PARTICLES = ("to", "on", "of", "in", "with", "for", "from")
 # After these (anywhere before it in the clause), a word in -ed is a participle: "is used" is
 # 使用, not 二手 (second-hand); "When was the emblem adopted?" is 采用, not 养子 (adopted son).
@@ -121,7 +128,7 @@ IRREGULAR = {
     "struck": "strike", "wore": "wear", "worn": "wear", "lost": "lose", "fell": "fall",
     "fallen": "fall", "kept": "keep", "hid": "hide", "hidden": "hide", "shot": "shoot",
     "sang": "sing", "sung": "sing", "swam": "swim", "drew": "draw", "drawn": "draw",
-    "broke": "break", "broken": "break", "froze": "freeze", "frozen": "freeze",
+    "broke": "break", "broken": "break", "froze": "freeze", "frozen": "freeze", "born": "be born",
     "better": "good", "best": "good", "worse": "bad", "worst": "bad",
 }  # fmt: skip
 ORDINALS = {
@@ -652,7 +659,7 @@ def _phrase_at(words: Sequence[_Word], i: int, lexicon: Lexicon) -> tuple[int, s
         return None
     for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 1, -1):
         span = words[i : i + n]
-        if span[-1].stop or any(w.number for w in span):
+        if any(w.number for w in span) or not _may_end_phrase(span[-1], i + n == len(words)):
             continue
         head = normalise(" ".join(w.text for w in span[:-1]))
         for form in word_forms(span[-1].text):
@@ -663,6 +670,13 @@ def _phrase_at(words: Sequence[_Word], i: int, lexicon: Lexicon) -> tuple[int, s
             if n == 2 and (key := f"{form} of {head}") in lexicon.exact:
                 return n, key
     return None
+
+
+def _may_end_phrase(word: _Word, clause_end: bool) -> bool:
+    """A phrase ends with a content word, a framing word ("pen name"), or a particle that ends
+    its clause, which can only belong to the verb before it ("Where does he come from?")."""
+    low = word.text.lower()
+    return not word.stop or low in FRAMING_WORDS or (clause_end and low in PARTICLES)
 
 
 def _word_key(word: _Word, lexicon: Lexicon, participle: bool = False) -> str:
@@ -747,7 +761,30 @@ def _clause_terms(words: list[_Word], first: bool, lexicon: Lexicon) -> list[Eng
         elif not word.stop:
             spans.append(_Span(i, i + 1, _word_term(words, i, first, lexicon)))
         i += 1
-    return [s.term for s in _join_unknown_names(spans, lexicon)]
+    return [s.term for s in _join_unknown_names(_romanised_neighbours(spans, lexicon), lexicon)]
+
+
+def _romanised_neighbours(spans: list[_Span], lexicon: Lexicon) -> list[_Span]:
+    """A name spelt in pinyin beside a romanised syllable is part of a Chinese name, even when
+    the dictionary lists a place of that spelling: "Pan Shicheng" is not 石城县, nor "Chenggong
+    Ying" 呈贡县."""
+    out = list(spans)
+    changed = True
+    while changed:
+        changed = False
+        for i, span in enumerate(out):
+            beside = [out[j] for j in (i - 1, i + 1) if 0 <= j < len(out)]
+            if (
+                span.term.kind == "name"
+                and span.end - span.start == 1
+                and any(
+                    b.term.kind == "pinyin" and (b.end == span.start or b.start == span.end) for b in beside
+                )
+                and _syllables(span.term.text.lower(), lexicon.syllables) >= 1
+            ):
+                out[i] = _Span(span.start, span.end, EnglishTerm(span.term.text, span.term.key, "pinyin"))
+                changed = True
+    return out
 
 
 def _join_unknown_names(spans: list[_Span], lexicon: Lexicon) -> list[_Span]:

@@ -188,6 +188,19 @@ def test_capitalised_words_are_names_and_romanised_chinese_names_are_not_transla
     assert english_terms("Summits held in Astana?", lexicon)[0].kind == "word"
 
 
+def test_a_pinyin_name_beside_a_romanised_syllable_is_not_a_place_of_that_spelling(lexicon: Lexicon):
+    terms = english_terms("How much silver did Pan Shicheng donate?", lexicon)
+    assert [(t.text, t.kind) for t in terms if t.is_name] == [("Pan Shicheng", "pinyin")]  # not 石城县
+    assert [t.kind for t in english_terms("Was Beijing the host?", lexicon)] == ["name", "word"]
+
+
+def test_phrases_may_end_with_a_framing_word_or_a_particle_that_ends_the_question(lexicon: Lexicon):
+    assert _keys("Under what pen name did she write?", lexicon) == ["pen name", "write"]
+    assert _keys("Which country does the driver come from?", lexicon) == ["country", "driver", "come from"]
+    assert _keys("Where was the poet born?", lexicon) == ["poet", "be born"]
+    assert _keys("Where is the airport located?", lexicon) == ["airport"]
+
+
 def test_empty_and_chinese_questions_have_no_english_terms(lexicon: Lexicon):
     for question in ("", "   ", "？？？", "峰会在哪里举行？", "2024年中国与中亚的贸易额是多少？"):
         assert english_terms(question, lexicon) == []
