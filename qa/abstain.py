@@ -38,6 +38,7 @@ class Evidence:
     absent_names: tuple[str, ...]  # names the question asks about that the corpus never contains
     mismatch: float  # 1 when the question's script differs from the passage's (English on Chinese)
     script: str  # "latin" or "cjk": which background the question is compared with
+    bridged: bool = False  # an English question whose terms were rendered in Chinese (qa.lexicon)
 
 
 @dataclass(frozen=True)
@@ -74,19 +75,22 @@ class AnswerCheck:
         tokens: Collection[str],
         keyword: KeywordIndex,
         passage_tokens: Collection[str] = frozenset(),
+        names: Sequence[str] | None = None,
     ) -> AnswerCheck:
         """Check an answer sentence (`tokens`: its keyword tokens and its context's;
-        `passage_tokens`: those of its whole passage and context)."""
+        `passage_tokens`: those of its whole passage and context). `names` are the absent
+        names when the caller knows them (an English question's, from its renderings)."""
         typed = 1.0 if holds(expected_kind(question), sentence, question) else 0.0
         if not question_terms:
             return cls(0.0, 0.0, typed)
         lacking = tuple(unmatched(question_terms, passage_tokens or tokens))
-        names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
+        if names is None:
+            names = () if latin_share(question) >= 0.5 else absent_names(question_terms, keyword.knows)
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
         weights = [term_weight(t, keyword.idf, keyword.knows) / top for t in question_terms]
         missing = max((w for t, w in zip(question_terms, weights) if not covered(t, tokens)), default=0.0)
         gone = sum(w for t, w in zip(question_terms, weights) if not known(t, keyword.knows))
-        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, names)
+        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, tuple(names))
 
 
 def evidence(
@@ -96,6 +100,7 @@ def evidence(
     scored: Sequence[ScoredSentence],
     check: AnswerCheck,
     agree: bool,
+    bridged: bool = False,
 ) -> Evidence:
     """Collect the evidence for a question from its returned passages and answer sentence."""
     script = "latin" if latin_share(question) >= 0.5 else "cjk"
@@ -111,6 +116,7 @@ def evidence(
             check.absent_names,
             0.0,
             script,
+            bridged,
         )
     cosine = max(c.relevance for c in top)
     coverage = max((s.coverage for s in scored), default=0.0)
@@ -126,6 +132,7 @@ def evidence(
         check.absent_names,
         mismatch,
         script,
+        bridged,
     )
 
 
@@ -137,14 +144,17 @@ def rule_inputs(ev: Evidence, background: Background) -> tuple[float, ...]:
     dense and keyword search agree on the passage."""
     above = ev.cosine - background.cosine.get(ev.script, 0.0)
     coverage = ev.coverage - background.coverage.get(ev.script, 0.0)
-    same = 1 - ev.mismatch  # keyword overlap means nothing across scripts
+    same = 1 - ev.mismatch
+    # keyword overlap means nothing across scripts, unless the question's terms were
+    # rendered in the corpus's language
+    lexical = 1.0 if ev.bridged else same
     return (
         above * same,
         above * ev.mismatch,
-        coverage * same,
+        coverage * lexical,
         ev.mismatch,
-        ev.missing * same,
-        ev.absent * same,
+        ev.missing * lexical,
+        ev.absent * lexical,
         ev.typed,
         ev.agree,
     )

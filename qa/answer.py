@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from index.text import split_sentences, tokenize
 from qa.cite import Span, merge_spans
+from qa.expect import expected_kind, holds
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,19 @@ class ScoredSentence:
     span: Span
     coverage: float
     relevance: float
+    typed: bool = False  # holds the kind of thing asked for (qa.expect): a number for 多少…
+    open_end: bool = False  # ends in ；or ：: what follows completes it (a list, a quotation)
 
     @property
     def score(self) -> float:
-        # Coverage decides; the passage's relevance (0..1) only breaks near-ties.
-        return self.coverage + 0.15 * self.relevance
+        # Coverage decides; holding what is asked for, then the passage's relevance (0..1),
+        # decide between sentences that cover the question about as well.
+        return self.coverage + TYPED_BONUS * self.typed + RELEVANCE_WEIGHT * self.relevance
 
+
+TYPED_BONUS = 0.15
+RELEVANCE_WEIGHT = 0.3
+CONTINUED = 20  # an answer sentence shorter than this, or ending in ；or ：, takes the next one too
 
 # Question words never occur in the answer, so tokens made of them only dilute coverage.
 _INTERROGATIVE = re.compile(r"[哪吗呢谁么]|多少|如何|何时|何处|为何|几[个岁年次种条位天]")
@@ -57,20 +65,27 @@ def score_sentences(
     relevance: Sequence[float],
     idf: Callable[[str], float],
     contexts: Sequence[str] | None = None,
+    asked: str = "",
 ) -> list[ScoredSentence]:
-    """Score every sentence of every passage against the question.
+    """Score every sentence of every passage against the question (`asked`: the question as
+    the reader wrote it, when `question` is what keyword search reads, e.g. its Chinese
+    renderings; it tells what kind of answer is asked for).
 
     A passage's context (its article title and section) counts as part of each of its
     sentences: a sentence rarely repeats the subject its article is about ("它的面积约为…").
     """
     tokens = question_tokens(question)
+    kind = expected_kind(asked or question)
     contexts = contexts or [""] * len(passages)
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
         shared = token_set(context)
         for span in split_sentences(text):
-            cov = coverage(tokens, token_set(text[span[0] : span[1]]) | shared, idf)
-            scored.append(ScoredSentence(i, span, cov, rel))
+            sentence = text[span[0] : span[1]]
+            cov = coverage(tokens, token_set(sentence) | shared, idf)
+            typed = kind != "any" and holds(kind, sentence, asked or question)
+            open_end = sentence.rstrip()[-1:] in ("；", ";", "：", ":")
+            scored.append(ScoredSentence(i, span, cov, rel, typed, open_end))
     return scored
 
 
@@ -87,7 +102,7 @@ def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[Sco
         return []
     best = max(scored, key=lambda s: (s.score, -s.passage, -s.span[0]))
     chosen = [best]
-    if limit > 1 and best.span[1] - best.span[0] < 12:
+    if limit > 1 and (best.span[1] - best.span[0] < CONTINUED or best.open_end):
         following = [s for s in scored if s.passage == best.passage and s.span[0] > best.span[1]]
         if following:
             chosen.append(min(following, key=lambda s: s.span[0]))

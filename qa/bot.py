@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -16,7 +17,7 @@ from index.embed import Embedder, make_embedder
 from index.settings import IndexSettings
 from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
-from index.text import split_sentences
+from index.text import latin_share, split_sentences
 from qa.abstain import (
     AnswerCheck,
     Background,
@@ -29,6 +30,7 @@ from qa.abstain import (
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
 from qa.cite import Answer, Citation, Passage
 from qa.fuse import reciprocal_rank_fusion
+from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
 from qa.passages import Candidate, Ranked, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical
@@ -37,6 +39,7 @@ from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
 
 AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
+log = logging.getLogger("wenda.qa")
 WARM_SENTENCES = 50_000  # sentences segmented ahead of questions at load (qa.answer's cache holds 200,000)
 
 
@@ -50,6 +53,20 @@ class Gathered:
     sentences: tuple[ScoredSentence, ...]
     chosen: tuple[ScoredSentence, ...]  # the answer sentence(s)
     evidence: Evidence
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One text a question is read as: its terms, and what keyword search and sentence
+    scoring are given (an English question's Chinese renderings)."""
+
+    text: str
+    terms: list[Term]
+    keyword: str  # the text keyword search is given
+    scoring: str  # the text answer sentences are scored against
+    absent_names: tuple[str, ...]  # an English question's names whose renderings the corpus lacks
+    english: bool
+    bridged: bool = False  # an English question whose terms the corpus holds in Chinese
 
 
 class Bot:
@@ -76,6 +93,7 @@ class Bot:
             if weight > 0
         ]
         self._background: Background | None = None
+        self._warned_lexicon = False
 
     def ask(
         self, question: str, top_k: int = 5, history: Sequence[str] | None = None, trace: bool = False
@@ -124,43 +142,79 @@ class Bot:
         if vectors is None or len(vectors) != len(queries):
             vectors = self.embedder.embed_queries(queries)
         clock.lap("embed")
-        own = question_terms(question)
+        readings = [self._read(q) for q in queries]
+        own = readings[0].terms
         if len(queries) == 1:
-            return self._reading(question, queries, vectors, own, top_k, clock)
-        terms = follow_up_terms(own, question_terms(earlier[-1]))
-        combined = self._reading(question, queries, vectors, terms, top_k, clock)
+            return self._reading(question, readings, vectors, own, top_k, clock)
+        terms = follow_up_terms(own, self._read(earlier[-1]).terms)
+        combined = self._reading(question, readings, vectors, terms, top_k, clock)
         if elliptical(question):  # "那2023年呢？" asks nothing on its own
             return combined
-        found = self._reading(question, queries[:1], vectors[:1], own, top_k, clock)
+        found = self._reading(question, readings[:1], vectors[:1], own, top_k, clock)
         return combined if self.answerable(combined) >= self.answerable(found) else found
+
+    def _read(self, text: str) -> Reading:
+        """A question's terms and its keyword texts; an English one's rendered in Chinese
+        through the corpus's words (qa.lexicon), since keyword evidence over a Chinese corpus
+        means nothing in English."""
+        translated = self._translate(text)
+        terms = translated_terms(translated) if translated else []
+        if not terms:  # Chinese, or English with no word the dictionary renders
+            return Reading(text, question_terms(text), text, text, (), translated is not None)
+        names = tuple(t.text for t in translated or () if t.is_name and t.status == "absent")
+        query = keyword_query(translated or ())
+        # sentences are scored on every term, the ones the corpus lacks too (in English, so
+        # they never match): a sentence covering "Turkmenistan" does not cover "capital of"
+        lacking = [t.text for t in translated or () if t.status == "absent"]
+        scoring = " ".join([keyword_query(translated or (), per_term=1), *lacking]).strip()
+        return Reading(text, terms, query or text, scoring or text, names, True, bridged=True)
+
+    def _translate(self, text: str) -> list[TranslatedTerm] | None:
+        if latin_share(text) < 0.5:
+            return None
+        try:
+            return translate(text, self.keyword.knows)
+        except LexiconUnavailableError as exc:  # English questions then rely on dense search
+            if not self._warned_lexicon:
+                log.warning("%s", exc)
+                self._warned_lexicon = True
+            return None
 
     def _reading(
         self,
         question: str,
-        queries: Sequence[str],
+        readings: Sequence[Reading],
         vectors: np.ndarray,
         terms: Sequence[Term],
         top_k: int,
         clock: _Clock,
     ) -> Gathered:
         """Gather the passages and evidence of one reading of the question."""
-        ranked, leaders = self._ranked(queries, vectors)
+        queries = [r.text for r in readings]
+        ranked, leaders = self._ranked([r.keyword for r in readings], vectors)
         clock.lap("retrieve")
         top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
         clock.lap("merge")
         contexts = [self._context(c) for c in top]
         scored = score_sentences(
-            " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
+            " ".join(r.scoring for r in readings),
+            texts,
+            [c.relevance for c in top],
+            self.keyword.idf,
+            contexts,
+            asked=question,
         )
         chosen = best_sentences(scored)
         sentence = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
         context = token_set(contexts[chosen[0].passage]) if chosen else frozenset()
         tokens = token_set(sentence) | context
         around = token_set(texts[chosen[0].passage]) | context if chosen else frozenset()
-        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword, around)
+        english = readings[0].english
+        names = readings[0].absent_names if english else None
+        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword, around, names)
         agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
-        ev = evidence(question, top, texts, scored, check, agree)
+        ev = evidence(question, top, texts, scored, check, agree, bridged=readings[0].bridged)
         clock.lap("score")
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev)
 

@@ -51,7 +51,7 @@ from typing import Literal
 from index.errors import WendaError
 from index.settings import cache_dir
 from index.text import CJK, bigrams, fold, latin_share
-from qa.terms import Term
+from qa.terms import Term, chinese_term
 from qa.terms import known as term_known
 
 log = logging.getLogger(__name__)
@@ -939,6 +939,21 @@ def corpus_holds(word: str, known: Callable[[str], bool]) -> bool:
     """True when the corpus holds the word, or (Chinese words) all its character bigrams."""
     grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
     return term_known(Term(word, grams), known)
+
+
+def translated_terms(translated: Sequence[TranslatedTerm]) -> list[Term]:
+    """The terms of an English question, in Chinese: each term the corpus holds becomes its
+    best rendering (the others as alternatives); a term the dictionary renders but the
+    corpus does not hold stays as its English words, which the corpus never contains
+    (absent); a name the dictionary does not know is left out (its transliteration cannot
+    be checked)."""
+    out = []
+    for t in translated:
+        if t.known:
+            out.append(chinese_term(t.known[0], t.known[1:]))
+        elif t.renderings:
+            out.append(Term(t.text.lower(), ()))
+    return out
 
 
 def keyword_query(terms: Sequence[TranslatedTerm], per_term: int = 3) -> str:

@@ -34,6 +34,7 @@ class Term:
     word: str
     tokens: tuple[str, ...]  # the word itself, and its `#`-marked bigrams for Chinese words
     parts: tuple[str, ...] = ()  # the shorter words jieba's search mode finds inside it
+    alternatives: tuple[Term, ...] = ()  # other words for it (an English term's other renderings)
 
 
 def question_terms(question: str) -> list[Term]:
@@ -58,8 +59,12 @@ def _parts(word: str) -> tuple[str, ...]:
 
 
 def covered(term: Term, tokens: Collection[str]) -> bool:
-    """True when `tokens` (of a sentence and its context) hold the term or all its bigrams."""
-    return term.word in tokens or (bool(term.tokens) and all(t in tokens for t in term.tokens))
+    """True when `tokens` (of a sentence and its context) hold the term or all its bigrams
+    (or those of one of its alternatives)."""
+    return any(
+        t.word in tokens or (bool(t.tokens) and all(b in tokens for b in t.tokens))
+        for t in (term, *term.alternatives)
+    )
 
 
 def covered_in_parts(term: Term, tokens: Collection[str]) -> bool:
@@ -72,8 +77,18 @@ def covered_in_parts(term: Term, tokens: Collection[str]) -> bool:
 
 
 def known(term: Term, vocabulary: Callable[[str], bool]) -> bool:
-    """True when the corpus holds the term as a word or through all its bigrams."""
-    return vocabulary(term.word) or (bool(term.tokens) and all(vocabulary(t) for t in term.tokens))
+    """True when the corpus holds the term (or one of its alternatives) as a word or through
+    all its bigrams."""
+    return any(
+        vocabulary(t.word) or (bool(t.tokens) and all(vocabulary(b) for b in t.tokens))
+        for t in (term, *term.alternatives)
+    )
+
+
+def chinese_term(word: str, alternatives: Sequence[str] = ()) -> Term:
+    """A term for a Chinese word (an English term's rendering), with other renderings."""
+    grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
+    return Term(word, grams, _parts(word), tuple(chinese_term(a) for a in alternatives))
 
 
 def term_weight(term: Term, idf: Callable[[str], float], vocabulary: Callable[[str], bool]) -> float:

