@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.documents import Article, content_hash
+from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, IndexStoreError
 from index.ingest import IngestReport, check_unique_ids, corpus_files, read_corpus
@@ -28,6 +28,7 @@ from index.store import (
     write_index,
     writer_lock,
 )
+from index.store.backends import settled, store_words
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
 
@@ -45,15 +46,8 @@ def build_index(
     articles, ingest = _read_all(roots, settings)
     if not articles:
         raise CorpusError(ingest.nothing_read(roots))
-    id_root = _build_id_root(roots)
-    corpus_info = {
-        "corpus": {
-            "roots": [str(r.resolve()) for r in roots],
-            "id_root": str(id_root.resolve()) if id_root else None,
-        }
-    }
     report = write_articles(
-        index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_info
+        index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_manifest(roots)
     )
     report.skipped = ingest.skipped
     report.seconds = time.perf_counter() - started
@@ -67,8 +61,13 @@ def write_articles(
     embedder: Embedder | None = None,
     progress: bool = True,
     extra_manifest: Mapping[str, Any] | None = None,
+    chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
 ) -> BuildReport:
-    """Make `articles` the whole content of the index, reusing stored vectors where possible."""
+    """Make `articles` the whole content of the index, reusing stored vectors where possible.
+
+    `chunked` may hold the chunks of each article, with their embedded texts, when they were
+    cut elsewhere (`chunks_with_texts`, run by Ray workers); else they are cut here.
+    """
     started = time.perf_counter()
     if not articles:
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
@@ -77,7 +76,10 @@ def write_articles(
     with writer_lock(index_dir):
         previous = _previous(index_dir, embedder)
         settings = keep_calibration(settings, previous)
-        chunks, texts = _chunk_all(articles, settings)
+        settings = replace(
+            settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
+        )
+        chunks, texts = _chunk_all(articles, settings, chunked)
         items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
         vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
         known = stored_tokens(previous)
@@ -92,12 +94,14 @@ def write_articles(
             model=_model_info(embedder),
             extra_files=keyword_files(tokens),
             extra_manifest={**(extra_manifest or {}), **change},
+            texts=texts,
+            progress=progress,
         )
-        faiss_type = read_manifest(index_dir)["faiss"]["type"]
+        written = store_words(read_manifest(index_dir))
     seconds = time.perf_counter() - started
     report = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
     report.added = [a.id for a in articles]
-    report.faiss = f"FAISS {faiss_type}"
+    report.faiss = written
     return report
 
 
@@ -116,20 +120,35 @@ def _read_all(roots: Sequence[Path], settings: IndexSettings) -> tuple[list[Arti
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
-    return read_corpus(files, root=_build_id_root(roots), steps=settings.clean.steps)
+    return read_corpus(files, root=build_id_root(roots), steps=settings.clean.steps)
 
 
-def _build_id_root(roots: Sequence[Path]) -> Path | None:
+def corpus_manifest(roots: Sequence[Path]) -> dict[str, Any]:
+    """The manifest's record of the corpus: its roots and the directory article ids are relative to."""
+    id_root = build_id_root(roots)
+    return {
+        "corpus": {
+            "roots": [str(r.resolve()) for r in roots],
+            "id_root": str(id_root.resolve()) if id_root else None,
+        }
+    }
+
+
+def build_id_root(roots: Sequence[Path]) -> Path | None:
     """Article ids are paths below the corpus directory when there is one, else file names."""
     return roots[0] if len(roots) == 1 and roots[0].is_dir() else None
 
 
-def _chunk_all(articles: Sequence[Article], settings: IndexSettings) -> tuple[list[StoredChunk], list[str]]:
-    """Chunk every article; vids are assigned in order."""
+def _chunk_all(
+    articles: Sequence[Article],
+    settings: IndexSettings,
+    chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
+) -> tuple[list[StoredChunk], list[str]]:
+    """Chunk every article (or take the chunks cut elsewhere); vids are assigned in order."""
     stored: list[StoredChunk] = []
     texts: list[str] = []
-    for article in articles:
-        for chunk, text in chunks_with_texts(article, settings):
+    for number, article in enumerate(articles):
+        for chunk, text in chunked[number] if chunked is not None else chunks_with_texts(article, settings):
             stored.append(StoredChunk(chunk, len(stored), content_hash(text)))
             texts.append(text)
     return stored, texts

@@ -8,9 +8,10 @@ text's content hash (`embed_hash`) in the previous generation before anything is
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -91,15 +92,29 @@ def vectors_for(
     return vectors, len(todo)
 
 
+@runtime_checkable
+class BatchEmbedder(Protocol):
+    """An embedder that embeds a whole list elsewhere (index.distributed: a Ray actor pool) and
+    hands back the vectors of each batch of EMBED_BATCH texts, in order, as it finishes."""
+
+    def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]: ...
+
+
 def embed_passages(embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
     """Embed texts in batches, with one progress bar counted in chunks."""
     from tqdm import tqdm
 
+    if isinstance(embedder, BatchEmbedder):
+        batches: Iterable[np.ndarray] = embedder.embed_batches(texts, EMBED_BATCH)
+    else:
+        batches = (
+            embedder.embed_passages(texts[start : start + EMBED_BATCH], progress=False)
+            for start in range(0, len(texts), EMBED_BATCH)
+        )
     parts = []
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(texts), EMBED_BATCH):
-            batch = texts[start : start + EMBED_BATCH]
-            parts.append(np.asarray(embedder.embed_passages(batch, progress=False), dtype=np.float32))
+        for batch in batches:
+            parts.append(np.asarray(batch, dtype=np.float32))
             bar.update(len(batch))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 

@@ -23,7 +23,7 @@ from qa.cite import Answer, Citation, Passage
 from qa.fuse import reciprocal_rank_fusion
 from qa.passages import Candidate, Ranked, merge_candidates
 from qa.question import check_question, clip, contextual_queries
-from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever
+from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
 from qa.settings import RetrievalSettings
 
 WARM_SENTENCES = 50_000  # sentences segmented ahead of questions at load (qa.answer's cache holds 200,000)
@@ -55,14 +55,9 @@ class Bot:
         self.settings = settings or RetrievalSettings.from_dict(index.settings.retrieval)
         self.keyword = keyword or KeywordIndex.load(index.path(KEYWORD_DIR))
         self.dense = DenseRetriever(index)
-        self.retrievers: list[tuple[Retriever, float]] = [
-            (retriever, weight)
-            for retriever, weight in (
-                (self.dense, self.settings.dense_weight),
-                (KeywordRetriever(self.keyword), self.settings.keyword_weight),
-            )
-            if weight > 0
-        ]
+        self.retrievers: list[tuple[Retriever, float]] = make_retrievers(
+            index, self.dense, KeywordRetriever(self.keyword), self.settings
+        )
         self._background: Background | None = None
 
     def ask(
@@ -114,7 +109,9 @@ class Bot:
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
         clock.lap("merge")
         contexts = [self._context(c) for c in top]
-        scored = score_sentences(" ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts)
+        scored = score_sentences(
+            " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
+        )
         ev = evidence(question, top, texts, scored)
         clock.lap("score")
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), ev)
@@ -174,8 +171,14 @@ class Bot:
         chosen = best_sentences(found.sentences)
         p_answerable = float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
         abstained = p_answerable < self.settings.abstain_threshold
-        answer = None if abstained or not chosen else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
-        highlights = highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        answer = (
+            None
+            if abstained or not chosen
+            else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        )
+        highlights = (
+            highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
+        )
         passages = tuple(
             Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
         )

@@ -6,14 +6,16 @@ Layout of an index directory `ROOT`:
     ROOT/.lock                held by the one writer allowed at a time
     ROOT/gen-<time>-<rand>/   one complete generation:
         manifest.json         format, model, settings, counts, versions, file checksums
-        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks)
+        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks);
+                              none with the Milvus store (its collection is named in the manifest)
         chunks.jsonl          one chunk per line (text, offsets, section, paragraph, vid)
         articles.jsonl        one cleaned article per line (text and metadata)
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
-at any moment leaves the previous index loadable. Nothing is pickled. The FAISS file is made
-and read through index.store.vectors, the BM25 files through index.store.keyword.
+at any moment leaves the previous index loadable. Nothing is pickled. The vectors are written
+and read through index.store.backends (FAISS or Milvus), the BM25 files through
+index.store.keyword.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +37,11 @@ from index.documents import Article, Chunk
 from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from index.files import read_jsonl, sha256_file, staged_dir, write_json, write_jsonl, write_text_atomic
 from index.settings import IndexSettings
-from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
+from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
+from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 CURRENT = "CURRENT"
@@ -59,7 +60,11 @@ class StoredChunk:
 
 @dataclass
 class LoadedIndex:
-    """An index read into memory."""
+    """An index read into memory (the vectors stay on the Milvus server with that store).
+
+    `vectors` is what qa searches through; `faiss_index` is the native FAISS index (None for
+    a Milvus store), for the index's own code and benchmarks.
+    """
 
     root: Path
     generation: Path
@@ -67,6 +72,7 @@ class LoadedIndex:
     faiss_index: Any
     chunks: list[StoredChunk]
     articles: dict[str, Article]
+    vectors: VectorStore
 
     @property
     def settings(self) -> IndexSettings:
@@ -76,11 +82,6 @@ class LoadedIndex:
     def path(self, name: str) -> Path:
         """Path of a file of the live generation."""
         return self.generation / name
-
-    @cached_property
-    def vectors(self) -> FaissVectors:
-        """The chunk vectors, to search and reconstruct by vid (qa's view of `faiss_index`)."""
-        return FaissVectors(self.faiss_index)
 
 
 def index_exists(root: Path) -> bool:
@@ -125,7 +126,8 @@ def load_index(
     """Load and verify the live generation of the index at `root`.
 
     Raises:
-        IndexNotFoundError, IndexCorruptError, IndexMismatchError.
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError; StoreUnavailableError when
+        its Milvus server cannot be reached.
     """
     generation = live_generation(root)
     manifest = read_manifest(root)
@@ -134,13 +136,14 @@ def load_index(
         verify_files(generation, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        vectors = read_faiss(generation / VECTORS)
         chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
         articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(generation / ARTICLES))}
+        settings = IndexSettings.from_dict(manifest["settings"])
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
-    _check_counts(root, manifest, vectors, chunks, articles)
-    return LoadedIndex(root, generation, manifest, vectors, chunks, articles)
+    _check_counts(root, manifest, chunks, articles)
+    vectors, native = open_vectors(root, generation, manifest, settings.store, chunks)
+    return LoadedIndex(root, generation, manifest, native, chunks, articles, vectors)
 
 
 def check_model(
@@ -184,23 +187,34 @@ def write_index(
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
+    texts: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> Path:
     """Write a new generation from chunk vectors and make it live; return its directory.
 
-    The caller must hold the write lock (see `writer_lock`).
+    `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
+    for BM25). The caller must hold the write lock (see `writer_lock`).
     """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     dimension = (
         vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
     )
-    index, info = build_faiss(vectors, [c.vid for c in chunks], settings.store, dimension)
+    writer = new_vectors(
+        vectors,
+        chunks,
+        settings.store,
+        dimension,
+        root=root,
+        articles=articles,
+        texts=texts,
+        progress=progress,
+    )
     return write_generation(
         root,
         articles=articles,
         chunks=chunks,
-        faiss_index=index,
-        faiss_info=info,
+        vectors=writer,
         settings=settings,
         model=model,
         extra_files=extra_files,
@@ -213,25 +227,26 @@ def write_generation(
     *,
     articles: Sequence[Article],
     chunks: Sequence[StoredChunk],
-    faiss_index: Any,
-    faiss_info: Mapping[str, Any],
+    vectors: VectorWriter,
     settings: IndexSettings,
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
     next_vid: int | None = None,
 ) -> Path:
-    """Write a new generation around a ready FAISS index and make it live; return its directory.
+    """Write a new generation around its ready vectors and make it live; return its directory.
 
-    `faiss_index` must hold exactly the vids of `chunks`. `next_vid` is the first vid never
-    used yet (vids are not reused, so a stale reference can never name another chunk).
-    The caller must hold the write lock (see `writer_lock`).
+    `vectors` (index.store.backends) must hold exactly the vids of `chunks`; once the
+    generation is live it is published (the Milvus alias switched). `next_vid` is the first
+    vid never used yet (vids are not reused, so a stale reference can never name another
+    chunk). The caller must hold the write lock (see `writer_lock`).
     """
-    if faiss_index.ntotal != len(chunks):
-        raise ValueError(f"{len(chunks)} chunks but {faiss_index.ntotal} vectors in the FAISS index")
-    with _new_generation(root) as staging:
-        stage_hook("faiss")
-        write_faiss(faiss_index, staging / VECTORS)
+    if vectors.ntotal != len(chunks):
+        raise ValueError(f"{len(chunks)} chunks but {vectors.ntotal} vectors")
+    with _new_generation(root, vectors.publish) as staging:
+        for name, writer in vectors.files().items():
+            stage_hook("faiss")
+            writer(staging / name)
         stage_hook("chunks")
         write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
         stage_hook("articles")
@@ -241,7 +256,9 @@ def write_generation(
             writer(staging / name)
         floor = max((c.vid for c in chunks), default=-1) + 1
         counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
-        manifest = _manifest(staging, counts, int(faiss_index.d), settings, model, faiss_info, extra_manifest)
+        manifest = _manifest(
+            staging, counts, vectors.dimension, settings, model, vectors.manifest(), extra_manifest
+        )
         stage_hook("manifest")
         write_json(staging / MANIFEST, manifest)
     return root / staging.name
@@ -283,8 +300,11 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
 
 
 @contextmanager
-def _new_generation(root: Path) -> Iterator[Path]:
-    """Yield the directory to write a new generation into; when the block succeeds it goes live.
+def _new_generation(
+    root: Path, publish: Callable[[Mapping[str, Any] | None], None] | None = None
+) -> Iterator[Path]:
+    """Yield the directory to write a new generation into; when the block succeeds it goes live,
+    and then `publish` is called with the previous generation's `store` section.
 
     The caller must hold the write lock. What a killed writer leaves is removed first.
     """
@@ -296,18 +316,32 @@ def _new_generation(root: Path) -> Iterator[Path]:
         staging.mkdir()
         yield staging
         stage_hook("rename")
-    _make_live(root, generation)
+    previous = _make_live(root, generation)
+    if publish is not None:
+        publish(previous)
 
 
-def _make_live(root: Path, generation: Path) -> None:
-    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
+def _make_live(root: Path, generation: Path) -> dict[str, Any] | None:
+    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations;
+    return the previous generation's `store` section (None without one).
 
     The previous generation stays one round, for readers that resolved CURRENT just before the swap.
     """
     previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
+    before = _store_section(root / previous) if previous else None
     stage_hook("swap")
     write_text_atomic(root / CURRENT, generation.name + "\n")
     _remove_old_generations(root, keep={generation.name, previous})
+    return before
+
+
+def _store_section(generation: Path) -> dict[str, Any] | None:
+    """The `store` section of a generation's manifest (None when it cannot be read)."""
+    try:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return dict(manifest.get("store") or {"backend": backend_of(manifest)})
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -323,7 +357,7 @@ def _manifest(
     dimension: int,
     settings: IndexSettings,
     model: Mapping[str, Any],
-    faiss_info: Mapping[str, Any],
+    described: Mapping[str, Any],
     extra: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     files = {
@@ -337,7 +371,7 @@ def _manifest(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": {**model, "dimension": dimension},
         "settings": settings.to_dict(),
-        "faiss": dict(faiss_info),
+        **described,
         "counts": {"articles": counts["articles"], "chunks": counts["chunks"]},
         "next_vid": counts["next_vid"],
         "versions": _versions(),
@@ -366,22 +400,13 @@ def _check_format(root: Path, manifest: Mapping[str, Any]) -> None:
         )
 
 
-def _check_counts(
-    root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict
-) -> None:
+def _check_counts(root: Path, manifest: Mapping[str, Any], chunks: list, articles: dict) -> None:
     counts = manifest["counts"]
-    if (
-        vectors.ntotal != len(chunks)
-        or counts["chunks"] != len(chunks)
-        or counts["articles"] != len(articles)
-    ):
+    if counts["chunks"] != len(chunks) or counts["articles"] != len(articles):
         raise IndexCorruptError(
-            f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
+            f"index {str(root)!r} is inconsistent ({len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"
         )
-    ids = stored_ids(vectors)
-    if ids is not None and ids != {c.vid for c in chunks}:
-        raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
 
 
 def _chunk_row(stored: StoredChunk) -> dict[str, Any]:
