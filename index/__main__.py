@@ -47,7 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     defaults, store, embed = ChunkSettings(), StoreSettings(), EmbedSettings()
 
-    build = commands.add_parser("build", help="index a corpus directory (txt, md, html, jsonl)")
+    # No abbreviations: `--milvus-token SECRET` must be refused, not taken for --milvus-token-file.
+    build = commands.add_parser(
+        "build", help="index a corpus directory (txt, md, html, jsonl)", allow_abbrev=False
+    )
     build.add_argument(
         "--corpus", type=Path, action="append", required=True, help="corpus directory or file (repeatable)"
     )

@@ -1,0 +1,268 @@
+"""Build an index with Ray Data: the corpus files are read and chunked by Ray tasks, and the
+chunks embedded by a pool of actors that each hold the model; the driver then writes the
+index exactly as a local build does (same chunk ids, vids, keyword index and store).
+
+`python -m index build --ray` starts a local Ray bound to 127.0.0.1 (no dashboard, no usage
+reporting) and stops it afterwards; `--ray ADDRESS` joins a running cluster (KubeRay in
+production), where every node must see the corpus at the same path. Actors ask for half a
+CPU each, so two of them fit on a 2-core machine beside the tasks that feed them. A worker
+that dies is replaced by Ray (actor pools restart their actors and retry their batches), and
+since a chunk's vector depends only on its text, the result is the one of a single-process
+build. Needs the `ray` extra: `pip install 'wenda[ray]'`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.build import build_id_root, corpus_manifest, write_articles
+from index.documents import Article, Chunk
+from index.embed import Embedder, make_embedder
+from index.errors import CorpusError, missing_extra
+from index.ingest import IngestReport, corpus_files, read_corpus
+from index.settings import EmbedSettings, IndexSettings
+from index.writer import EMBED_BATCH, BuildReport, chunks_with_texts
+
+EmbedderFactory = Callable[[EmbedSettings], Embedder]
+READ_BATCH = 8  # corpus files per read-and-chunk task
+
+
+@dataclass(frozen=True)
+class RayOptions:
+    """Where and how wide to run: `address` None starts a local Ray on 127.0.0.1."""
+
+    address: str | None = None
+    workers: int = 2  # embedding actors, each holding one copy of the model
+    cpus_per_actor: float = 0.5  # fractional, so a 2-core machine never waits for a third core
+    batch_size: int = EMBED_BATCH  # chunks per actor call
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"--ray-workers={self.workers}: use at least 1 embedding actor")
+        if not 0 < self.cpus_per_actor <= 64:
+            raise ValueError(f"cpus_per_actor={self.cpus_per_actor} must be above 0")
+
+
+def ray_module() -> Any:
+    """The ray package with Ray Data, or MissingExtraError naming the `ray` extra."""
+    try:
+        import ray
+        import ray.data
+    except ImportError as exc:
+        raise missing_extra("Building with --ray", "ray", exc) from exc
+    return ray
+
+
+@contextmanager
+def ray_session(options: RayOptions) -> Iterator[Any]:
+    """A connected Ray: the caller's when one is running, else a local one or the cluster at
+    `options.address`; what this starts it also shuts down."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # never report usage over the network
+    if not options.address:
+        # A single-machine Ray: every address is 127.0.0.1 (read by ray when it is imported).
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    ray = ray_module()
+    if ray.is_initialized():
+        yield ray
+        return
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": "warning"}
+    if options.address:
+        ray.init(address=options.address, **quiet)
+    else:
+        ray.init(_node_ip_address="127.0.0.1", **quiet)
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
+
+
+def ray_build_index(
+    corpus: Path | Sequence[Path],
+    index_dir: Path,
+    settings: IndexSettings | None = None,
+    options: RayOptions | None = None,
+    progress: bool = True,
+    embedder_factory: EmbedderFactory | None = None,
+) -> BuildReport:
+    """Index every readable file of `corpus` into `index_dir` with Ray; like `build_index`.
+
+    `embedder_factory` makes each actor's embedder from the embedding settings (default:
+    `make_embedder`); it is pickled to the workers.
+    """
+    started = time.perf_counter()
+    settings = settings or IndexSettings()
+    options = options or RayOptions()
+    roots = [corpus] if isinstance(corpus, Path) else list(corpus)
+    files = [f for root in roots for f in corpus_files(root)]
+    if not files:
+        names = ", ".join(repr(str(r)) for r in roots)
+        raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
+    factory = embedder_factory or partial(make_embedder, progress=False)
+    with ray_session(options) as ray:
+        _quiet_ray_data(ray)
+        articles, chunked, ingest = read_and_chunk(ray, files, build_id_root(roots), settings, options)
+        if not articles:
+            raise CorpusError(ingest.nothing_read(roots))
+        embedder = RayEmbedder(ray, factory, settings.embed, options)
+        report = write_articles(
+            index_dir,
+            articles,
+            settings,
+            embedder,
+            progress=progress,
+            extra_manifest=corpus_manifest(roots),
+            chunked=chunked,
+        )
+    report.skipped = ingest.skipped
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def read_and_chunk(
+    ray: Any, files: Sequence[Path], id_root: Path | None, settings: IndexSettings, options: RayOptions
+) -> tuple[list[Article], list[list[tuple[Chunk, str]]], IngestReport]:
+    """Read and chunk the files with Ray tasks; articles come back in file order, as locally."""
+    items = [{"number": n, "path": str(path)} for n, path in enumerate(files)]
+    blocks = max(1, min(len(items), 4 * options.workers))
+    dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+        _read_files,
+        fn_kwargs={"id_root": str(id_root) if id_root else None, "settings": settings.to_dict()},
+        batch_size=READ_BATCH,
+        batch_format="numpy",
+        num_cpus=options.cpus_per_actor,
+    )
+    rows = sorted(dataset.take_all(), key=lambda r: (r["number"], r["position"]))
+    report = IngestReport(files=len(files))
+    articles: list[Article] = []
+    chunked: list[list[tuple[Chunk, str]]] = []
+    for row in rows:
+        if row["skipped"]:
+            report.skipped.append((row["path"], row["skipped"]))
+            continue
+        articles.append(Article.from_dict(json.loads(row["article"])))
+        chunked.append([(Chunk.from_dict(c), t) for c, t in json.loads(row["chunks"])])
+    report.articles = len(articles)
+    return articles, chunked, report
+
+
+def _read_files(
+    batch: dict[str, np.ndarray], id_root: str | None, settings: dict[str, Any]
+) -> dict[str, np.ndarray]:
+    """A Ray task: read a batch of corpus files and chunk their articles (one row per article,
+    or one per unreadable file)."""
+    parsed = IndexSettings.from_dict(settings)
+    root = Path(id_root) if id_root else None
+    columns: dict[str, list[Any]] = {
+        name: [] for name in ("number", "position", "path", "skipped", "article", "chunks")
+    }
+
+    def add(
+        number: int, position: int, path: str, skipped: str = "", article: str = "", chunks: str = ""
+    ) -> None:
+        for name, value in zip(columns, (number, position, path, skipped, article, chunks)):
+            columns[name].append(value)
+
+    for number, path in zip(batch["number"].tolist(), batch["path"].tolist()):
+        found, report = read_corpus([Path(path)], root=root, steps=parsed.clean.steps)
+        for _, reason in report.skipped:
+            add(number, 0, path, skipped=reason)
+        for position, article in enumerate(found):
+            pieces = [[c.to_dict(), t] for c, t in chunks_with_texts(article, parsed)]
+            text = json.dumps(article.to_dict(), ensure_ascii=False)
+            add(number, position, path, article=text, chunks=json.dumps(pieces, ensure_ascii=False))
+    return {
+        name: np.asarray(values, dtype=np.int64 if name in ("number", "position") else object)
+        for name, values in columns.items()
+    }
+
+
+class RayEmbedder:
+    """An Embedder whose passages are embedded by a Ray actor pool (`embed_batches`).
+
+    Its identity (model id, fingerprint, dimension, prompts, backend) is asked of one worker,
+    so the driver never loads the model. Queries are not its business.
+    """
+
+    def __init__(
+        self, ray: Any, factory: EmbedderFactory, settings: EmbedSettings, options: RayOptions
+    ) -> None:
+        self.ray, self.factory, self.settings, self.options = ray, factory, settings, options
+        remote = ray.remote(num_cpus=options.cpus_per_actor, max_retries=3)(_identity)
+        identity = ray.get(remote.remote(factory, settings))
+        self.model_id: str = identity["model_id"]
+        self.fingerprint: str = identity["fingerprint"]
+        self.dimension: int = identity["dimension"]
+        self.backend: str = identity["backend"]
+        self.prompts: dict[str, Any] = identity["prompts"]
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError("a Ray embedder embeds passages for a build; queries use the local model")
+
+    def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
+        """Embed passages on the actor pool, all at once."""
+        parts = list(self.embed_batches(texts, self.options.batch_size))
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
+
+    def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]:
+        """The vectors of `texts`, in order, batch by batch as the actors finish them."""
+        if not texts:
+            return
+        ray = self.ray
+        items = [{"row": i, "text": t} for i, t in enumerate(texts)]
+        blocks = max(1, min(len(items) // max(1, batch_size) + 1, 8 * self.options.workers))
+        dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
+            _EmbedActor,
+            fn_constructor_args=(self.factory, self.settings),
+            batch_size=batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=self.options.workers),
+            num_cpus=self.options.cpus_per_actor,
+        )
+        expected = 0
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            rows = np.asarray(batch["row"])
+            if not np.array_equal(rows, np.arange(expected, expected + len(rows))):
+                raise RuntimeError("Ray Data returned the embeddings out of order (preserve_order is off)")
+            expected += len(rows)
+            yield np.stack(batch["vector"]).astype(np.float32)
+
+
+class _EmbedActor:
+    """A Ray actor holding one embedding model; embeds one batch of chunks per call."""
+
+    def __init__(self, factory: EmbedderFactory, settings: EmbedSettings) -> None:
+        self.embedder = factory(settings)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        vectors = self.embedder.embed_passages([str(t) for t in batch["text"]], progress=False)
+        return {"row": batch["row"], "vector": np.asarray(vectors, dtype=np.float32)}
+
+
+def _identity(factory: EmbedderFactory, settings: EmbedSettings) -> dict[str, Any]:
+    """A Ray task: what the manifest records of the model (loaded on a worker, then dropped)."""
+    embedder = factory(settings)
+    return {
+        "model_id": embedder.model_id,
+        "fingerprint": embedder.fingerprint,
+        "dimension": int(embedder.dimension),
+        "backend": getattr(embedder, "backend", "torch"),
+        "prompts": dict(getattr(embedder, "prompts", {}) or {}),
+    }
+
+
+def _quiet_ray_data(ray: Any) -> None:
+    """Ray Data keeps results in order and draws no progress bars of its own (the build draws one)."""
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
