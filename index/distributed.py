@@ -14,6 +14,7 @@ build. Needs the `ray` extra: `pip install 'wenda[ray]'`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -262,6 +263,7 @@ def _identity(factory: EmbedderFactory, settings: EmbedSettings) -> dict[str, An
 
 def _quiet_ray_data(ray: Any) -> None:
     """Ray Data keeps results in order and draws no progress bars of its own (the build draws one)."""
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
