@@ -20,8 +20,8 @@ from pathlib import Path
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # a local Ray: every address 127.0.0.1
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
-from _common import CMRC_DIR, machine_notes  # noqa: E402
-from indexing import count_tokens, load_chunks  # noqa: E402
+from _common import CMRC_DIR, machine_notes
+from indexing import count_tokens, load_chunks
 
 
 def rate(chunks: int, tokens: int, seconds: float) -> str:

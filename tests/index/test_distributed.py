@@ -22,10 +22,10 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'wenda[ray]'")
 
-from index.build import build_index  # noqa: E402
-from index.distributed import RayOptions, ray_build_index, ray_module  # noqa: E402
-from index.errors import MissingExtraError  # noqa: E402
-from index.store import load_index  # noqa: E402
+from index.build import build_index
+from index.distributed import RayOptions, ray_build_index, ray_module
+from index.errors import MissingExtraError
+from index.store import load_index
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class MarkingFactory:
     marks: str
     delay: float
 
-    def __call__(self, settings):  # noqa: ANN001, ANN204 - the EmbedderFactory signature
+    def __call__(self, settings):
         return _Marking(self.embedder_class(), Path(self.marks), self.delay)
 
 
