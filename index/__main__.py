@@ -256,7 +256,12 @@ def describe(manifest: dict[str, Any]) -> str:
         f"Cleaning steps: {', '.join(settings.get('clean', {}).get('steps', [])) or 'none'}.",
         _model_words(model),
         _store_words(manifest, settings.get("store", {})),
-        "Keyword index: BM25 (bm25s, k1=1.2, b=0.75) over jieba words and character bigrams, in keyword/.",
+        "Keyword index: BM25 (bm25s, k1=1.2, b=0.75) over jieba words and character bigrams, in keyword/"
+        + (
+            " (for the answer line's IDF; questions are searched by Milvus's BM25)."
+            if (manifest.get("store") or {}).get("backend") == "milvus"
+            else "."
+        ),
         _retrieval_words(settings.get("retrieval", {})),
     ]
     if roots := manifest.get("corpus", {}).get("roots"):
