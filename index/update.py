@@ -281,7 +281,7 @@ def _apply(
         return _Result(chunks, tokens, None, store, "unchanged (nothing to write)", 0, len(chunks), next_vid)
     fresh_positions = [position for position, _ in fresh]
     vectors, action = updated_vectors(
-        previous, chunks, fresh_positions, new_vectors, touched, settings.store, next_vid, progress
+        previous, chunks, fresh_positions, new_vectors, touched, settings.store, progress
     )
     return _Result(chunks, tokens, vectors, store, action, embedded, len(chunks) - embedded, next_vid)
 

@@ -119,7 +119,6 @@ def updated_vectors(
     new_vectors_: np.ndarray,
     touched: Sequence[tuple[int, Article, str]],
     settings: StoreSettings,
-    next_vid: int,
     progress: bool = False,
 ) -> tuple[VectorWriter, str]:
     """The vectors after an update of `previous` (a LoadedIndex), and what was done, in words.
@@ -136,8 +135,12 @@ def updated_vectors(
         vector_of.update(zip(kept, previous.vectors.reconstruct([chunks[p].vid for p in kept])))
         upserts = [(chunks[p], article, text, vector_of[p]) for p, article, text in touched]
         gone = sorted({c.chunk.id for c in previous.chunks} - {c.chunk.id for c in chunks})
+        # vids from here on were never live: rows holding them are a killed update's leftovers
+        unused = max(
+            int(previous.manifest.get("next_vid", 0)), max((c.vid for c in previous.chunks), default=-1) + 1
+        )
         writer = MilvusWriter.update(
-            previous.vectors, settings, len(chunks), upserts, gone, next_vid, progress=progress
+            previous.vectors, settings, len(chunks), upserts, gone, unused, progress=progress
         )
         return writer, f"{len(upserts)} rows upserted, {len(gone)} deleted by chunk id"
     index, info, action = update_faiss(

@@ -202,8 +202,22 @@ def test_add_and_remove_upsert_and_delete_by_chunk_id(milvus_uri, corpus, tmp_pa
         "# 泰山\n\n泰山位于山东省泰安市，主峰玉皇顶海拔1545米。\n\n泰山被列入世界文化与自然双重遗产。\n",
         encoding="utf-8",
     )
+    client = connect(load_index(root).settings.store)
+    leftover = {  # a row a killed update upserted, with a vid that never went live
+        "chunk_id": "leftover",
+        "vid": 10_000,
+        "article_id": "gone",
+        "text": "泰山",
+        "start": 0,
+        "end": 2,
+        "vector": [0.125] * fake_embedder.dimension,
+        "keywords": "泰山",
+        "bigrams": "泰山",
+    }
+    client.insert(name, [leftover])
     report = update_index(root, add=[extra], embedder=fake_embedder, progress=False)
     assert report.added == ["taishan"] and "upserted" in report.faiss
+    assert client.query(name, filter='chunk_id == "leftover"', output_fields=["vid"]) == []
     index = load_index(root)
     assert index.manifest["store"]["collection"] == name  # updated in place, no new collection
     # Words only the new article holds: Milvus Lite scores rows added later with the IDF of their
@@ -213,7 +227,6 @@ def test_add_and_remove_upsert_and_delete_by_chunk_id(milvus_uri, corpus, tmp_pa
 
     update_index(root, remove=["panda"], progress=False)
     index = load_index(root)
-    client = connect(index.settings.store)
     assert client.query(name, filter='article_id == "panda"', output_fields=["vid"]) == []
     assert "pending_delete" in index.manifest["store"]  # replayed by the next writer if this one was killed
     kept = {r["chunk_id"] for r in client.query(name, filter="vid >= 0", output_fields=["vid"])}
