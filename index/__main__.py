@@ -137,6 +137,12 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--ray-workers", type=int, default=2, help="with --ray: embedding actors (each a model copy)"
     )
+    build.add_argument(
+        "--ray-cpus-per-actor",
+        type=float,
+        default=0.5,
+        help="with --ray: CPUs each actor asks for (0.5 fits two on a 2-core machine; 1 on a cluster)",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress output")
     build.set_defaults(run=_build)
 
@@ -194,7 +200,11 @@ def _build(args: argparse.Namespace) -> int:
     if args.ray is not None:
         from index.distributed import RayOptions, ray_build_index
 
-        options = RayOptions(address=None if args.ray == "local" else args.ray, workers=args.ray_workers)
+        options = RayOptions(
+            address=None if args.ray == "local" else args.ray,
+            workers=args.ray_workers,
+            cpus_per_actor=args.ray_cpus_per_actor,
+        )
         report = ray_build_index(args.corpus, args.index, settings, options, progress=not args.quiet)
     else:
         report = build_index(args.corpus, args.index, settings, progress=not args.quiet)
