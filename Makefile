@@ -44,12 +44,18 @@ lint: install-test
 	$(VENV)/bin/ruff format --check $(LINT_PATHS)
 	$(VENV)/bin/mypy index qa ui
 
-# Debian's Chromium for the browser test (tests/ui/test_browser.py); Playwright never downloads one.
+# Debian's Chromium for the browser tests (tests/ui/test_browser*.py), and a CJK font so pages and
+# screenshots show Chinese; Playwright never downloads a browser.
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "Installing Debian's chromium for the browser test"; \
-		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
-		$(if $(filter 0,$(shell id -u)),,sudo) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	{ command -v fc-list >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; } || missing="$$missing fonts-noto-cjk"; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian's$$missing for the browser tests"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
 
 index: install
 	$(PY) -m index build --corpus index/data/sample --index var/index/sample

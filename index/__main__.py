@@ -1,4 +1,9 @@
-"""Command line: `python -m index build|add|remove|info …`."""
+"""Command line: `python -m index build|add|remove|info …`.
+
+Exit statuses (index.errors, README "Limits and errors"): 0 done, 1 unexpected error (a
+bug), 2 bad usage or input, 3 the index cannot be used, 4 nothing written (another writer,
+disk full, or the system refused), 130 interrupted. Every error is one line on stderr.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.errors import WendaError
+from index.errors import EXIT_INTERRUPTED, EXIT_OK, WendaError, exit_status, one_line
 from index.settings import (
     EMBED_BACKENDS,
     MILVUS_INDEX_TYPES,
@@ -22,7 +27,8 @@ from index.settings import (
     StoreSettings,
     default_model,
 )
-from index.store import read_manifest
+from index.store import live_generation, read_manifest
+from index.store.generations import verify_files
 
 ERRORS = (WendaError, ValueError, OSError)
 
@@ -33,11 +39,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ERRORS as exc:
-        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
-        return 2
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return exit_status(exc)
     except KeyboardInterrupt:
         print("interrupted; the previous index is unchanged", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -163,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     remove.add_argument("article_ids", nargs="+", metavar="ARTICLE_ID")
     remove.set_defaults(run=_remove)
 
-    info = commands.add_parser("info", help="describe an index")
+    info = commands.add_parser("info", help="describe an index (after checking every file's checksum)")
     info.add_argument("--index", type=Path, required=True)
     info.add_argument("--json", action="store_true", help="print the manifest as JSON")
     info.add_argument("--articles", action="store_true", help="also list the article ids and titles")
@@ -205,21 +211,21 @@ def _build(args: argparse.Namespace) -> int:
             workers=args.ray_workers,
             cpus_per_actor=args.ray_cpus_per_actor,
         )
-        report = ray_build_index(args.corpus, args.index, settings, options, progress=not args.quiet)
+        report = ray_build_index(
+            args.corpus, args.index, settings, options, progress=not args.quiet, echo=_echo
+        )
     else:
-        report = build_index(args.corpus, args.index, settings, progress=not args.quiet)
-    _print_skipped(report.skipped)
+        report = build_index(args.corpus, args.index, settings, progress=not args.quiet, echo=_echo)
     print(report.summary())
-    return 0
+    return EXIT_OK
 
 
 def _add(args: argparse.Namespace) -> int:
     from index.update import update_index
 
-    report = update_index(args.index, add=args.files, root=args.root, progress=not args.quiet)
-    _print_skipped(report.skipped)
+    report = update_index(args.index, add=args.files, root=args.root, progress=not args.quiet, echo=_echo)
     print(report.update_summary())
-    return 0
+    return EXIT_OK
 
 
 def _remove(args: argparse.Namespace) -> int:
@@ -227,26 +233,27 @@ def _remove(args: argparse.Namespace) -> int:
 
     report = update_index(args.index, remove=args.article_ids, progress=False)
     print(report.update_summary())
-    return 0
+    return EXIT_OK
 
 
-def _print_skipped(skipped: Sequence[tuple[str, str]]) -> None:
-    for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
+def _echo(line: str) -> None:
+    """Print a skipped file (or a note on one) the moment it happens, on one line."""
+    print("".join(c if c.isprintable() else repr(c)[1:-1] for c in line), file=sys.stderr, flush=True)
 
 
 def _info(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.index)
+    verify_files(live_generation(args.index), manifest)  # a damaged index is an error, not a description
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
-        return 0
+        return EXIT_OK
     print(describe(manifest))
     if args.articles:
         from index.store import load_index
 
-        for article in load_index(args.index).articles.values():
+        for article in load_index(args.index, verify=False).articles.values():
             print(f"  {article.id}\t{article.title}")
-    return 0
+    return EXIT_OK
 
 
 def describe(manifest: dict[str, Any]) -> str:
@@ -277,7 +284,8 @@ def describe(manifest: dict[str, Any]) -> str:
     if roots := manifest.get("corpus", {}).get("roots"):
         lines.append(f"Built from {', '.join(roots)}.")
     lines += _file_lines(manifest["files"])
-    lines.append("Library versions: " + ", ".join(f"{k} {v}" for k, v in manifest["versions"].items()) + ".")
+    versions = manifest.get("versions") or {}
+    lines.append("Library versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
     return "\n".join(lines)
 
 
@@ -363,7 +371,7 @@ def _retrieval_words(retrieval: dict[str, Any]) -> str:
 
 def _file_lines(files: dict[str, dict[str, Any]]) -> list[str]:
     size = sum(f["bytes"] for f in files.values())
-    lines = [f"{len(files)} files, {size / 1e6:.1f} MB, each checked against its SHA-256 on load:"]
+    lines = [f"{len(files)} files, {size / 1e6:.1f} MB, each checked against its SHA-256 (all match):"]
     for name, entry in sorted(files.items()):
         lines.append(f"  {name}  {entry['bytes']:,} bytes  sha256 {entry['sha256'][:16]}…")
     return lines

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -38,18 +38,35 @@ def build_index(
     settings: IndexSettings | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Index every readable file of `corpus` into `index_dir`, replacing what it held."""
+    """Index every readable file of `corpus` into `index_dir`, replacing what it held.
+
+    The writer lock is taken before any file is read or the model loaded, so a second
+    writer fails at once. What is skipped (or read differently) is passed to `echo` as it
+    happens, one line each, and listed in the report.
+
+    Raises:
+        CorpusError: no corpus, or nothing readable in it.
+        IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
+    """
     started = time.perf_counter()
     settings = settings or IndexSettings()
     roots = [corpus] if isinstance(corpus, Path) else list(corpus)
-    articles, ingest = _read_all(roots, settings)
-    if not articles:
-        raise CorpusError(ingest.nothing_read(roots))
-    report = write_articles(
-        index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_manifest(roots)
-    )
+    ingest = IngestReport(echo=echo)
+    files = _list_files(roots, ingest)
+    with writer_lock(index_dir):
+        articles, ingest = read_corpus(
+            files, root=build_id_root(roots), steps=settings.clean.steps, report=ingest
+        )
+        if not articles:
+            raise CorpusError(ingest.nothing_read(roots))
+        report = write_locked(
+            index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_manifest(roots)
+        )
     report.skipped = ingest.skipped
+    report.notes = ingest.notes
     report.seconds = time.perf_counter() - started
     return report
 
@@ -61,43 +78,55 @@ def write_articles(
     embedder: Embedder | None = None,
     progress: bool = True,
     extra_manifest: Mapping[str, Any] | None = None,
+) -> BuildReport:
+    """Make `articles` the whole content of the index, reusing stored vectors where possible."""
+    if not articles:
+        raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
+    check_unique_ids(articles)
+    with writer_lock(index_dir):
+        return write_locked(index_dir, articles, settings, embedder, progress, extra_manifest)
+
+
+def write_locked(
+    index_dir: Path,
+    articles: Sequence[Article],
+    settings: IndexSettings,
+    embedder: Embedder | None,
+    progress: bool,
+    extra_manifest: Mapping[str, Any] | None,
     chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
 ) -> BuildReport:
-    """Make `articles` the whole content of the index, reusing stored vectors where possible.
+    """`write_articles` for a caller holding the writer lock: the model is loaded only now.
 
     `chunked` may hold the chunks of each article, with their embedded texts, when they were
     cut elsewhere (`chunks_with_texts`, run by Ray workers); else they are cut here.
     """
     started = time.perf_counter()
-    if not articles:
-        raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
-    check_unique_ids(articles)
     embedder = embedder or make_embedder(settings.embed, progress=progress)
-    with writer_lock(index_dir):
-        previous = _previous(index_dir, embedder)
-        settings = keep_calibration(settings, previous)
-        settings = replace(
-            settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
-        )
-        chunks, texts = _chunk_all(articles, settings, chunked)
-        items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
-        vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
-        known = stored_tokens(previous)
-        tokens = [tokens_of(known, digest, text) for digest, text in items]
-        change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
-        write_index(
-            index_dir,
-            articles=articles,
-            chunks=chunks,
-            vectors=vectors,
-            settings=settings,
-            model=_model_info(embedder),
-            extra_files=keyword_files(tokens),
-            extra_manifest={**(extra_manifest or {}), **change},
-            texts=texts,
-            progress=progress,
-        )
-        written = store_words(read_manifest(index_dir))
+    previous = _previous(index_dir, embedder)
+    settings = keep_calibration(settings, previous)
+    settings = replace(
+        settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
+    )
+    chunks, texts = _chunk_all(articles, settings, chunked)
+    items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
+    vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
+    known = stored_tokens(previous)
+    tokens = [tokens_of(known, digest, text) for digest, text in items]
+    change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+    write_index(
+        index_dir,
+        articles=articles,
+        chunks=chunks,
+        vectors=vectors,
+        settings=settings,
+        model=_model_info(embedder),
+        extra_files=keyword_files(tokens),
+        extra_manifest={**(extra_manifest or {}), **change},
+        texts=texts,
+        progress=progress,
+    )
+    written = store_words(read_manifest(index_dir))
     seconds = time.perf_counter() - started
     report = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
     report.added = [a.id for a in articles]
@@ -114,13 +143,13 @@ def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> I
     return replace(settings, retrieval=earlier) if earlier else settings
 
 
-def _read_all(roots: Sequence[Path], settings: IndexSettings) -> tuple[list[Article], IngestReport]:
-    """Read every corpus root into one list of articles."""
-    files = [f for root in roots for f in corpus_files(root)]
+def _list_files(roots: Sequence[Path], report: IngestReport) -> list[Path]:
+    """The corpus files of every root, in order (links out of a root are reported in `report`)."""
+    files = [f for root in roots for f in corpus_files(root, report)]
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
-    return read_corpus(files, root=build_id_root(roots), steps=settings.clean.steps)
+    return files
 
 
 def corpus_manifest(roots: Sequence[Path]) -> dict[str, Any]:

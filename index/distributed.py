@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from index.build import build_id_root, corpus_manifest, write_articles
+from index.build import build_id_root, corpus_manifest, write_locked
 from index.documents import Article, Chunk
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, missing_extra
-from index.ingest import IngestReport, corpus_files, read_corpus
+from index.files import writer_lock
+from index.ingest import IngestReport, corpus_files, drop_duplicate_ids, read_corpus
 from index.settings import EmbedSettings, IndexSettings
 from index.writer import EMBED_BATCH, BuildReport, chunks_with_texts
 
@@ -94,8 +95,11 @@ def ray_build_index(
     options: RayOptions | None = None,
     progress: bool = True,
     embedder_factory: EmbedderFactory | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Index every readable file of `corpus` into `index_dir` with Ray; like `build_index`.
+    """Index every readable file of `corpus` into `index_dir` with Ray; like `build_index`
+    (the writer lock is held from before the first file is read; `echo` gets each skipped
+    file or line and each note).
 
     `embedder_factory` makes each actor's embedder from the embedding settings (default:
     `make_embedder`); it is pickled to the workers.
@@ -104,35 +108,37 @@ def ray_build_index(
     settings = settings or IndexSettings()
     options = options or RayOptions()
     roots = [corpus] if isinstance(corpus, Path) else list(corpus)
-    files = [f for root in roots for f in corpus_files(root)]
+    ingest = IngestReport(echo=echo)
+    files = [f for root in roots for f in corpus_files(root, ingest)]
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
     factory = embedder_factory or partial(make_embedder, progress=False)
-    with ray_session(options) as ray:
+    with writer_lock(index_dir), ray_session(options) as ray:
         _quiet_ray_data(ray)
-        articles, chunked, ingest = read_and_chunk(ray, files, build_id_root(roots), settings, options)
+        articles, chunked = read_and_chunk(ray, files, build_id_root(roots), settings, options, ingest)
         if not articles:
             raise CorpusError(ingest.nothing_read(roots))
         embedder = RayEmbedder(ray, factory, settings.embed, options)
-        report = write_articles(
-            index_dir,
-            articles,
-            settings,
-            embedder,
-            progress=progress,
-            extra_manifest=corpus_manifest(roots),
-            chunked=chunked,
-        )
+        extra = corpus_manifest(roots)
+        report = write_locked(index_dir, articles, settings, embedder, progress, extra, chunked=chunked)
     report.skipped = ingest.skipped
+    report.notes = ingest.notes
     report.seconds = time.perf_counter() - started
     return report
 
 
 def read_and_chunk(
-    ray: Any, files: Sequence[Path], id_root: Path | None, settings: IndexSettings, options: RayOptions
-) -> tuple[list[Article], list[list[tuple[Chunk, str]]], IngestReport]:
-    """Read and chunk the files with Ray tasks; articles come back in file order, as locally."""
+    ray: Any,
+    files: Sequence[Path],
+    id_root: Path | None,
+    settings: IndexSettings,
+    options: RayOptions,
+    report: IngestReport,
+) -> tuple[list[Article], list[list[tuple[Chunk, str]]]]:
+    """Read and chunk the files with Ray tasks. Articles come back in file order and what was
+    skipped or noted goes into `report`, as a local read does (`read_corpus`); an id an
+    earlier file already gave is dropped here, where the order is known."""
     items = [{"number": n, "path": str(path)} for n, path in enumerate(files)]
     blocks = max(1, min(len(items), 4 * options.workers))
     dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
@@ -143,44 +149,51 @@ def read_and_chunk(
         num_cpus=options.cpus_per_actor,
     )
     rows = sorted(dataset.take_all(), key=lambda r: (r["number"], r["position"]))
-    report = IngestReport(files=len(files))
-    articles: list[Article] = []
-    chunked: list[list[tuple[Chunk, str]]] = []
+    report.files += len(files)
+    pieces: dict[int, list[tuple[Chunk, str]]] = {}
+    found: list[Article] = []
     for row in rows:
-        if row["skipped"]:
-            report.skipped.append((row["path"], row["skipped"]))
-            continue
-        articles.append(Article.from_dict(json.loads(row["article"])))
-        chunked.append([(Chunk.from_dict(c), t) for c, t in json.loads(row["chunks"])])
+        if row["kind"] == "skip":
+            report.skip(row["where"], row["message"])
+        elif row["kind"] == "note":
+            report.note(row["where"], row["message"])
+        else:
+            article = Article.from_dict(json.loads(row["article"]))
+            pieces[id(article)] = [(Chunk.from_dict(c), t) for c, t in json.loads(row["chunks"])]
+            found.append(article)
+    articles = drop_duplicate_ids(found, report)
     report.articles = len(articles)
-    return articles, chunked, report
+    return articles, [pieces[id(a)] for a in articles]
 
 
 def _read_files(
     batch: dict[str, np.ndarray], id_root: str | None, settings: dict[str, Any]
 ) -> dict[str, np.ndarray]:
-    """A Ray task: read a batch of corpus files and chunk their articles (one row per article,
-    or one per unreadable file)."""
+    """A Ray task: read a batch of corpus files and chunk their articles. One row per article,
+    and one per thing skipped or noted (kind `skip` or `note`), numbered in reading order."""
     parsed = IndexSettings.from_dict(settings)
     root = Path(id_root) if id_root else None
-    columns: dict[str, list[Any]] = {
-        name: [] for name in ("number", "position", "path", "skipped", "article", "chunks")
-    }
+    names = ("number", "position", "kind", "where", "message", "article", "chunks")
+    columns: dict[str, list[Any]] = {name: [] for name in names}
 
     def add(
-        number: int, position: int, path: str, skipped: str = "", article: str = "", chunks: str = ""
+        number: int, kind: str, where: str = "", message: str = "", article: str = "", chunks: str = ""
     ) -> None:
-        for name, value in zip(columns, (number, position, path, skipped, article, chunks)):
+        position = sum(1 for n in columns["number"] if n == number)
+        for name, value in zip(names, (number, position, kind, where, message, article, chunks)):
             columns[name].append(value)
 
     for number, path in zip(batch["number"].tolist(), batch["path"].tolist()):
-        found, report = read_corpus([Path(path)], root=root, steps=parsed.clean.steps)
-        for _, reason in report.skipped:
-            add(number, 0, path, skipped=reason)
-        for position, article in enumerate(found):
-            pieces = [[c.to_dict(), t] for c, t in chunks_with_texts(article, parsed)]
+        report = IngestReport()
+        found, _ = read_corpus([Path(path)], root=root, steps=parsed.clean.steps, report=report)
+        for where, reason in report.skipped:
+            add(number, "skip", where, reason)
+        for where, message in report.notes:
+            add(number, "note", where, message)
+        for article in found:
+            cut = [[c.to_dict(), t] for c, t in chunks_with_texts(article, parsed)]
             text = json.dumps(article.to_dict(), ensure_ascii=False)
-            add(number, position, path, article=text, chunks=json.dumps(pieces, ensure_ascii=False))
+            add(number, "article", article=text, chunks=json.dumps(cut, ensure_ascii=False))
     return {
         name: np.asarray(values, dtype=np.int64 if name in ("number", "position") else object)
         for name, values in columns.items()

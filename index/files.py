@@ -7,6 +7,7 @@ written for others to read appears in one rename, so a crash never exposes half 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -73,11 +74,15 @@ def write_text_atomic(path: Path, text: str) -> None:
     The temporary file is `.NAME.<random>` beside it (a killed writer may leave one behind).
     """
     tmp = path.with_name(f".{path.name.lstrip('.')}.{secrets.token_hex(3)}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     fsync_dir(path.parent)
 
 
@@ -146,6 +151,30 @@ def build_once(target: Path, is_done: Callable[[Path], bool], build: Callable[[]
     return target
 
 
+def is_disk_full(exc: OSError, directory: Path) -> bool:
+    """True when `exc` says the disk (or the quota) is full.
+
+    Besides ENOSPC and EDQUOT, a short write with no errno (numpy's "13591 requested and
+    2016 written") counts when `directory`'s file system has no space left.
+    """
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if exc.errno is None and "written" in str(exc):
+        try:
+            return shutil.disk_usage(directory).free < (1 << 20)
+        except OSError:
+            return False
+    return False
+
+
+def lock_time(root: Path) -> float:
+    """When the index writer's lock was last taken (its file's mtime; the epoch when there is none)."""
+    try:
+        return (root / LOCK).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def writer_lock(root: Path, timeout: float = 0.0) -> FileLock:
     """The lock an index writer must hold; acquiring raises IndexLockedError if another writer has it."""
     root.mkdir(parents=True, exist_ok=True)
@@ -156,10 +185,16 @@ class _RefusingLock(FileLock):
     """A FileLock that raises IndexLockedError instead of filelock.Timeout."""
 
     def acquire(self, *args: Any, **kwargs: Any):
+        first = not self.is_locked
         try:
-            return super().acquire(*args, **kwargs)
+            proxy = super().acquire(*args, **kwargs)
         except Timeout as exc:
             raise IndexLockedError(
                 f"index {str(Path(self.lock_file).parent)!r} is being written by another process; "
                 "wait for it to finish and try again"
             ) from exc
+        if first:
+            os.utime(
+                self.lock_file
+            )  # marks when this writer started (see index.store.generations.remove_stale)
+        return proxy

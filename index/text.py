@@ -158,6 +158,19 @@ def tokenize(text: str) -> list[str]:
     return words(text) + ["#" + b for b in bigrams(text)]
 
 
+def terms(text: str) -> list[str]:
+    """The words of folded text in jieba's precise mode (no overlapping sub-words), without
+    stopwords, in order: the units a question's meaning is checked in."""
+    folded = fold(text)
+    out: list[str] = []
+    for run in _RUN.findall(folded):
+        if _CJK_RUN.fullmatch(run):
+            out.extend(w for w in _jieba().lcut(run) if w not in STOPWORDS)
+        elif run not in STOPWORDS:
+            out.append(run)
+    return out
+
+
 # --- TOML ---------------------------------------------------------------------------------------
 
 TOMLDecodeError = tomllib.TOMLDecodeError

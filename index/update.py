@@ -25,7 +25,7 @@ from index.chunk import embed_text
 from index.documents import Article, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, UnknownArticleError
-from index.ingest import IngestReport, check_unique_ids, corpus_files, family_id, read_corpus
+from index.ingest import IngestReport, corpus_files, drop_duplicate_ids, family_id, read_corpus
 from index.settings import IndexSettings
 from index.store import (
     LoadedIndex,
@@ -63,6 +63,7 @@ def update_index(
     embedder: Embedder | None = None,
     embedder_factory: Callable[[IndexSettings], Embedder] | None = None,
     progress: bool = True,
+    echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Add or replace the articles of files `add` and remove articles `remove`, without a rebuild.
 
@@ -71,12 +72,14 @@ def update_index(
     names; re-adding an article with the same id replaces it, and re-adding a file that held
     several articles (`name#1`, `name#2`, …) replaces all of them. Nothing is embedded for an
     unchanged chunk; the embedding model is loaded only if something must be embedded.
+    What is skipped (or read differently) is passed to `echo` as it happens.
 
     Raises:
         IndexNotFoundError: no index at `index_dir`.
         UnknownArticleError: an id in `remove` is not in the index.
-        CorpusError: no readable file in `add`, or duplicate article ids.
+        CorpusError: no readable file in `add`.
         IndexLockedError: another writer holds the index.
+        DiskFullError: the disk filled up (the previous index stays live).
     """
     started = time.perf_counter()
     read_manifest(index_dir)  # a missing index is reported before anything else
@@ -86,7 +89,7 @@ def update_index(
         settings = previous.settings
         if embedder is not None:
             check_model(previous.manifest, embedder.model_id, embedder.fingerprint, index_dir)
-        new_articles, ingest = _read_added(add, root, previous.manifest, settings)
+        new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo)
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
         result = _apply(previous, plan, settings, lazy, progress)
@@ -117,7 +120,7 @@ def _report(
     """What the update did, for people and tests."""
     counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
     report = BuildReport(index_dir, *counts, seconds)
-    report.skipped = ingest.skipped
+    report.skipped, report.notes = ingest.skipped, ingest.notes
     report.added, report.replaced, report.removed = plan.added, plan.replaced, plan.removed
     report.unchanged = plan.unchanged
     report.faiss = f"{result.store} {result.action}"
@@ -125,18 +128,25 @@ def _report(
 
 
 def _read_added(
-    paths: Sequence[Path], root: Path | None, manifest: Mapping[str, Any], settings: IndexSettings
+    paths: Sequence[Path],
+    root: Path | None,
+    manifest: Mapping[str, Any],
+    settings: IndexSettings,
+    echo: Callable[[str], None] | None = None,
 ) -> tuple[list[Article], IngestReport]:
-    """Read the files to add, each with the id base the build would have given it."""
-    report = IngestReport()
+    """Read the files to add, each with the id base the build would have given it.
+
+    An id given twice is kept by the first file read (as in a build); the later one is skipped.
+    """
+    report = IngestReport(echo=echo)
     articles: list[Article] = []
+    first: dict[str, Article] = {}
     for path in paths:
         base = _id_root(path, root, manifest)
-        found, part = read_corpus(corpus_files(path), root=base, steps=settings.clean.steps)
-        articles.extend(found)
-        report.files += part.files
-        report.skipped.extend(part.skipped)
-    check_unique_ids(articles)
+        found, _ = read_corpus(
+            corpus_files(path, report), root=base, steps=settings.clean.steps, report=report
+        )
+        articles.extend(drop_duplicate_ids(found, report, first))
     if paths and not articles:
         raise CorpusError(report.nothing_read(paths))
     report.articles = len(articles)

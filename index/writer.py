@@ -38,6 +38,7 @@ class BuildReport:
     reused: int = 0
     seconds: float = 0.0
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[tuple[str, str]] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -49,8 +50,11 @@ class BuildReport:
         rate = f", {self.embedded / self.seconds:.1f} chunks/s" if self.embedded and self.seconds else ""
         return (
             f"{self.articles} articles, {self.chunks} chunks ({self.embedded} embedded, {self.reused} reused) "
-            f"in {self.seconds:.1f} s{rate} -> {self.index_dir}"
+            f"in {self.seconds:.1f} s{rate}{self._skipped_words()} -> {self.index_dir}"
         )
+
+    def _skipped_words(self) -> str:
+        return f"; {len(self.skipped)} skipped" if self.skipped else ""
 
     def update_summary(self) -> str:
         """One line for people after an add or remove."""
@@ -60,7 +64,8 @@ class BuildReport:
         )
         return (
             f"{changes}; {self.embedded} chunks embedded, {self.reused} kept; {self.faiss}; "
-            f"now {self.articles} articles, {self.chunks} chunks; {self.seconds:.1f} s -> {self.index_dir}"
+            f"now {self.articles} articles, {self.chunks} chunks; {self.seconds:.1f} s"
+            f"{self._skipped_words()} -> {self.index_dir}"
         )
 
 

@@ -1,4 +1,8 @@
-"""Command line: `python -m qa ask|eval …`."""
+"""Command line: `python -m qa ask|eval|calibrate …`.
+
+Exit statuses as `python -m index` (index.errors): 0 done, 1 unexpected error, 2 bad usage
+or input, 3 the index cannot be used, 4 nothing written, 130 interrupted.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from index.errors import WendaError
+from index.errors import EXIT_INTERRUPTED, WendaError, exit_status, one_line
 from qa.bot import Bot, load_bot
 from qa.cite import Answer
 from qa.question import QuestionError, check_question
@@ -22,8 +26,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.run(args)
     except ERRORS as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return exit_status(exc)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,14 +84,24 @@ def _parser() -> argparse.ArgumentParser:
         metavar="QA.jsonl",
         help="questions with answers, and unanswerable ones (empty answers)",
     )
-    cal.add_argument("--index", type=Path)
+    cal.add_argument(
+        "--index", type=Path, help="the index the QA files are asked of (default: the sample index)"
+    )
+    cal.add_argument(
+        "--also",
+        nargs="+",
+        action="append",
+        default=[],
+        metavar=("INDEX", "QA.jsonl"),
+        help="another index and the QA files asked of it (repeatable): one rule is fitted on all",
+    )
     cal.add_argument(
         "--max-false-abstention",
         type=float,
         default=0.02,
         help="share of answerable questions allowed to abstain",
     )
-    cal.add_argument("--write", action="store_true", help="store the fitted rule in the index settings")
+    cal.add_argument("--write", action="store_true", help="store the fitted rule in the settings of --index")
     cal.set_defaults(run=_calibrate)
     return parser
 
@@ -169,25 +186,44 @@ def _calibrate(args: argparse.Namespace) -> int:
     from index.store import update_settings, writer_lock
     from qa import calibrate, evaluate
 
-    items = [item for path in args.qa_files for item in evaluate.read_items(path)]
-    bot = load_bot(args.index, progress=False)
-    x = calibrate.features(bot, items)
-    y = np.array([1.0 if item.answers else 0.0 for item in items])
-    half = np.arange(len(y)) % 2 == 0
+    sets = [
+        (args.index, args.qa_files),
+        *((Path(index), [Path(f) for f in files]) for index, *files in args.also),
+    ]
+    parts, names, bot = [], [], None
+    for index_dir, files in sets:
+        items = [item for path in files for item in evaluate.read_items(path)]
+        part_bot = load_bot(index_dir, progress=False)
+        bot = bot or part_bot
+        x = calibrate.features(part_bot, items)
+        y = np.array([1.0 if item.answers else 0.0 for item in items])
+        parts.append((x, y))
+        names.append(str(index_dir or "sample") + ": " + ", ".join(p.name for p in files))
+        print(f"{names[-1]}: background {part_bot.background.to_dict()}")
+    x = np.vstack([p[0] for p in parts])
+    y = np.concatenate([p[1] for p in parts])
+    halves = [np.arange(len(p[1])) % 2 == 0 for p in parts]
+    half = np.concatenate(halves)
     fitted_half = calibrate.calibrate(x[half], y[half], args.max_false_abstention)
-    held_out = calibrate.evaluate_rule(fitted_half.weights, fitted_half.threshold, x[~half], y[~half])
+    print("held-out check (fit on even lines of every set, test on odd):")
+    for name, (px, py), even in zip(names, parts, halves):
+        held = calibrate.evaluate_rule(fitted_half.weights, fitted_half.threshold, px[~even], py[~even])
+        print(
+            f"  {name}: false abstentions {held.false_abstention_rate:.3f}, "
+            f"abstention recall {held.abstention_recall:.3f}"
+        )
     result = calibrate.calibrate(x, y, args.max_false_abstention)
-    source = ", ".join(p.name for p in args.qa_files)
-    print(f"background on this index: {bot.background.to_dict()}")
-    print(
-        f"held-out check (fit on even lines, test on odd): false abstentions {held_out.false_abstention_rate:.3f}, "
-        f"abstention recall {held_out.abstention_recall:.3f}"
-    )
+    source = "; ".join(names)
     print(result.describe(source))
+    for name, (px, py) in zip(names, parts):
+        fit = calibrate.evaluate_rule(result.weights, result.threshold, px, py)
+        print(
+            f"  {name}: false abstentions {fit.false_abstention_rate:.3f}, abstention recall {fit.abstention_recall:.3f}"
+        )
     print(
         f"abstain_weights = {tuple(round(w, 3) for w in result.weights)}, abstain_threshold = {result.threshold:.4f}"
     )
-    if args.write:
+    if args.write and bot is not None:
         settings = bot.index.settings
         retrieval = replace(
             bot.settings,

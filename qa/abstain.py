@@ -8,15 +8,18 @@ scores a question at answer time and during the fit.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from index.store.keyword import KeywordIndex
 from index.text import latin_share
 from qa.answer import ScoredSentence
+from qa.expect import expected_kind, holds
 from qa.passages import Candidate
+from qa.terms import Term, absent_names, covered, known, term_weight
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 
@@ -27,6 +30,11 @@ class Evidence:
 
     cosine: float  # best cosine of a returned passage
     coverage: float  # best keyword coverage of the question by one sentence
+    missing: float  # highest IDF (0..1) of a question term the answer sentence and its context lack
+    absent: float  # IDF-weighted share of the question's terms the corpus never contains
+    typed: float  # 1 when the answer sentence holds the kind of thing asked for (a number for 多少…)
+    agree: float  # 1 when dense and keyword search both rank the answer's passage near the top
+    absent_names: tuple[str, ...]  # names the question asks about that the corpus never contains
     mismatch: float  # 1 when the question's script differs from the passage's (English on Chinese)
     script: str  # "latin" or "cjk": which background the question is compared with
 
@@ -46,29 +54,80 @@ class Background:
         return {"cosine": self.cosine, "coverage": self.coverage}
 
 
+@dataclass(frozen=True)
+class AnswerCheck:
+    """How well the chosen answer sentence covers the question's terms."""
+
+    missing: float
+    absent: float
+    typed: float
+    absent_names: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        question: str,
+        question_terms: Sequence[Term],
+        sentence: str,
+        tokens: Collection[str],
+        keyword: KeywordIndex,
+    ) -> AnswerCheck:
+        """Check an answer sentence (`tokens`: its keyword tokens and its context's)."""
+        typed = 1.0 if holds(expected_kind(question), sentence) else 0.0
+        if not question_terms:
+            return cls(0.0, 0.0, typed)
+        names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
+        top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
+        weights = [term_weight(t, keyword.idf, keyword.knows) / top for t in question_terms]
+        missing = max((w for t, w in zip(question_terms, weights) if not covered(t, tokens)), default=0.0)
+        gone = sum(w for t, w in zip(question_terms, weights) if not known(t, keyword.knows))
+        return cls(min(1.0, missing), gone / sum(weights), typed, names)
+
+
 def evidence(
-    question: str, top: Sequence[Candidate], texts: Sequence[str], scored: Sequence[ScoredSentence]
+    question: str,
+    top: Sequence[Candidate],
+    texts: Sequence[str],
+    scored: Sequence[ScoredSentence],
+    check: AnswerCheck,
+    agree: bool,
 ) -> Evidence:
-    """Collect the evidence for a question from its returned passages."""
+    """Collect the evidence for a question from its returned passages and answer sentence."""
     script = "latin" if latin_share(question) >= 0.5 else "cjk"
     if not top:
-        return Evidence(0.0, 0.0, 0.0, script)
+        return Evidence(0.0, 0.0, 1.0, check.absent, 0.0, 0.0, check.absent_names, 0.0, script)
     cosine = max(c.relevance for c in top)
     coverage = max((s.coverage for s in scored), default=0.0)
     mismatch = abs(latin_share(question) - latin_share(texts[0]))
-    return Evidence(cosine, coverage, mismatch, script)
+    return Evidence(
+        cosine, coverage, check.missing, check.absent, check.typed, float(agree), mismatch, script
+    )
 
 
-def rule_inputs(ev: Evidence, background: Background) -> tuple[float, float, float, float]:
+def rule_inputs(ev: Evidence, background: Background) -> tuple[float, ...]:
     """The rule's inputs: cosine above background (same-script and cross-script apart),
-    coverage above background, and the script mismatch."""
+    coverage above background, the script mismatch, and how much of the question the answer
+    sentence leaves uncovered or the corpus lacks (same-script only: an English word is
+    never in a Chinese sentence), whether the sentence holds what is asked for, and whether
+    dense and keyword search agree on the passage."""
     above = ev.cosine - background.cosine.get(ev.script, 0.0)
     coverage = ev.coverage - background.coverage.get(ev.script, 0.0)
     same = 1 - ev.mismatch  # keyword overlap means nothing across scripts
-    return (above * same, above * ev.mismatch, coverage * same, ev.mismatch)
+    return (
+        above * same,
+        above * ev.mismatch,
+        coverage * same,
+        ev.mismatch,
+        ev.missing * same,
+        ev.absent * same,
+        ev.typed,
+        ev.agree,
+    )
 
 
-def answerable_probability(weights: Sequence[float], x: np.ndarray | Sequence[float]) -> np.ndarray:
+def answerable_probability(
+    weights: Sequence[float] | np.ndarray, x: np.ndarray | Sequence[float]
+) -> np.ndarray:
     """P(answerable) of the logistic rule `weights` = [bias, w…] for features `x` (one row or many)."""
     w = np.asarray(weights, dtype=np.float64)
     z = w[0] + np.asarray(x, dtype=np.float64) @ w[1:]

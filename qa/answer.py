@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -39,7 +40,9 @@ def question_tokens(question: str) -> list[str]:
     return [t for t in tokenize(question) if not _INTERROGATIVE.search(t)]
 
 
-def coverage(question_tokens: Sequence[str], sentence_tokens: set[str], idf: Callable[[str], float]) -> float:
+def coverage(
+    question_tokens: Sequence[str], sentence_tokens: AbstractSet[str], idf: Callable[[str], float]
+) -> float:
     """IDF-weighted share of the question's distinct tokens that occur in the sentence."""
     wanted = set(question_tokens)
     total = sum(idf(t) for t in wanted)

@@ -17,15 +17,26 @@ from index.settings import IndexSettings
 from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
 from index.text import split_sentences
-from qa.abstain import Background, Evidence, answerable_probability, evidence, measure_background, rule_inputs
+from qa.abstain import (
+    AnswerCheck,
+    Background,
+    Evidence,
+    answerable_probability,
+    evidence,
+    measure_background,
+    rule_inputs,
+)
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
 from qa.cite import Answer, Citation, Passage
 from qa.fuse import reciprocal_rank_fusion
 from qa.passages import Candidate, Ranked, merge_candidates
+from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries
 from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
 from qa.settings import RetrievalSettings
+from qa.terms import Term, follow_up_terms, question_terms
 
+AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
 WARM_SENTENCES = 50_000  # sentences segmented ahead of questions at load (qa.answer's cache holds 200,000)
 
 
@@ -37,6 +48,7 @@ class Gathered:
     candidates: tuple[Candidate, ...]
     texts: tuple[str, ...]
     sentences: tuple[ScoredSentence, ...]
+    chosen: tuple[ScoredSentence, ...]  # the answer sentence(s)
     evidence: Evidence
 
 
@@ -94,8 +106,11 @@ class Bot:
     ) -> Gathered:
         """Retrieve and score: everything `ask` decides on (also used by calibration).
 
-        `vectors` may carry the query embeddings when the caller embedded many at once;
-        `steps`, when given, receives the seconds of each step.
+        An elliptical follow-up ("那吉尔吉斯斯坦呢？") is read both alone and with the previous
+        question; the reading whose answer is better supported wins, so an off-topic
+        follow-up ("那明天会下雨吗？") is judged on its own. `vectors` may carry the query
+        embeddings when the caller embedded many at once; `steps`, when given, receives the
+        seconds of each step.
         """
         clock = _Clock(steps)
         earlier = [clip(h, self.settings.max_question_chars) for h in history if h and h.strip()]
@@ -103,7 +118,26 @@ class Bot:
         if vectors is None or len(vectors) != len(queries):
             vectors = self.embedder.embed_queries(queries)
         clock.lap("embed")
-        ranked = self._ranked(queries, vectors)
+        own = question_terms(question)
+        found = self._reading(question, queries[:1], vectors[:1], own, top_k, clock)
+        if len(queries) > 1:
+            terms = follow_up_terms(own, question_terms(earlier[-1]))
+            combined = self._reading(question, queries, vectors, terms, top_k, clock)
+            if self.answerable(combined) >= self.answerable(found):
+                found = combined
+        return found
+
+    def _reading(
+        self,
+        question: str,
+        queries: Sequence[str],
+        vectors: np.ndarray,
+        terms: Sequence[Term],
+        top_k: int,
+        clock: _Clock,
+    ) -> Gathered:
+        """Gather the passages and evidence of one reading of the question."""
+        ranked, leaders = self._ranked(queries, vectors)
         clock.lap("retrieve")
         top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
@@ -112,21 +146,32 @@ class Bot:
         scored = score_sentences(
             " ".join(queries), texts, [c.relevance for c in top], self.keyword.idf, contexts
         )
-        ev = evidence(question, top, texts, scored)
+        chosen = best_sentences(scored)
+        sentence = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        tokens = token_set(sentence) | (token_set(contexts[chosen[0].passage]) if chosen else frozenset())
+        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword)
+        agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
+        ev = evidence(question, top, texts, scored, check, agree)
         clock.lap("score")
-        return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), ev)
+        return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev)
 
-    def _ranked(self, queries: Sequence[str], vectors: np.ndarray) -> list[Ranked]:
-        """Fuse every retriever's ranking of every query; attach each chunk's best cosine."""
+    def _ranked(self, queries: Sequence[str], vectors: np.ndarray) -> tuple[list[Ranked], list[set[int]]]:
+        """Fuse every retriever's ranking of every query; attach each chunk's best cosine.
+
+        Also returns each retriever's leading chunks for the last query (the fullest reading),
+        to tell whether they agree on the answer."""
         s = self.settings
-        rankings, weights = [], []
+        rankings, weights, leaders = [], [], []
         for text, vector in zip(queries, vectors):
+            leaders = []
             for retriever, weight in self.retrievers:
-                rankings.append([h.position for h in retriever.search(text, vector, s.candidates)])
+                positions = [h.position for h in retriever.search(text, vector, s.candidates)]
+                rankings.append(positions)
                 weights.append(weight)
+                leaders.append(set(positions[:AGREE_DEPTH]))
         fused = reciprocal_rank_fusion(rankings, weights, k=s.rrf_k)[: s.candidates]
         cosines = self.dense.cosines([p for p, _ in fused], vectors)
-        return [Ranked(p, score, cosines[p]) for p, score in fused]
+        return [Ranked(p, score, cosines[p]) for p, score in fused], leaders
 
     def _context(self, candidate: Candidate) -> str:
         """The title (unless made up from the lead) and section a passage stands under."""
@@ -166,23 +211,51 @@ class Bot:
         """The abstention rule's inputs for gathered evidence, against this index's background."""
         return rule_inputs(found.evidence, self.background)
 
+    def answerable(self, found: Gathered) -> float:
+        """The rule's probability that the gathered passages answer the question."""
+        return float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
+
     def _answer(self, question: str, found: Gathered) -> Answer:
-        top, texts = found.candidates, found.texts
-        chosen = best_sentences(found.sentences)
-        p_answerable = float(answerable_probability(self.settings.abstain_weights, self.rule_inputs(found)))
-        abstained = p_answerable < self.settings.abstain_threshold
-        answer = (
-            None
-            if abstained or not chosen
-            else "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        top, texts, chosen = found.candidates, found.texts, found.chosen
+        if (field := asked_field(question)) and top:
+            return self._provenance_answer(question, found, field)
+        # A name the corpus never contains decides on its own: the articles cannot be about it.
+        abstained = (
+            not chosen
+            or bool(found.evidence.absent_names)
+            or self.answerable(found) < self.settings.abstain_threshold
         )
-        highlights = (
-            highlight_spans(found.sentences, chosen, len(top)) if not abstained else [() for _ in top]
-        )
+        if abstained:  # the closest passages, shown as not answering: no highlight, no support
+            passages = tuple(
+                Passage(i + 1, texts[i], c.relevance, (), self._citation(c)) for i, c in enumerate(top)
+            )
+            return Answer(question, None, True, passages)
+        answer = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
+        highlights = highlight_spans(found.sentences, chosen, len(top))
+        holding = {s.passage for s in chosen}
         passages = tuple(
-            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c)) for i, c in enumerate(top)
+            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c), supports=i in holding)
+            for i, c in enumerate(top)
         )
-        return Answer(question, answer, abstained, passages)
+        return Answer(question, answer, False, passages)
+
+    def _provenance_answer(self, question: str, found: Gathered, field: Field) -> Answer:
+        """Answer a question about the top article itself (its source, author or date) from its
+        metadata, or abstain when the article does not record it."""
+        first = found.candidates[0]
+        article = self.index.articles[first.article_id]
+        line = provenance_line(article, field)
+        rest = tuple(
+            Passage(i + 2, found.texts[i], c.relevance, (), self._citation(c))
+            for i, c in enumerate(found.candidates[: len(found.candidates) - 1])
+        )
+        if line is None:
+            return Answer(question, None, True, tuple(replace(p, rank=p.rank - 1) for p in rest))
+        citation = replace(self._citation(first), section=None, paragraph=None, start=0, end=0)
+        stated = Passage(
+            1, line, first.relevance, ((0, len(line)),), citation, supports=True, kind="metadata"
+        )
+        return Answer(question, line, False, (stated, *rest))
 
     def _citation(self, candidate: Candidate) -> Citation:
         article = self.index.articles[candidate.article_id]

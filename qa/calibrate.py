@@ -45,22 +45,27 @@ def features(bot: Bot, items: Sequence[EvalItem], top_k: int = 5) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64)
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, nonnegative: Sequence[int] = (0, 1, 2)) -> np.ndarray:
-    """Logistic regression whose evidence weights are never negative; returns [bias, w…].
+# The sign each feature's weight must have (see qa.abstain.rule_inputs): evidence for an answer
+# (+1), evidence against one (-1), or either (0, the script mismatch).
+SIGNS = (1, 1, 1, 0, -1, -1, 1, 1)
 
-    More evidence must never make abstaining more likely: a weight that comes out negative
-    (too little data of that kind, e.g. few cross-lingual questions) is fixed at 0 and the
-    rest refitted.
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, signs: Sequence[int] = SIGNS) -> np.ndarray:
+    """Logistic regression whose weights keep the sign their evidence has; returns [bias, w…].
+
+    More evidence for an answer must never make abstaining more likely, and evidence against
+    one never less: a weight that comes out with the wrong sign (too little data of that
+    kind, e.g. few cross-lingual questions) is fixed at 0 and the rest refitted.
     """
     active = list(range(x.shape[1]))
     while True:
         weights = np.zeros(x.shape[1] + 1)
         fitted = _fit_unconstrained(x[:, active], y)
         weights[0], weights[[i + 1 for i in active]] = fitted[0], fitted[1:]
-        negative = [i for i in active if i in nonnegative and weights[i + 1] < 0]
-        if not negative:
+        wrong = [i for i in active if signs[i] * weights[i + 1] < 0]
+        if not wrong:
             return weights
-        active.remove(negative[0])
+        active.remove(wrong[0])
 
 
 def _fit_unconstrained(x: np.ndarray, y: np.ndarray, l2: float = 1e-3, steps: int = 50) -> np.ndarray:

@@ -65,6 +65,8 @@ class Passage:
     score: float
     highlights: tuple[Span, ...]
     citation: Citation
+    supports: bool = False  # holds the answer line (or states it, for a metadata passage)
+    kind: str = "text"  # "text": a span of the article; "metadata": a line stating the article's metadata
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape of the API."""

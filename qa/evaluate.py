@@ -82,7 +82,8 @@ def judge(item: EvalItem, answer: Answer, seconds: float) -> Outcome:
         if any(g in squash(passage.text) for g in gold):
             rank = passage.rank
             break
-    line_hit = bool(answer.answer) and any(g in squash(answer.answer) for g in gold)
+    line = answer.answer or ""
+    line_hit = bool(line) and any(g in squash(line) for g in gold)
     return Outcome(item, rank, line_hit, answer.abstained, seconds)
 
 

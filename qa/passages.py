@@ -34,29 +34,35 @@ def merge_candidates(
 ) -> list[Candidate]:
     """Merge overlapping chunks of the same article into one passage, keeping fused order.
 
-    A chunk that overlaps a passage already chosen is merged into it, or dropped when the
-    merged passage would exceed `max_chars`; it is never returned twice.
+    A chunk that overlaps passages already chosen is merged with all of them (they may only
+    touch through it), or dropped when the merged passage would exceed `max_chars`; no text
+    is ever returned twice.
     """
     merged: list[Candidate] = []
     for item in ranked:
         chunk = index.chunks[item.position].chunk
-        for i, other in enumerate(merged):
-            if other.article_id == chunk.article_id and chunk.start < other.end and other.start < chunk.end:
-                if max(other.end, chunk.end) - min(other.start, chunk.start) > max_chars:
-                    break  # merging would make an unreadably long passage: drop the lower-ranked chunk
-                merged[i] = Candidate(
-                    other.article_id,
-                    min(other.start, chunk.start),
-                    max(other.end, chunk.end),
-                    (*other.positions, item.position),
-                    other.fused,
-                    max(other.relevance, item.cosine),
+        hits = [
+            i
+            for i, other in enumerate(merged)
+            if other.article_id == chunk.article_id and chunk.start < other.end and other.start < chunk.end
+        ]
+        if not hits:
+            if len(merged) < top_k:
+                merged.append(
+                    Candidate(
+                        chunk.article_id, chunk.start, chunk.end, (item.position,), item.fused, item.cosine
+                    )
                 )
-                break
-        else:
-            if len(merged) >= top_k:
-                continue
-            merged.append(
-                Candidate(chunk.article_id, chunk.start, chunk.end, (item.position,), item.fused, item.cosine)
-            )
+            continue
+        group = [merged[i] for i in hits]
+        start = min(chunk.start, *(c.start for c in group))
+        end = max(chunk.end, *(c.end for c in group))
+        if end - start > max_chars:
+            continue  # merging would make an unreadably long passage: drop the lower-ranked chunk
+        first = group[0]
+        positions = tuple(p for c in group for p in c.positions) + (item.position,)
+        relevance = max(item.cosine, *(c.relevance for c in group))
+        merged[hits[0]] = Candidate(first.article_id, start, end, positions, first.fused, relevance)
+        for i in reversed(hits[1:]):
+            del merged[i]
     return merged

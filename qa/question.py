@@ -8,9 +8,16 @@ from collections.abc import Sequence
 from index.errors import WendaError
 from qa.settings import MAX_TOP_K, RetrievalSettings
 
-# A question this short, or opening/closing like a follow-up, is read with the previous one.
+# A question opening or closing like a follow-up, or pointing back with a pronoun, may be read
+# with the previous one (qa.bot keeps that reading only when it is better supported); a short
+# question is not a follow-up for being short ("北京天气怎么样？").
 _FOLLOW_UP = re.compile(
     r"^(那|那么|还有|另外|而|它|他们|她们|其)|呢[？?。.！!]*$|^(and|what about|how about)\b", re.IGNORECASE
+)
+
+
+_REFERS_BACK = re.compile(
+    r"它|他们|她们|这个|这些|这份|这项|这一|该|此|\b(?:it|its|they|their|this|that)\b", re.IGNORECASE
 )
 
 
@@ -41,6 +48,6 @@ def clip(text: str, max_chars: int) -> str:
 
 def contextual_queries(question: str, history: Sequence[str]) -> list[str]:
     """The question, plus the question read with the previous one when it is a follow-up."""
-    if history and (len(question) <= 12 or _FOLLOW_UP.search(question)):
+    if history and (_FOLLOW_UP.search(question) or _REFERS_BACK.search(question)):
         return [question, f"{history[-1]} {question}"]
     return [question]

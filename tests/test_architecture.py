@@ -7,6 +7,7 @@ Every import counts, also those inside functions: a cycle hidden in a function i
 from __future__ import annotations
 
 import ast
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,6 +202,21 @@ def test_no_module_takes_another_modules_private_names(project):
     modules, edges = project
     found = private_imports(edges, modules)
     assert not found, "private names of another module:\n" + "\n".join(found)
+
+
+def test_every_error_class_of_the_project_is_a_wenda_error(project):
+    from index.errors import WendaError
+
+    modules, _ = project
+    errors = {
+        f"{name}.{obj.__name__}": obj
+        for name in modules
+        for obj in vars(importlib.import_module(name)).values()
+        if isinstance(obj, type) and issubclass(obj, BaseException) and obj.__module__ == name
+    }
+    expected = {"index.errors.CorpusError", "qa.question.QuestionError", "ui.service.NotReadyError"}
+    assert expected <= errors.keys()
+    assert [name for name, error in errors.items() if not issubclass(error, WendaError)] == []
 
 
 # The checks themselves, on a small made-up project that breaks each rule once.

@@ -68,7 +68,21 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument(
         "--feedback-log",
         type=Path,
-        help=f"JSONL file for thumbs up/down (env: {env['feedback_log']}; default: off)",
+        help=f"JSONL file for thumbs up/down and reasons (env: {env['feedback_log']}; "
+        "default: feedback/feedback.jsonl in the cache directory)",
+    )
+    serve.add_argument(
+        "--no-feedback",
+        dest="feedback",
+        action="store_const",
+        const=False,
+        help=f"do not record feedback (env: {env['feedback']}=false)",
+    )
+    serve.add_argument(
+        "--feedback-max-bytes",
+        type=int,
+        help=f"rotate the feedback log past this size, keeping one older file "
+        f"(env: {env['feedback_max_bytes']}; default 5000000)",
     )
     serve.add_argument("--top-k", type=int, help=f"passages per chat reply (env: {env['top_k']}; default 5)")
     serve.add_argument(
@@ -82,11 +96,40 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"an example question for the chat, repeatable (env: {env['examples']}, '|'-separated; "
         "default: the sample questions for the sample index, none for your own)",
     )
+    serve.add_argument(
+        "--placeholder",
+        help=f"the question box's hint (env: {env['placeholder']}; default: a sample question for the "
+        "sample index, a neutral hint for your own)",
+    )
+    serve.add_argument(
+        "--placeholder-en",
+        help=f"the hint on English pages (env: {env['placeholder_en']}; default: --placeholder)",
+    )
+    serve.add_argument(
+        "--theme",
+        choices=("auto", "light", "dark"),
+        help=f"colours when the page address does not say (?theme=): auto follows the reader's system "
+        f"(env: {env['theme']}; default auto)",
+    )
     serve.set_defaults(run=_serve)
 
 
 def _flags(args: argparse.Namespace) -> dict:
-    names = ("host", "port", "index", "allowed_origins", "feedback_log", "top_k", "concurrency", "examples")
+    names = (
+        "host",
+        "port",
+        "index",
+        "allowed_origins",
+        "feedback",
+        "feedback_log",
+        "feedback_max_bytes",
+        "top_k",
+        "concurrency",
+        "examples",
+        "placeholder",
+        "placeholder_en",
+        "theme",
+    )
     flags = {name: getattr(args, name) for name in names}
     if flags["allowed_origins"]:
         flags["allowed_origins"] = [

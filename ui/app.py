@@ -8,17 +8,19 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no request may leave the machine
 
 import gradio as gr
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qa import QuestionError
 from qa.settings import MAX_TOP_K
 from ui.chat import build_chat
-from ui.render import CHAT_JS, CSS
+from ui.render import CSS, boot_script, chat_head
 from ui.security import OriginGuard, OriginPolicy
 from ui.service import BotService, NotReadyError
 from ui.settings import Settings
@@ -53,13 +55,17 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
     _add_security(app, OriginPolicy(settings.allowed_origins))
     _add_body_limit(app)
     _add_api_routes(app, service)
-    add_embed_routes(app)
+    boot = boot_script(settings.theme)
+    add_embed_routes(app, boot_js=boot)
+    app.add_middleware(PageBoot, script=boot)
     chat = build_chat(
         service,
         examples=settings.chat_examples,
         top_k=settings.top_k,
-        feedback_path=settings.feedback_log,
+        feedback_path=settings.feedback_path,
+        feedback_max_bytes=settings.feedback_max_bytes,
         concurrency_limit=settings.concurrency,
+        placeholder=settings.chat_placeholders,
     )
     chat.queue(default_concurrency_limit=settings.concurrency)
     return gr.mount_gradio_app(
@@ -67,17 +73,55 @@ def create_app(settings: Settings, service: BotService | None = None) -> FastAPI
         chat,
         path="/",
         css=CSS,
-        head=CHAT_JS,
+        head=chat_head(service.max_question_chars),
         theme=theme(),
-        footer_links=["api"],
+        footer_links=[],  # readers get no "use via API" footer; the API is documented at /docs and /embed
         run_history=False,
         pwa=False,
     )
 
 
+class PageBoot:
+    """ASGI middleware: put the boot script (language and theme, ui/static/boot.js) at the top of the
+    chat page's <head>, so it runs before Gradio's own scripts."""
+
+    def __init__(self, app: ASGIApp, script: str, paths: tuple[str, ...] = ("/",)) -> None:
+        self.app = app
+        self.tag = f"<script>{script}</script>".encode()
+        self.paths = paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"] not in self.paths:
+            await self.app(scope, receive, send)
+            return
+        state: dict = {"start": None, "html": False}
+        body = bytearray()
+
+        async def buffered(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["start"] = message
+                state["html"] = MutableHeaders(scope=message).get("content-type", "").startswith("text/html")
+                if not state["html"]:
+                    await send(message)
+                return
+            if not state["html"]:
+                await send(message)
+                return
+            body.extend(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            page = bytes(body).replace(b"<head>", b"<head>" + self.tag, 1)
+            MutableHeaders(scope=state["start"])["content-length"] = str(len(page))
+            await send(state["start"])
+            await send({"type": "http.response.body", "body": page})
+
+        await self.app(scope, receive, buffered)
+
+
 def theme() -> gr.themes.Base:
     """Gradio's default look with fonts that exist offline: its bundled Latin font, then the
-    reader's own Chinese system fonts (nothing is fetched from a font CDN)."""
+    reader's own Chinese system fonts (nothing is fetched from a font CDN); blue accents that
+    read in light and dark (the page's ?color= can change them)."""
     fonts: list[gr.themes.Font | str] = [
         gr.themes.LocalFont("Source Sans Pro"),
         "PingFang SC",
@@ -88,7 +132,7 @@ def theme() -> gr.themes.Base:
         "WenQuanYi Micro Hei",
         "sans-serif",
     ]
-    return gr.themes.Default(font=fonts)
+    return gr.themes.Default(primary_hue="blue", font=fonts)
 
 
 def _add_security(app: FastAPI, policy: OriginPolicy) -> None:
@@ -124,6 +168,21 @@ def _add_api_routes(app: FastAPI, service: BotService) -> None:
         except NotReadyError as exc:
             return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
+    @app.get("/api/section", summary="The section of an article that holds a passage (read-only)")
+    def section(
+        article_id: str = Query(..., max_length=500, description="the citation's article_id"),
+        start: int = Query(..., ge=0, description="the citation's start"),
+        end: int = Query(..., ge=1, description="the citation's end"),
+    ) -> JSONResponse:
+        try:
+            return JSONResponse(service.section(article_id, start, end))
+        except NotReadyError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+        except KeyError:
+            return JSONResponse(
+                {"error": f"no passage {start}:{end} in article {article_id!r}"}, status_code=404
+            )
+
     @app.get("/api/health", summary="Whether the index is loaded, with the model and counts")
     def health() -> JSONResponse:
         data = service.health()
@@ -148,4 +207,4 @@ def _add_body_limit(app: FastAPI) -> None:
         return await call_next(request)
 
 
-__all__ = ["MAX_BODY_BYTES", "AskRequest", "Settings", "create_app", "theme"]
+__all__ = ["MAX_BODY_BYTES", "AskRequest", "PageBoot", "Settings", "create_app", "theme"]

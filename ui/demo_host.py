@@ -1,11 +1,14 @@
-"""A demo host: a mock news site on another origin that embeds the chat the three documented ways."""
+"""A demo host: a mock news site on another origin that embeds the chat the three documented ways.
+
+Each page takes ?lang=zh|en and ?theme=light|dark|auto and passes them to its snippet.
+"""
 
 from __future__ import annotations
 
 import html
 from urllib.parse import urlsplit
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse
 
 from ui.widget import STATIC_DIR, base_url, component_snippet, iframe_snippet, widget_snippet
@@ -55,23 +58,23 @@ def _page(title: str, body: str, app: str, extra: str = "") -> str:
     )
 
 
-def widget_page(app: str) -> str:
+def widget_page(app: str, lang: str = "zh", theme: str = "auto") -> str:
     """A mock article with the floating chat button."""
-    snippet = widget_snippet(app, **DEMO_WIDGET)
+    snippet = widget_snippet(app, **{**DEMO_WIDGET, "lang": lang, "theme": theme})
     body = _ARTICLE.replace("$snippet", html.escape(snippet))
     return _page("示例新闻网 · widget", body, app, extra=snippet)
 
 
-def iframe_page(app: str) -> str:
+def iframe_page(app: str, lang: str = "zh", theme: str = "auto") -> str:
     """The chat in an <iframe>."""
-    snippet = iframe_snippet(app)
+    snippet = iframe_snippet(app, lang=lang, theme=theme)
     body = f"<h1>iframe</h1><pre><code>{html.escape(snippet)}</code></pre>{snippet}"
     return _page("示例新闻网 · iframe", body, app)
 
 
-def component_page(app: str) -> str:
+def component_page(app: str, lang: str = "zh", theme: str = "auto") -> str:
     """The chat as Gradio's <gradio-app> web component, gradio.js loaded from the app."""
-    snippet = component_snippet(app)
+    snippet = component_snippet(app, lang=lang, theme=theme)
     body = f"<h1>&lt;gradio-app&gt;</h1><pre><code>{html.escape(snippet)}</code></pre>{snippet}"
     return _page("示例新闻网 · gradio-app", body, app)
 
@@ -80,9 +83,9 @@ def create_demo_host(app_url: str) -> FastAPI:
     """Build the demo host site for the chat served at `app_url`."""
     app = check_app_url(app_url)
     site = FastAPI(title="Wenda demo host", docs_url=None, redoc_url=None, openapi_url=None)
-    pages = {"/": widget_page(app), "/iframe": iframe_page(app), "/component": component_page(app)}
+    pages = {"/": widget_page, "/iframe": iframe_page, "/component": component_page}
     for path, page in pages.items():
-        site.add_api_route(path, _serve(page), methods=["GET"], response_class=HTMLResponse)
+        site.add_api_route(path, _serve(page, app), methods=["GET"], response_class=HTMLResponse)
     site.add_api_route(
         "/static/page.css",
         lambda: FileResponse(STATIC_DIR / "page.css", media_type="text/css"),
@@ -91,9 +94,14 @@ def create_demo_host(app_url: str) -> FastAPI:
     return site
 
 
-def _serve(page: str):
-    def endpoint() -> HTMLResponse:
-        return HTMLResponse(page)
+def _serve(page, app: str):
+    """A page with ?lang=zh|en and ?theme=light|dark|auto passed on to the snippet it shows."""
+
+    def endpoint(
+        lang: str = Query("zh", pattern="^(zh|en)$"),
+        theme: str = Query("auto", pattern="^(auto|light|dark)$"),
+    ) -> HTMLResponse:
+        return HTMLResponse(page(app, lang=lang, theme=theme))
 
     return endpoint
 

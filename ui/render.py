@@ -1,16 +1,28 @@
-"""Turn answers into safe HTML for the chat: every piece of text is escaped, no Markdown."""
+"""Turn answers into safe HTML for the chat: every piece of text is escaped, no Markdown.
+
+A reply shows the answer line, then the passages that support it (numbered [n], the answering
+sentence highlighted), then the other retrieved passages folded under "更多相关段落" without
+highlights. Passages of one article are grouped under the article's title, source, date,
+relevance and link; groups go by relevance, so the relevance shown never rises down the list.
+"""
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from index.text import SENTENCE_ENDS as _ENDS
-from ui.texts import Lang, text
+from ui.texts import Lang, browser_texts, text
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 ABSTAIN_MESSAGE = text("zh", "abstain")
 COLLAPSE_AFTER = 160  # characters; a longer passage shows an excerpt around its highlight, the rest folded
+PENDING_CLASS = "wd-pending"
 
 
 def escape(value: str) -> str:
@@ -41,23 +53,85 @@ def highlighted(value: str, spans: Sequence[Sequence[int]]) -> str:
     return "".join(out)
 
 
+def safe_url(url: object) -> str | None:
+    """`url` when it is an absolute http(s) address with a host, else None (no javascript:, data:…)."""
+    if not isinstance(url, str) or not url.strip() or any(c in url for c in "\r\n\t"):
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme in ("http", "https") and parts.hostname else None
+
+
 def citation_parts(citation: Mapping[str, Any], lang: Lang = "zh") -> list[str]:
     """Section, paragraph and 'source date' of a citation, the ones that are known."""
+    return [*_place_parts(citation, lang), *_origin_parts(citation)]
+
+
+def _place_parts(citation: Mapping[str, Any], lang: Lang) -> list[str]:
     parts = []
     if citation.get("section"):
         parts.append(str(citation["section"]))
     if citation.get("paragraph"):
         parts.append(text(lang, "paragraph", n=citation["paragraph"]))
-    origin = " ".join(str(citation[k]) for k in ("source", "date") if citation.get(k))
-    if origin:
-        parts.append(origin)
     return parts
 
 
+def _origin_parts(citation: Mapping[str, Any]) -> list[str]:
+    origin = " ".join(str(citation[k]) for k in ("source", "date") if citation.get(k))
+    return [origin] if origin else []
+
+
 def citation_label(citation: Mapping[str, Any], lang: Lang = "zh") -> str:
-    """《title》 · section · 第N段 · source date (and the URL when known), as plain text."""
+    """《title》 · section · 第N段 · source date (and the URL when it is safe), as plain text."""
     label = " · ".join([f"《{citation['article_title']}》", *citation_parts(citation, lang)])
-    return f"{label} {citation['url']}" if citation.get("url") else label
+    url = safe_url(citation.get("url"))
+    return f"{label} {url}" if url else label
+
+
+def _compact(value: str) -> str:
+    return "".join(value.split())
+
+
+def supports(passage: Mapping[str, Any], answer: str | None) -> bool:
+    """Whether a passage supports the answer: it is highlighted and a highlight holds an answer sentence.
+
+    Other passages may carry a highlight of their own best sentence; that does not make them
+    support this answer.
+    """
+    if "supports" in passage:  # the bot says which passages hold the answer (qa.cite.Passage)
+        return bool(passage["supports"]) and bool(answer)
+    if not answer or not passage.get("highlights"):
+        return False
+    wanted = _compact(answer)
+    value = passage["text"]
+    for start, end in passage["highlights"]:
+        marked = _compact(value[int(start) : int(end)])
+        if marked and (marked in wanted or wanted in marked):
+            return True
+    return False
+
+
+def split_passages(answer: Mapping[str, Any]) -> tuple[list[Mapping], list[Mapping]]:
+    """(passages that support the answer, the others), each in the bot's order."""
+    passages = list(answer.get("passages") or [])
+    line = answer.get("answer")
+    if answer.get("abstained") or not line:
+        return [], passages
+    chosen = [p for p in passages if supports(p, line)]
+    if not chosen:  # the answer spans sentences no single highlight holds: the passages that contain it
+        chosen = [p for p in passages if _compact(line) in _compact(p["text"])]
+    return chosen, [p for p in passages if p not in chosen]
+
+
+def group_by_article(passages: Sequence[Mapping[str, Any]]) -> list[list[Mapping[str, Any]]]:
+    """Passages grouped per article: groups by their best relevance, passages in reading order."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for passage in passages:
+        groups.setdefault(str(passage["citation"]["article_id"]), []).append(passage)
+    ordered = sorted(groups.values(), key=lambda g: -max(float(p["score"]) for p in g))
+    return [sorted(g, key=lambda p: int(p["citation"].get("start") or 0)) for g in ordered]
 
 
 def excerpt_window(value: str, spans: Sequence[Sequence[int]], size: int = COLLAPSE_AFTER) -> tuple[int, int]:
@@ -93,133 +167,125 @@ def excerpt_html(value: str, spans: Sequence[Sequence[int]], size: int = COLLAPS
     return lead + highlighted(part, inside) + tail
 
 
-def passage_html(passage: Mapping[str, Any], lang: Lang = "zh") -> str:
-    """One cited passage: its citation and copy button, then the text (an excerpt and a fold when long)."""
+def passage_html(passage: Mapping[str, Any], lang: Lang = "zh", number: int | None = None) -> str:
+    """One passage: its number (when it supports the answer), place in the article, buttons, then the
+    text (an excerpt and a fold when long). Only numbered passages show their highlight."""
     citation = passage["citation"]
-    meta = " · ".join(escape(p) for p in citation_parts(citation, lang))
-    value, spans = passage["text"], passage.get("highlights") or []
+    value = passage["text"]
+    spans = (passage.get("highlights") or []) if number is not None else []
     copy = escape(" ".join(citation_label(citation, lang).split()))  # an attribute: no line breaks
+    where = {
+        "article_id": str(citation["article_id"]),
+        "start": int(citation["start"]),
+        "end": int(citation["end"]),
+    }
+    ref = f'<span class="wd-ref">[{number}]</span> ' if number is not None else ""
+    place = " · ".join(escape(p) for p in _place_parts(citation, lang))
     head = (
-        f'<div class="wd-head"><span class="wd-ref">[{int(passage["rank"])}]</span> '
-        f'<span class="wd-title">《{escape(str(citation["article_title"]))}》</span> '
-        f'<span class="wd-meta">{meta}</span> '
-        f'<span class="wd-score">{escape(text(lang, "score", score=float(passage["score"])))}</span> '
-        f'<button type="button" class="wd-copy" value="{copy}" lang="{lang}" title="{copy}">'
-        f"{escape(text(lang, 'copy'))}</button></div>"
+        f'<div class="wd-head">{ref}<span class="wd-meta">{place}</span>'
+        f'<span class="wd-tools"><button type="button" class="wd-copy" value="{copy}" lang="{lang}" '
+        f'title="{copy}">{escape(text(lang, "copy"))}</button>'
+        f'<button type="button" class="wd-section" value="{escape(json.dumps(where, ensure_ascii=False))}" '
+        f'lang="{lang}">{escape(text(lang, "section"))}</button></span></div>'
     )
+    kind = "wd-passage wd-support" if number is not None else "wd-passage"
     if len(value) <= COLLAPSE_AFTER:
-        return f'<div class="wd-passage">{head}<div class="wd-text">{highlighted(value, spans)}</div></div>'
+        return f'<div class="{kind}">{head}<div class="wd-text">{highlighted(value, spans)}</div></div>'
     more = escape(text(lang, "more", n=len(value)))
     return (
-        f'<div class="wd-passage">{head}<div class="wd-text wd-excerpt">{excerpt_html(value, spans)}</div>'
+        f'<div class="{kind}">{head}<div class="wd-text wd-excerpt">{excerpt_html(value, spans)}</div>'
         f'<details class="wd-more"><summary>{more}</summary>'
         f'<div class="wd-text">{highlighted(value, spans)}</div></details></div>'
     )
 
 
+def group_html(group: Sequence[Mapping[str, Any]], lang: Lang, numbers: Mapping[int, int]) -> str:
+    """One article's passages under its title, source and date, best relevance and link to the original."""
+    citation = group[0]["citation"]
+    origin = " · ".join(escape(p) for p in _origin_parts(citation))
+    best = max(float(p["score"]) for p in group)
+    url = safe_url(citation.get("url"))
+    link = (
+        f'<a class="wd-link" href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+        f'{escape(text(lang, "original"))}<span class="wd-sr">{escape(text(lang, "new_tab"))}</span></a>'
+        if url
+        else ""
+    )
+    head = (
+        f'<div class="wd-article"><span class="wd-title">《{escape(str(citation["article_title"]))}》</span>'
+        f'<span class="wd-origin">{origin}</span>'
+        f'<span class="wd-score">{escape(text(lang, "score", score=best))}</span>{link}</div>'
+    )
+    body = "".join(passage_html(p, lang, numbers.get(id(p))) for p in group)
+    return f'<div class="wd-group">{head}{body}</div>'
+
+
 def answer_html(answer: Mapping[str, Any], lang: Lang = "zh") -> str:
-    """A whole reply: the answer line with its citation marker (or a plain abstention), then the passages."""
-    passages = answer.get("passages") or []
+    """A whole reply: the answer line and its supporting passages, then the other passages folded;
+    or, on abstention, a plain message with the closest passages folded and marked as not answering."""
     if answer.get("abstained") or not answer.get("answer"):
-        line = f'<p class="wd-abstain">{escape(text(lang, "abstain"))}</p>'
-    else:
-        marker = _answer_marker(passages)
-        line = (
-            f'<p class="wd-line"><span class="wd-label">{escape(text(lang, "answer"))}</span>'
-            f"<mark>{escape(answer['answer'])}</mark>{marker}</p>"
+        closest = _others_html(answer.get("passages") or [], lang, "closest", "wd-others wd-closest")
+        return (
+            f'<div class="wd-answer"><p class="wd-abstain">{escape(text(lang, "abstain"))}</p>{closest}</div>'
         )
-    blocks = "".join(passage_html(p, lang) for p in passages)
-    return f'<div class="wd-answer">{line}<div class="wd-passages">{blocks}</div></div>'
+    chosen, others = split_passages(answer)
+    groups = group_by_article(chosen)
+    numbers = {id(p): n for n, p in enumerate((p for g in groups for p in g), start=1)}
+    marker = "".join(f'<sup class="wd-ref">[{n}]</sup>' for n in numbers.values())
+    support = "".join(group_html(g, lang, numbers) for g in groups)
+    return (
+        f'<div class="wd-answer">{_line_html(answer["answer"], marker, lang)}'
+        f'<div class="wd-passages">{support}</div>{_others_html(others, lang, "others")}</div>'
+    )
 
 
-def question_html(question: str, lang: Lang = "zh") -> str:
+def _line_html(answer: str, marker: str, lang: Lang) -> str:
+    return (
+        f'<p class="wd-line"><span class="wd-label">{escape(text(lang, "answer"))}</span>'
+        f"<mark>{escape(answer)}</mark>{marker}</p>"
+    )
+
+
+def _others_html(passages: Sequence[Mapping[str, Any]], lang: Lang, key: str, kind: str = "wd-others") -> str:
+    """Passages that do not support an answer, folded, without highlights or numbers."""
+    if not passages:
+        return ""
+    summary = text(lang, key, n=len(passages))
+    groups = "".join(group_html(g, lang, {}) for g in group_by_article(passages))
+    return f'<details class="{kind}"><summary>{escape(summary)}</summary>{groups}</details>'
+
+
+def question_html(question: str) -> str:
     """The user's message, escaped."""
-    return escape(question.strip()[:2000]) or escape(text(lang, "empty"))
+    return escape(question.strip())
+
+
+def pending_html(lang: Lang = "zh") -> str:
+    """The reply's place while the question is answered."""
+    return f'<p class="{PENDING_CLASS}" role="status">{escape(text(lang, "pending"))}</p>'
 
 
 def error_html(message: str, lang: Lang = "zh") -> str:
     """A one-line error shown in the chat instead of a traceback."""
-    return f'<p class="wd-error">⚠️ {escape(text(lang, "error") + message)}</p>'
+    return f'<p class="wd-error" role="alert">{escape(text(lang, "error") + message)}</p>'
 
 
-def _answer_marker(passages: Sequence[Mapping[str, Any]]) -> str:
-    """Citation markers [n] for the passages that hold the answer (the highlighted ones)."""
-    ranks = [int(p["rank"]) for p in passages if p.get("highlights")] or [1]
-    return "".join(f'<sup class="wd-ref">[{r}]</sup>' for r in ranks)
+def _script_json(value: Any) -> str:
+    """JSON safe inside an inline <script> (no "</script>" can end it early)."""
+    return json.dumps(value, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
 
 
-CSS = """
-.wd-answer mark { background: #fff1a8; color: inherit; padding: 0 1px; border-radius: 2px; }
-.wd-line { font-size: 1.05em; margin: 0 0 .6em 0; line-height: 1.7; }
-.wd-label { font-weight: 600; }
-.wd-abstain { color: #8a5300; background: #fff7e6; border-radius: 4px; padding: .4em .6em; margin: 0 0 .6em; }
-.wd-error { color: #b00020; }
-.wd-passage { border-left: 3px solid #c9d6ea; padding: .2em .6em; margin: .6em 0; }
-.wd-head { font-size: .9em; color: #334; line-height: 1.6; }
-.wd-more summary { cursor: pointer; font-size: .85em; color: #1a56b0; margin-top: .2em; }
-.wd-passage:has(.wd-more[open]) > .wd-excerpt { display: none; }
-.wd-ref { color: #1a56b0; font-weight: 600; }
-.wd-title { font-weight: 600; }
-.wd-meta, .wd-score { color: #667; font-size: .92em; }
-.wd-copy { font-size: .8em; color: #1a56b0; background: transparent; border: 1px solid #c9d6ea;
-           border-radius: 4px; padding: 0 .45em; margin-left: .3em; cursor: pointer; }
-.wd-copy:hover { background: #eef3fb; }
-.wd-text { margin-top: .3em; line-height: 1.75; }
-"""
+def boot_script(theme: str = "auto") -> str:
+    """The script that gives Gradio the page's language and theme before it starts (static/boot.js)."""
+    source = (STATIC_DIR / "boot.js").read_text(encoding="utf-8")
+    return source.replace("__WENDA_DEFAULTS__", _script_json({"theme": theme}), 1)
 
-# The chat page's script, inlined into the page head (no file to fetch, so it also runs inside
-# Gradio's web component):
-# - copy-citation buttons: one delegated listener; falls back to a hidden textarea when the
-#   Clipboard API is unavailable (plain http on another host, or a frame without clipboard-write);
-# - each new reply is scrolled into view from its answer line (Gradio would show its last passage).
-CHAT_JS = """
-<script>
-(() => {
-  if (window.__wendaChat) return;
-  window.__wendaChat = true;
-  const fallback = (value) => {
-    const area = document.createElement("textarea");
-    area.value = value; area.setAttribute("readonly", "");
-    area.style.position = "fixed"; area.style.opacity = "0";
-    document.body.appendChild(area); area.select();
-    try { document.execCommand("copy"); } finally { area.remove(); }
-  };
-  document.addEventListener("click", (event) => {
-    const button = event.composedPath().find((el) => el.classList && el.classList.contains("wd-copy"));
-    if (!button) return;
-    event.preventDefault(); event.stopPropagation();
-    const value = button.value || "";  // Gradio's sanitizer keeps standard attributes only: no data-*
-    const done = () => {
-      const label = button.textContent;
-      button.textContent = button.lang === "en" ? "Copied" : "已复制";
-      button.setAttribute("data-copied", value);
-      setTimeout(() => { button.textContent = label; }, 1500);
-    };
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(value).then(done, () => { fallback(value); done(); });
-    } else { fallback(value); done(); }
-  }, true);
-  const scroller = (el) => {
-    for (let box = el.parentElement; box; box = box.parentElement) {
-      const overflow = getComputedStyle(box).overflowY;
-      if ((overflow === "auto" || overflow === "scroll") && box.scrollHeight > box.clientHeight) return box;
-    }
-    return null;
-  };
-  let shown = 0;
-  const reveal = () => {
-    const replies = document.querySelectorAll("#wd-chatbot .wd-answer, #wd-chatbot .wd-error");
-    if (replies.length > shown) {
-      const last = replies[replies.length - 1];
-      const box = scroller(last);
-      if (box) {
-        const top = last.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop;
-        box.scrollTo({ top: Math.max(0, top - 96), behavior: "smooth" });  // keep the question in sight
-      }
-    }
-    shown = replies.length;
-  };
-  new MutationObserver(reveal).observe(document.documentElement, { childList: true, subtree: true });
-})();
-</script>
-"""
+
+def chat_head(limit: int = 1000) -> str:
+    """The page head's inline script (static/chat.js) with the interface texts and the length limit."""
+    source = (STATIC_DIR / "chat.js").read_text(encoding="utf-8")
+    config = _script_json({"texts": browser_texts(), "limit": int(limit)})
+    return "<script>" + source.replace("__WENDA_CONFIG__", config, 1) + "</script>"
+
+
+CSS = (STATIC_DIR / "chat.css").read_text(encoding="utf-8")

@@ -16,6 +16,8 @@ from qa import Bot, load_bot
 from ui.batching import BatchingEmbedder
 
 log = logging.getLogger("wenda.ui")
+DEFAULT_MAX_QUESTION_CHARS = 1000  # the index setting's default, until the index is loaded
+MAX_SECTION_CHARS = 4000  # a section longer than this is shown around its passage
 
 
 def load_batched_bot(
@@ -86,6 +88,42 @@ class BotService:
         bot = self.bot
         with self._slots:
             return bot.ask(question, top_k=top_k, history=list(history or [])).to_dict()
+
+    @property
+    def failed(self) -> bool:
+        """Whether loading the index failed (as opposed to still going on)."""
+        return self._error is not None
+
+    @property
+    def max_question_chars(self) -> int:
+        """The longest question the index accepts (its settings once loaded, else the default)."""
+        settings = getattr(self._bot, "settings", None)
+        return int(getattr(settings, "max_question_chars", DEFAULT_MAX_QUESTION_CHARS))
+
+    def section(self, article_id: str, start: int, end: int) -> dict[str, Any]:
+        """The section of an article that holds the passage at `start:end`, for "展开所在小节".
+
+        Raises KeyError for an unknown article or offsets outside it; NotReadyError while loading.
+        """
+        article = self.bot.index.articles[article_id]
+        if not 0 <= start < end <= len(article.text):
+            raise KeyError(f"offsets {start}:{end} are outside article {article_id!r}")
+        found = article.section_at(start)
+        lo, hi = (found.start, found.end) if found else (0, len(article.text))
+        lo, hi = min(lo, start), max(hi, end)
+        if hi - lo > MAX_SECTION_CHARS:  # a very long section: the passage with context around it
+            room = max(0, MAX_SECTION_CHARS - (end - start)) // 2
+            lo, hi = max(lo, start - room), min(hi, end + room)
+        return {
+            "article_id": article_id,
+            "article_title": article.title,
+            "heading": found.heading if found else None,
+            "text": article.text[lo:hi],
+            "start": lo,
+            "end": hi,
+            "passage": [start - lo, end - lo],
+            "truncated": bool(found) and (lo > found.start or hi < found.end),
+        }
 
     def health(self) -> dict[str, Any]:
         """Whether the index is loaded, with the model and counts."""

@@ -6,10 +6,11 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from index.errors import WendaError
+from index.settings import cache_dir
 from index.text import TOMLDecodeError, load_toml
 from qa.settings import MAX_TOP_K
 
@@ -19,7 +20,15 @@ SAMPLE_EXAMPLES = (
     "“中国—中亚精神”的核心内涵是什么？",
     "Which treaty did the six heads of state sign at the summit?",
 )
+# the sample index's question box hints at a question it can answer; an own index gets a neutral one
+SAMPLE_PLACEHOLDERS = {
+    "zh": "请输入问题，例如：峰会在哪里举行？",
+    "en": "Your question, e.g. Where was the summit held?",
+}
 ANY_ORIGIN = "*"
+THEMES = ("auto", "light", "dark")
+Theme = Literal["auto", "light", "dark"]
+FEEDBACK_MAX_BYTES = 5_000_000
 
 
 class SettingsError(WendaError, ValueError):
@@ -34,10 +43,15 @@ class Settings:
     port: int = 7860
     index: Path | None = None  # None: the built-in sample index
     allowed_origins: tuple[str, ...] = ()  # sites that may embed the chat and call the API
-    feedback_log: Path | None = None  # None: thumbs up/down are not recorded
+    feedback: bool = True  # thumbs up/down (and an optional reason) are recorded
+    feedback_log: Path | None = None  # None: feedback/feedback.jsonl in the data directory (cache_dir)
+    feedback_max_bytes: int = FEEDBACK_MAX_BYTES  # the log is rotated (one older file kept) past this size
     top_k: int = 5  # passages shown per reply in the chat
     concurrency: int = 16  # questions answered at once (their query embeddings share model calls); more wait
     examples: tuple[str, ...] | None = None  # None: the sample questions for the sample index, else none
+    placeholder: str | None = None  # the question box's hint; None: a sample question or a neutral hint
+    placeholder_en: str | None = None  # the same on English pages (None: `placeholder`)
+    theme: Theme = "auto"  # light, dark, or the reader's system setting; a page's ?theme= overrides it
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -46,6 +60,12 @@ class Settings:
             raise SettingsError(f"top_k={self.top_k!r} is out of range: use 1-{MAX_TOP_K} (e.g. --top-k 5)")
         if self.concurrency < 1:
             raise SettingsError(f"concurrency={self.concurrency!r} must be at least 1 (e.g. --concurrency 4)")
+        if self.theme not in THEMES:
+            raise SettingsError(f"theme={self.theme!r} is not one of {', '.join(THEMES)} (e.g. --theme auto)")
+        if self.feedback_max_bytes < 1000:
+            raise SettingsError(
+                f"feedback_max_bytes={self.feedback_max_bytes!r} is too small: use at least 1000 (e.g. 5000000)"
+            )
         if not self.host.strip():
             raise SettingsError("host is empty: use an address such as 127.0.0.1 or 0.0.0.0")
         object.__setattr__(self, "allowed_origins", normalise_origins(self.allowed_origins))
@@ -58,6 +78,21 @@ class Settings:
         if self.examples is not None:
             return self.examples
         return SAMPLE_EXAMPLES if self.index is None else ()
+
+    @property
+    def chat_placeholders(self) -> dict[str, str] | None:
+        """The question box's hint per language (None: the neutral default of ui.texts)."""
+        if self.placeholder or self.placeholder_en:
+            zh = self.placeholder or self.placeholder_en or ""
+            return {"zh": zh, "en": self.placeholder_en or zh}
+        return dict(SAMPLE_PLACEHOLDERS) if self.index is None else None
+
+    @property
+    def feedback_path(self) -> Path | None:
+        """Where feedback goes, or None when it is off."""
+        if not self.feedback:
+            return None
+        return self.feedback_log or cache_dir() / "feedback" / "feedback.jsonl"
 
 
 def normalise_origins(origins: Iterable[str]) -> tuple[str, ...]:
@@ -106,6 +141,17 @@ def _split_examples(raw: str) -> list[str]:
     return [p for p in raw.split("|") if p.strip()]
 
 
+def _boolean(raw: str | bool) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    value = str(raw).strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{raw!r} is not a yes/no value: use true or false")
+
+
 def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
@@ -120,6 +166,11 @@ ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "top_k": ("WENDA_TOP_K", int),
     "concurrency": ("WENDA_CONCURRENCY", int),
     "examples": ("WENDA_EXAMPLES", _split_examples),
+    "placeholder": ("WENDA_PLACEHOLDER", str),
+    "placeholder_en": ("WENDA_PLACEHOLDER_EN", str),
+    "theme": ("WENDA_THEME", str),
+    "feedback": ("WENDA_FEEDBACK", _boolean),
+    "feedback_max_bytes": ("WENDA_FEEDBACK_MAX_BYTES", int),
 }
 CONFIG_ENV = "WENDA_CONFIG"
 
@@ -193,6 +244,11 @@ def _build(values: dict[str, Any]) -> Settings:
         "feedback_log": _path_or_none,
         "allowed_origins": tuple,
         "examples": tuple,
+        "placeholder": _text_or_none,
+        "placeholder_en": _text_or_none,
+        "theme": lambda v: str(v).strip().lower(),
+        "feedback": _boolean,
+        "feedback_max_bytes": int,
     }
     typed = {}
     for name, value in values.items():
@@ -203,6 +259,10 @@ def _build(values: dict[str, Any]) -> Settings:
     return replace(Settings(), **typed) if typed else Settings()
 
 
+def _text_or_none(value: Any) -> str | None:
+    return str(value).strip() or None if value is not None else None
+
+
 def _path_or_none(value: Any) -> Path | None:
     return None if value is None else _path(str(value))
 
@@ -210,6 +270,8 @@ def _path_or_none(value: Any) -> Path | None:
 __all__ = [
     "ENV",
     "SAMPLE_EXAMPLES",
+    "SAMPLE_PLACEHOLDERS",
+    "THEMES",
     "Settings",
     "SettingsError",
     "load_settings",

@@ -14,7 +14,13 @@ from fastapi.staticfiles import StaticFiles
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 STATIC_URL = "/wenda-static"
 GRADIO_JS = Path(gradio.__file__).resolve().parent / "templates" / "frontend" / "gradio.js"
-WIDGET_DEFAULTS = {"title": "新闻问答", "color": "#1a56b0", "position": "right", "lang": "zh"}
+WIDGET_DEFAULTS = {
+    "title": "新闻问答",
+    "color": "#1a56b0",
+    "position": "right",
+    "lang": "zh",
+    "theme": "auto",
+}
 
 
 def base_url(url: str) -> str:
@@ -31,21 +37,24 @@ def widget_snippet(app: str, **options: str) -> str:
     return f'<script src="{html.escape(base_url(app), quote=True)}/widget.js"{attrs} defer></script>'
 
 
-def iframe_snippet(app: str, lang: str = "zh") -> str:
-    """An <iframe> showing the whole chat."""
-    src = html.escape(f"{base_url(app)}/?lang={lang}", quote=True)
+def iframe_snippet(app: str, lang: str = "zh", theme: str = "auto") -> str:
+    """An <iframe> showing the whole chat (?theme= only when not auto)."""
+    query = f"?lang={lang}" + (f"&theme={theme}" if theme != "auto" else "")
+    src = html.escape(f"{base_url(app)}/{query}", quote=True)
+    title = "News Q&amp;A" if lang == "en" else "新闻问答"
     return (
-        f'<iframe src="{src}" title="新闻问答" allow="clipboard-write" loading="lazy"\n'
+        f'<iframe src="{src}" title="{title}" allow="clipboard-write" loading="lazy"\n'
         '        style="width: 100%; height: 720px; border: 1px solid #ddd; border-radius: 8px;"></iframe>'
     )
 
 
-def component_snippet(app: str) -> str:
+def component_snippet(app: str, lang: str = "zh", theme: str = "auto") -> str:
     """Gradio's <gradio-app> web component, with gradio.js served by the app itself (no CDN)."""
     root = html.escape(base_url(app), quote=True)
+    query = html.escape(f"?lang={lang}" + (f"&theme={theme}" if theme != "auto" else ""), quote=True)
     return (
         f'<script type="module" src="{root}/gradio.js"></script>\n'
-        f'<gradio-app src="{root}/" info="false"></gradio-app>'
+        f'<gradio-app src="{root}/{query}" info="false"></gradio-app>'
     )
 
 
@@ -63,13 +72,16 @@ def embed_page(app: str) -> str:
     )
 
 
-def add_embed_routes(app: FastAPI) -> None:
-    """Serve /embed, /widget.js, /gradio.js and the static files (before Gradio is mounted at /)."""
+def add_embed_routes(app: FastAPI, boot_js: str = "") -> None:
+    """Serve /embed, /widget.js, /gradio.js and the static files (before Gradio is mounted at /).
+
+    `boot_js` runs at the top of /gradio.js, before Gradio starts (the page's language and theme).
+    """
     if not GRADIO_JS.is_file():
         raise RuntimeError(
             f"gradio.js not found at {GRADIO_JS}: reinstall gradio (pip install 'gradio>=6,<7')"
         )
-    gradio_js = GRADIO_JS.read_bytes()
+    gradio_js = boot_js.encode("utf-8") + b"\n" + GRADIO_JS.read_bytes()
 
     @app.get("/embed", include_in_schema=False)
     def embed(request: Request) -> HTMLResponse:

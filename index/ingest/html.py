@@ -165,6 +165,7 @@ def read_html(path: Path, base_id: str, sidecar: Any, steps: Sequence[str]) -> A
         sidecar=sidecar_for(sidecar, 0),
         meta_from=page.title_from,
         heading_is_title=False,
+        steps=steps,
     )
 
 

@@ -62,18 +62,21 @@ BLOCK_STEPS: dict[str, Step] = {
     "collapse_cjk_spaces": collapse_cjk_spaces,
     "collapse_spaces": collapse_spaces,
 }
+# Steps over a whole article's blocks, applied by index.ingest.readers.build_article.
+ARTICLE_STEPS = ("drop_non_content",)  # source lines, bylines, editor lines, captions -> metadata
 DEFAULT_STEPS: tuple[str, ...] = (
     "strip_bom",
     "normalize_newlines",
     "drop_control_chars",
     "collapse_cjk_spaces",
     "collapse_spaces",
+    "drop_non_content",
 )
 
 
 def check_steps(steps: Sequence[str]) -> None:
     """Raise ValueError naming any unknown cleaning step."""
-    known = {**RAW_STEPS, **BLOCK_STEPS}
+    known = {*RAW_STEPS, *BLOCK_STEPS, *ARTICLE_STEPS}
     unknown = [s for s in steps if s not in known]
     if unknown:
         raise ValueError(f"unknown cleaning step(s) {unknown}; valid steps: {sorted(known)}")

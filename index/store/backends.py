@@ -64,7 +64,8 @@ class HybridSearcher(Protocol):
 
 def backend_of(manifest: Mapping[str, Any]) -> str:
     """The backend that holds a generation's vectors (indexes written before backends: faiss)."""
-    return str((manifest.get("store") or {}).get("backend", "faiss"))
+    store = manifest.get("store")
+    return str(store.get("backend", "faiss")) if isinstance(store, dict) else "faiss"
 
 
 def store_words(manifest: Mapping[str, Any]) -> str:

@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,24 @@ from typing import Any
 import numpy as np
 
 from index.documents import Article, Chunk
-from index.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
-from index.files import read_jsonl, sha256_file, staged_dir, write_json, write_jsonl, write_text_atomic
+from index.errors import (
+    DiskFullError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexWriteError,
+    one_line,
+)
+from index.files import (
+    is_disk_full,
+    lock_time,
+    read_jsonl,
+    sha256_file,
+    staged_dir,
+    write_json,
+    write_jsonl,
+    write_text_atomic,
+)
 from index.settings import IndexSettings
 from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
 from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
@@ -45,6 +63,7 @@ MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 CURRENT = "CURRENT"
+_GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9_-]+")  # what _generation_name makes: one plain name
 
 FileWriter = Callable[[Path], None]
 
@@ -90,7 +109,12 @@ def index_exists(root: Path) -> bool:
 
 
 def live_generation(root: Path) -> Path:
-    """Return the live generation directory of the index at `root`."""
+    """Return the live generation directory of the index at `root`.
+
+    CURRENT must name a generation directory inside `root` (`gen-…`): an absolute path, `..`,
+    or a symbolic link (CURRENT itself or the generation) is refused as corrupt, so a
+    tampered index can never make a reader load files from elsewhere.
+    """
     if not root.exists():
         raise IndexNotFoundError(
             f"no index at {str(root)!r}: build one with `python -m index build --corpus DIR --index {root}`"
@@ -101,7 +125,13 @@ def live_generation(root: Path) -> Path:
             f"{str(root)!r} is not an index directory (no {CURRENT} file): build one with "
             f"`python -m index build --corpus DIR --index {root}`"
         )
-    generation = root / pointer.read_text(encoding="utf-8").strip()
+    name = pointer.read_text(encoding="utf-8", errors="replace").strip()
+    if pointer.is_symlink() or not _GENERATION_NAME.fullmatch(name) or (root / name).is_symlink():
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {CURRENT} must name a generation directory inside the index "
+            f"(got {name[:80]!r}{', through a symbolic link' if pointer.is_symlink() else ''}); rebuild the index"
+        )
+    generation = root / name
     if not (generation / MANIFEST).is_file():
         raise IndexCorruptError(
             f"index {str(root)!r}: live generation {generation.name!r} is missing; rebuild the index"
@@ -110,14 +140,104 @@ def live_generation(root: Path) -> Path:
 
 
 def read_manifest(root: Path) -> dict[str, Any]:
-    """Read the manifest of the live generation."""
-    generation = live_generation(root)
+    """Read and check the manifest of the live generation.
+
+    Raises:
+        IndexNotFoundError, IndexCorruptError (unreadable, or valid JSON of the wrong shape).
+    """
+    return _manifest_of(root, live_generation(root))
+
+
+def _manifest_of(root: Path, generation: Path) -> dict[str, Any]:
+    """Read and check the manifest of one generation of the index at `root`."""
     try:
-        return json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(
             f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
         ) from exc
+    _check_format(root, manifest)
+    if problem := manifest_problem(manifest):
+        raise IndexCorruptError(f"index {str(root)!r}: {MANIFEST} is damaged ({problem}); rebuild the index")
+    return manifest
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What is wrong with the shape of a manifest that parsed as JSON, or None when it is sound.
+
+    Checked: every part the index, qa and `index info` read (model, counts, files, FAISS
+    type, settings, next FAISS id), with its type.
+    """
+    milvus = backend_of(manifest) == "milvus"  # its vectors are described by `store`, not `faiss`
+    vectors = ("store", manifest.get("store"), dict) if milvus else ("faiss", manifest.get("faiss"), dict)
+    checks: list[tuple[str, Any, type | tuple[type, ...]]] = [
+        ("model", manifest.get("model"), dict),
+        ("counts", manifest.get("counts"), dict),
+        ("files", manifest.get("files"), dict),
+        vectors,
+        ("settings", manifest.get("settings"), dict),
+        ("created", manifest.get("created"), str),
+    ]
+    for name, value, kind in checks:
+        if not isinstance(value, kind):
+            return _wrong(name, value, kind)
+    model, counts, described = manifest["model"], manifest["counts"], manifest[vectors[0]]
+    kind_field = (
+        ("store.collection", described.get("collection"), str)
+        if milvus
+        else (
+            "faiss.type",
+            described.get("type"),
+            str,
+        )
+    )
+    fields: list[tuple[str, Any, type | tuple[type, ...]]] = [
+        ("model.id", model.get("id"), str),
+        ("model.fingerprint", model.get("fingerprint"), str),
+        ("model.dimension", model.get("dimension"), int),
+        ("counts.articles", counts.get("articles"), int),
+        ("counts.chunks", counts.get("chunks"), int),
+        kind_field,
+        ("next_vid", manifest.get("next_vid", 0), int),
+        ("versions", manifest.get("versions", {}), dict),
+    ]
+    for name, value, kind in fields:
+        negative = isinstance(value, int) and value < 0
+        if not isinstance(value, kind) or isinstance(value, bool) or negative:
+            return _wrong(name, value, kind)
+    return _files_problem(manifest["files"]) or _settings_problem(manifest["settings"])
+
+
+def _files_problem(files: Mapping[str, Any]) -> str | None:
+    for name, entry in files.items():
+        parts = Path(name).parts
+        if not name or Path(name).is_absolute() or ".." in parts or name == MANIFEST:
+            return f"file name {name[:80]!r} is not a path inside the generation"
+        if not isinstance(entry, dict) or not isinstance(entry.get("sha256"), str):
+            return f"files[{name!r}] has no sha256"
+        size = entry.get("bytes")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            return _wrong(f"files[{name!r}].bytes", size, int)
+    return None
+
+
+def _settings_problem(settings: Mapping[str, Any]) -> str | None:
+    for name in ("clean", "chunk", "embed", "store", "retrieval"):
+        if not isinstance(settings.get(name, {}), dict):
+            return _wrong(f"settings.{name}", settings.get(name), dict)
+    try:
+        IndexSettings.from_dict(dict(settings))
+    except (TypeError, ValueError) as exc:
+        return f"settings: {' '.join(str(exc).split())}"
+    return None
+
+
+def _wrong(name: str, value: Any, kind: type | tuple[type, ...]) -> str:
+    """`name` is missing or of the wrong type, in words."""
+    want = "an object" if kind is dict else "a number" if kind is int else "text"
+    if value is None:
+        return f"{name} is missing"
+    return f"{name} should be {want}, not {type(value).__name__} {json.dumps(value, ensure_ascii=False)[:40]}"
 
 
 def load_index(
@@ -130,8 +250,7 @@ def load_index(
         its Milvus server cannot be reached.
     """
     generation = live_generation(root)
-    manifest = read_manifest(root)
-    _check_format(root, manifest)
+    manifest = _manifest_of(root, generation)  # of this generation, even if CURRENT moves meanwhile
     if verify:
         verify_files(generation, manifest)
     check_model(manifest, model_id, fingerprint, root)
@@ -245,21 +364,21 @@ def write_generation(
         raise ValueError(f"{len(chunks)} chunks but {vectors.ntotal} vectors")
     with _new_generation(root, vectors.publish) as staging:
         for name, writer in vectors.files().items():
-            stage_hook("faiss")
+            _stage("faiss", name)
             writer(staging / name)
-        stage_hook("chunks")
+        _stage("chunks", CHUNKS)
         write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
-        stage_hook("articles")
+        _stage("articles", ARTICLES)
         write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
         for name, writer in (extra_files or {}).items():
-            stage_hook(name)
+            _stage(name, name)
             writer(staging / name)
         floor = max((c.vid for c in chunks), default=-1) + 1
         counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
         manifest = _manifest(
             staging, counts, vectors.dimension, settings, model, vectors.manifest(), extra_manifest
         )
-        stage_hook("manifest")
+        _stage("manifest", MANIFEST)
         write_json(staging / MANIFEST, manifest)
     return root / staging.name
 
@@ -268,17 +387,53 @@ def stage_hook(stage: str) -> None:
     """Called before each step of writing a generation; does nothing (tests slow it down to kill a writer)."""
 
 
-def remove_stale(root: Path) -> None:
-    """Delete what a killed writer left behind: staging directories and CURRENT temporaries.
+_step: ContextVar[str] = ContextVar("wenda_write_step", default="the new generation")
 
-    Only a writer holding the lock may call this, so nothing it deletes is still being written.
-    Staging directories are `.staging-*` (see index.files.staged_dir), CURRENT temporaries
-    `.CURRENT.*` (see index.files.write_text_atomic).
+
+def _stage(stage: str, what: str) -> None:
+    """Record which file is being written (for a disk-full message), then call `stage_hook`."""
+    _step.set(what)
+    stage_hook(stage)
+
+
+def remove_stale(root: Path, keep: Iterable[str] = ()) -> None:
+    """Delete what killed or failed writers left behind.
+
+    That is: generation directories that CURRENT does not name and that are not in `keep`
+    (the caller passes the previous generation, or generations a reader still holds), staging
+    directories (index.files.staged_dir), parked old directories (index.files.replace_dir) and
+    CURRENT temporaries (index.files.write_text_atomic). Only what is older than the writer
+    lock's acquisition is touched, and only a writer holding the lock may call this, so
+    nothing deleted is still being written.
     """
-    for path in root.glob(".staging-*"):
-        shutil.rmtree(path, ignore_errors=True)
-    for path in root.glob(f".{CURRENT}.*"):
-        path.unlink(missing_ok=True)
+    if not root.is_dir():
+        return
+    keep = {*keep, _pointer_name(root)}
+    since = lock_time(root)
+    for path in root.iterdir():
+        name = path.name
+        ours = _GENERATION_NAME.fullmatch(name) or name.startswith((".staging-", ".gen-", f".{CURRENT}."))
+        if not ours or name in keep or path.is_symlink() or _mtime(path) >= since:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _pointer_name(root: Path) -> str:
+    """The name CURRENT holds ('' when there is none)."""
+    try:
+        return (root / CURRENT).read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.lstat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any] | None = None) -> Path:
@@ -288,7 +443,7 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
     The caller must hold the write lock.
     """
     current = live_generation(root)
-    manifest = read_manifest(root)
+    manifest = _manifest_of(root, current)
     verify_files(current, manifest)
     with _new_generation(root) as staging:
         for name in manifest["files"]:
@@ -306,19 +461,48 @@ def _new_generation(
     """Yield the directory to write a new generation into; when the block succeeds it goes live,
     and then `publish` is called with the previous generation's `store` section.
 
-    The caller must hold the write lock. What a killed writer leaves is removed first.
+    The caller must hold the write lock. What killed writers left is removed first. When the
+    disk fills up, whatever was written is removed, the previous generation stays live and
+    DiskFullError names the file being written.
     """
     root.mkdir(parents=True, exist_ok=True)
     remove_stale(root)
     generation = root / _generation_name()
-    with staged_dir(generation, sync=True) as scratch:
-        staging = scratch / generation.name
-        staging.mkdir()
-        yield staging
-        stage_hook("rename")
-    previous = _make_live(root, generation)
+    token = _step.set("the new generation")
+    try:
+        with staged_dir(generation, sync=True) as scratch:
+            staging = scratch / generation.name
+            staging.mkdir()
+            try:
+                yield staging
+            except OSError as exc:  # judged now, while what was written still fills the disk
+                raise _write_error(exc, root) from exc
+            _stage("rename", "the new generation")
+        previous = _make_live(root, generation)
+    except OSError as exc:
+        if generation.is_dir() and _pointer_name(root) != generation.name:
+            shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
+        if (error := _write_error(exc, root)) is exc:
+            raise
+        raise error from exc
+    finally:
+        _step.reset(token)
     if publish is not None:
         publish(previous)
+
+
+def _write_error(exc: OSError, root: Path) -> OSError:
+    """The error to raise for a failed write: DiskFullError when the disk is full, else an
+    IndexWriteError naming the file being written (`exc` itself when it is one already)."""
+    if isinstance(exc, IndexWriteError):
+        return exc
+    what = f"{_step.get()} of index {str(root)!r}"
+    if is_disk_full(exc, root):
+        return DiskFullError(
+            f"disk full while writing {what}: free space and retry (the previous index is unchanged)"
+        )
+    reason = exc.strerror or one_line(exc)
+    return IndexWriteError(f"could not write {what} ({reason}); the previous index is unchanged")
 
 
 def _make_live(root: Path, generation: Path) -> dict[str, Any] | None:
@@ -327,11 +511,11 @@ def _make_live(root: Path, generation: Path) -> dict[str, Any] | None:
 
     The previous generation stays one round, for readers that resolved CURRENT just before the swap.
     """
-    previous = (root / CURRENT).read_text(encoding="utf-8").strip() if index_exists(root) else ""
+    previous = _pointer_name(root)
     before = _store_section(root / previous) if previous else None
-    stage_hook("swap")
+    _stage("swap", CURRENT)
     write_text_atomic(root / CURRENT, generation.name + "\n")
-    _remove_old_generations(root, keep={generation.name, previous})
+    remove_stale(root, keep={generation.name, previous})
     return before
 
 
@@ -339,7 +523,9 @@ def _store_section(generation: Path) -> dict[str, Any] | None:
     """The `store` section of a generation's manifest (None when it cannot be read)."""
     try:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict):
         return None
     return dict(manifest.get("store") or {"backend": backend_of(manifest)})
 
@@ -392,7 +578,12 @@ def _versions() -> dict[str, str]:
     return versions
 
 
-def _check_format(root: Path, manifest: Mapping[str, Any]) -> None:
+def _check_format(root: Path, manifest: Any) -> None:
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(
+            f"index {str(root)!r}: {MANIFEST} holds a JSON {type(manifest).__name__}, not an object; "
+            "rebuild the index"
+        )
     if manifest.get("format") != "wenda-index" or manifest.get("format_version") != FORMAT_VERSION:
         raise IndexCorruptError(
             f"index {str(root)!r} has format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
@@ -419,11 +610,3 @@ def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
 
 def _generation_name() -> str:
     return f"gen-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
-
-
-def _remove_old_generations(root: Path, keep: set[str]) -> None:
-    """Delete superseded generations and abandoned staging directories."""
-    for path in root.iterdir():
-        stale = path.name.startswith(("gen-", ".staging-")) and path.name not in keep
-        if stale and path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)

@@ -64,6 +64,10 @@ class KeywordIndex:
         """How many chunks are indexed."""
         return int(self.bm25.scores["num_docs"])
 
+    def knows(self, token: str) -> bool:
+        """True when some chunk holds the token."""
+        return token in self.bm25.vocab_dict
+
     def idf(self, token: str) -> float:
         """BM25 IDF of a token; an unknown token gets the highest IDF."""
         token_id = self.bm25.vocab_dict.get(token)

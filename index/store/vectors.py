@@ -8,6 +8,8 @@ search (flat) or an HNSW graph (see `faiss_kind`).
 
 from __future__ import annotations
 
+import errno
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -210,5 +212,25 @@ def read_faiss(path: Path) -> Any:
 
 
 def write_faiss(index: Any, path: Path) -> None:
-    """Write a native FAISS file."""
-    faiss.write_index(index, str(path))
+    """Write a native FAISS file.
+
+    Raises:
+        OSError: the file could not be written (ENOSPC when the disk is full); FAISS itself
+            raises a RuntimeError with a C++ assertion in it.
+    """
+    try:
+        faiss.write_index(index, str(path))
+    except RuntimeError as exc:
+        message = str(exc)
+        full = "No space left" in message or "Disk quota" in message or _no_space(path.parent)
+        detail = message.rsplit(": ", 1)[-1].strip() or "write error"
+        raise OSError(
+            errno.ENOSPC if full else errno.EIO, f"FAISS could not write it ({detail})", str(path)
+        ) from exc
+
+
+def _no_space(directory: Path) -> bool:
+    try:
+        return shutil.disk_usage(directory).free < (1 << 20)
+    except OSError:
+        return False

@@ -12,6 +12,7 @@ from index.__main__ import main
 from index.store import CURRENT, load_index, read_manifest
 
 SAMPLE_ID = "000_40a999470f34a1c1"
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))  # no text encoding fits
 
 
 @pytest.fixture
@@ -33,8 +34,10 @@ def built(tmp_path, sample_corpus, fake_model, capsys) -> Path:
 
 
 def _error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err, err
+    """The one error line on stderr (after any files skipped on the way, one line each)."""
+    *before, err = capsys.readouterr().err.strip().split("\n")
+    assert err.startswith("error: "), err
+    assert all(line.startswith(("skipped ", "note: ")) for line in before), before
     return err
 
 
@@ -123,9 +126,9 @@ def test_empty_corpus(tmp_path, capsys):
     assert "no .txt, .md, .html or .jsonl file in" in _error(capsys)
 
 
-def test_corpus_of_unreadable_files_only(tmp_path, capsys):
+def test_corpus_of_unreadable_files_only(tmp_path, fake_model, capsys):
     (tmp_path / "c").mkdir()
-    (tmp_path / "c" / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    (tmp_path / "c" / "bad.txt").write_bytes(BINARY)
     assert main(["build", "--corpus", str(tmp_path / "c"), "--index", str(tmp_path / "idx")]) == 2
     err = _error(capsys)
     assert "no article could be read" in err and "bad.txt" in err
@@ -135,23 +138,33 @@ def test_unreadable_file_is_skipped_by_name_and_the_build_goes_on(
     built, tmp_path, sample_corpus, fake_model, capsys
 ):
     corpus = tmp_path / "corpus"
-    (corpus / "bad.txt").write_bytes(b"\xff\xfe\xfa\xc3")
+    (corpus / "bad.txt").write_bytes(BINARY)
     assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert f"skipped {corpus / 'bad.txt'}: UnicodeDecodeError" in err and "2 articles" in out
+    assert f"skipped {corpus / 'bad.txt'}: not text" in err and "2 articles" in out
 
 
-def test_duplicate_ids_leave_the_index_untouched(built, tmp_path, capsys):
-    before = (built / CURRENT).read_text()
+def test_a_duplicate_id_keeps_the_first_file_and_names_both(built, tmp_path, capsys):
     corpus = tmp_path / "dup"
     corpus.mkdir()
-    rows = [{"id": "x", "text": "一。"}, {"id": "x", "text": "二。"}]
-    (corpus / "d.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    assert main(["build", "--corpus", str(corpus), "--index", str(built)]) == 2
-    assert "duplicate article id 'x'" in _error(capsys)
-    assert main(["add", "--index", str(built), str(corpus / "d.jsonl")]) == 2
-    assert "duplicate article id 'x'" in _error(capsys)
-    assert (built / CURRENT).read_text() == before
+    (corpus / "a.jsonl").write_text(json.dumps({"id": "x", "text": "第一篇，来自甲文件。"}), encoding="utf-8")
+    (corpus / "b.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in [{"id": "x", "text": "第二篇。"}, {"id": "y", "text": "另一篇。"}]),
+        encoding="utf-8",
+    )
+    assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    [line] = [line for line in err.splitlines() if "duplicate" in line]
+    assert line.startswith(f"skipped {corpus / 'b.jsonl'}: duplicate article id 'x'") and "a.jsonl" in line
+    assert "1 skipped" in out
+    articles = load_index(built).articles
+    assert set(articles) == {"x", "y"} and "甲" in articles["x"].text
+    # the same rule across the files of one `add`
+    (tmp_path / "c.jsonl").write_text(json.dumps({"id": "z", "text": "丙文件的文章。"}), encoding="utf-8")
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "z", "text": "丁文件的文章。"}), encoding="utf-8")
+    assert main(["add", "--index", str(built), str(tmp_path / "c.jsonl"), str(tmp_path / "d.jsonl")]) == 0
+    assert "duplicate article id 'z'" in capsys.readouterr().err
+    assert "丙" in load_index(built).articles["z"].text
 
 
 def test_remove_of_an_unknown_id(built, capsys):
@@ -163,7 +176,7 @@ def test_remove_of_an_unknown_id(built, capsys):
 
 def test_add_to_a_missing_index(tmp_path, capsys):
     (tmp_path / "a.txt").write_text("正文。", encoding="utf-8")
-    assert main(["add", "--index", str(tmp_path / "none"), str(tmp_path / "a.txt")]) == 2
+    assert main(["add", "--index", str(tmp_path / "none"), str(tmp_path / "a.txt")]) == 3  # the index
     assert "python -m index build" in _error(capsys)
 
 
@@ -183,3 +196,64 @@ def test_bad_chunk_setting_names_the_value(tmp_path, sample_corpus, capsys):
         == 2
     )
     assert "chunk_overlap=999" in _error(capsys)
+
+
+def test_info_verifies_checksums_and_exits_3_on_a_damaged_index(built, capsys):
+    from index.store import live_generation
+
+    chunks = live_generation(built) / "chunks.jsonl"
+    chunks.write_text(chunks.read_text(encoding="utf-8").replace("峰会", "会峰", 1), encoding="utf-8")
+    for args in ([], ["--json"], ["--articles"]):
+        assert main(["info", "--index", str(built), *args]) == 3
+        assert "chunks.jsonl" in _error(capsys) and capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("command", ["info", "ask"])
+def test_a_manifest_of_the_wrong_shape_is_one_named_line_and_status_3(command, built, capsys):
+    from index.store import live_generation
+    from qa.__main__ import main as qa_main
+
+    manifest = live_generation(built) / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    manifest.write_text(json.dumps({**data, "settings": "fast", "counts": None}), encoding="utf-8")
+    run = main if command == "info" else qa_main
+    assert run([command, "--index", str(built), *(["问题"] if command == "ask" else [])]) == 3
+    assert "manifest.json is damaged" in _error(capsys)
+
+
+def test_exit_statuses_name_the_kind_of_failure(built, tmp_path, capsys):
+    from index.store import writer_lock
+
+    corpus = tmp_path / "corpus"
+    assert main(["build", "--corpus", str(tmp_path / "none"), "--index", str(built)]) == 2  # bad input
+    assert "does not exist" in _error(capsys)
+    assert main(["remove", "--index", str(built), "no-such-article"]) == 2
+    assert "no article" in _error(capsys)
+    assert main(["info", "--index", str(tmp_path / "none")]) == 3  # no index
+    assert "no index" in _error(capsys)
+    with writer_lock(built):  # another writer: nothing written, try again later
+        assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 4
+        assert "being written by another process" in _error(capsys)
+        assert main(["remove", "--index", str(built), f"{SAMPLE_ID}#1"]) == 4
+        assert "being written by another process" in _error(capsys)
+    assert main(["info", "--index", str(built)]) == 0
+
+
+def test_skipped_files_are_printed_as_they_happen(built, tmp_path, monkeypatch, fake_embedder, capsys):
+    corpus = tmp_path / "corpus"
+    (corpus / "bad.txt").write_bytes(BINARY)
+    (corpus / "lines.jsonl").write_text('{"id": "j", "text": "正文。"}\n{broken\n', encoding="utf-8")
+    (corpus / "link.txt").symlink_to("/etc/passwd")
+    printed_before_the_model = []
+
+    def embedder(settings, progress=True):
+        printed_before_the_model.append(capsys.readouterr().err)
+        return fake_embedder
+
+    monkeypatch.setattr("index.build.make_embedder", embedder)
+    assert main(["build", "--corpus", str(corpus), "--index", str(built), "--quiet"]) == 0
+    [err] = printed_before_the_model
+    assert f"skipped {corpus / 'link.txt'}: symbolic link to /etc/passwd, outside the corpus" in err
+    assert f"skipped {corpus / 'bad.txt'}: not text" in err
+    assert f"skipped {corpus / 'lines.jsonl'}:2: not valid JSON" in err
+    assert "3 skipped" in capsys.readouterr().out

@@ -61,7 +61,8 @@ def test_portal_page_without_article_tag_gives_the_dense_text_block(pages):
     )  # wrap inside <p> rejoined
     assert "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。" in article.text
     assert [s.heading for s in article.sections] == [None, "推进共同现代化是共同愿景"]
-    assert len(article.paragraphs) == 5
+    assert len(article.paragraphs) == 4  # the editor line is metadata, not a paragraph
+    assert article.metadata["non_content"] == [{"kind": "editor", "text": "（责编：张三、李四）"}]
 
 
 def test_modern_page_uses_article_open_graph_and_time(pages):

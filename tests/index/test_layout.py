@@ -22,7 +22,8 @@ def test_sample_splits_into_two_articles_with_source_and_date(sample_corpus):
     for article in articles:
         assert article.source == "人民日报"
         assert article.date == "6月30日"
-        assert article.text.endswith("（原载6月30日《人民日报》）")
+        assert "原载" not in article.text  # the source line is metadata (issue 11), not text
+        assert article.metadata["origin"] == "（原载6月30日《人民日报》）"
 
 
 def test_sample_sections_are_the_wrapped_headings(sample_corpus):

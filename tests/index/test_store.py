@@ -232,3 +232,221 @@ def test_vector_store_searches_and_reconstructs_by_vid(sample_corpus, tmp_path, 
     assert sorted(ids.tolist()) == sorted(vids) and ids[0] == vids[1]
     assert scores[0] == pytest.approx(1.0, abs=1e-5) and list(scores) == sorted(scores, reverse=True)
     assert store.reconstruct([]).shape == (0, fake_embedder.dimension)
+
+
+def _rewrite_manifest(root: Path, change) -> None:
+    """Replace the live manifest by `change(manifest)` (valid JSON, possibly the wrong shape)."""
+    path = live_generation(root) / "manifest.json"
+    path.write_text(json.dumps(change(json.loads(path.read_text(encoding="utf-8")))), encoding="utf-8")
+
+
+def _without(key: str):
+    return lambda m: {k: v for k, v in m.items() if k != key}
+
+
+def _with(path: str, value):
+    def change(manifest):
+        *parents, last = path.split(".")
+        node = manifest
+        for part in parents:
+            node = node[part]
+        node[last] = value
+        return manifest
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda m: [m], "JSON list, not an object"),
+        (lambda m: "text", "JSON str, not an object"),
+        (_without("counts"), "counts is missing"),
+        (_without("model"), "model is missing"),
+        (_without("files"), "files is missing"),
+        (_with("settings", "fast"), "settings should be an object"),
+        (_with("settings.chunk", [1, 2]), "settings.chunk should be an object"),
+        (_with("settings.chunk.chunk_size", "big"), "settings:"),
+        (_with("counts.chunks", "12"), "counts.chunks should be a number"),
+        (_with("model.dimension", -1), "model.dimension should be a number"),
+        (_with("model.id", None), "model.id is missing"),
+        (_with("faiss", {}), "faiss.type is missing"),
+        (_with("files", {"../../etc/passwd": {"bytes": 1, "sha256": "0"}}), "not a path inside"),
+        (_with("files", {"chunks.jsonl": {"bytes": "1"}}), "has no sha256"),
+        (_with("next_vid", True), "next_vid should be a number"),
+    ],
+)
+def test_a_manifest_of_the_wrong_shape_is_a_named_error(
+    change, words, sample_corpus, tmp_path, fake_embedder
+):
+    from index.store import read_manifest
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    _rewrite_manifest(root, change)
+    for read in (read_manifest, load_index):  # the CLI's info and qa's load_bot, the server's load
+        with pytest.raises(IndexCorruptError, match="manifest.json") as caught:
+            read(root)
+        assert words in str(caught.value) and "rebuild" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "how", ["absolute", "dotdot", "symlinked generation", "symlinked CURRENT", "garbage"]
+)
+def test_current_pointing_outside_the_index_is_refused(how, sample_corpus, tmp_path, fake_embedder):
+    import shutil
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    outside = tmp_path / "outside" / "gen-elsewhere"
+    outside.parent.mkdir()
+    shutil.copytree(live_generation(root), outside)  # a complete, valid generation, but not this index's
+    pointer = root / CURRENT
+    if how == "absolute":
+        pointer.write_text(str(outside) + "\n")
+    elif how == "dotdot":
+        pointer.write_text("../outside/gen-elsewhere\n")
+    elif how == "symlinked generation":
+        (root / "gen-linked").symlink_to(outside)
+        pointer.write_text("gen-linked\n")
+    elif how == "symlinked CURRENT":
+        (tmp_path / "outside" / "CURRENT").write_text(live_generation(root).name + "\n")
+        pointer.unlink()
+        pointer.symlink_to(tmp_path / "outside" / "CURRENT")
+    else:
+        pointer.write_text("gen-x\nmore\x00")
+    with pytest.raises(IndexCorruptError, match="CURRENT must name a generation directory inside the index"):
+        load_index(root)
+
+
+def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import errno
+    from types import SimpleNamespace
+
+    from index.errors import DiskFullError
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    before = ((root / CURRENT).read_text(), sorted(p.name for p in root.iterdir()))
+    extra = tmp_path / "more"
+    extra.mkdir()
+    (extra / "new.txt").write_text("一篇新的文章，内容不同。", encoding="utf-8")
+
+    def faiss_full(index, path):  # what faiss.write_index raises on a full disk
+        raise RuntimeError(
+            "Error in void faiss::write_index(const Index*, IOWriter*, int) at index_write.cpp:499: Error: "
+            f"'ret == (size * 4)' failed: write error in {path}: 2016 != 13591 (No space left on device)"
+        )
+
+    def jsonl_full(path, rows):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    def numpy_full(*args, **kwargs):  # numpy's tofile on a full disk: no errno, only this
+        raise OSError("13591 requested and 2016 written")
+
+    full_disk = SimpleNamespace(free=0)  # only on a full file system does a short write mean a full disk
+    cases = [
+        ({"index.store.vectors.faiss.write_index": faiss_full}, "vectors.faiss"),
+        ({"index.store.generations.write_jsonl": jsonl_full}, "chunks.jsonl"),
+        (
+            {
+                "index.writer.write_keyword_index": numpy_full,
+                "index.files.shutil.disk_usage": lambda d: full_disk,
+            },
+            "keyword",
+        ),
+    ]
+    for patches, name in cases:
+        with monkeypatch.context() as patch:
+            for target, fake in patches.items():
+                patch.setattr(target, fake)
+            with pytest.raises(DiskFullError) as caught:
+                update_index(root, add=[extra], embedder=fake_embedder, progress=False)
+        message = str(caught.value)
+        assert message.startswith(f"disk full while writing {name}") and "free space and retry" in message
+        assert "\n" not in message
+        assert ((root / CURRENT).read_text(), sorted(p.name for p in root.iterdir())) == before
+        assert set(load_index(root).articles) == {"000_40a999470f34a1c1#1", "000_40a999470f34a1c1#2"}
+
+
+def test_another_failed_write_names_the_file_and_leaves_the_old_index(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import errno
+
+    from index.errors import IndexWriteError, exit_status
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    before = sorted(p.name for p in root.iterdir())
+
+    def refused(path, rows):
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("index.store.generations.write_jsonl", refused)
+    with pytest.raises(IndexWriteError) as caught:
+        build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    assert str(caught.value) == (
+        f"could not write chunks.jsonl of index {str(root)!r} (Permission denied); the previous index is unchanged"
+    )
+    assert exit_status(caught.value) == 4
+    assert sorted(p.name for p in root.iterdir()) == before and len(load_index(root).articles) == 2
+
+
+def test_stale_generations_are_removed_when_the_next_write_starts(sample_corpus, tmp_path, fake_embedder):
+    import shutil
+
+    from index.store.generations import remove_stale
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    live = live_generation(root)
+    stale = [root / "gen-20000101T000000-dead01", root / ".staging-gen-x-abc", root / ".gen-y.old-1-abc"]
+    for path in stale:
+        shutil.copytree(live, path)
+    (root / ".CURRENT.abc123").write_text("gen-x\n")
+    old = time.time() - 60
+    for path in [*stale, root / ".CURRENT.abc123"]:
+        os.utime(path, (old, old))
+    kept = root / "gen-20000101T000000-kept01"
+    shutil.copytree(live, kept)
+    os.utime(kept, (old, old))
+    newer = root / "gen-20990101T000000-newer1"  # newer than the writer lock: another writer's, not stale
+    seen_at_first_step = []
+
+    def look(stage: str) -> None:
+        if not seen_at_first_step:
+            seen_at_first_step.append(sorted(p.name for p in root.iterdir()))
+
+    with writer_lock(root):
+        shutil.copytree(live, newer)
+        os.utime(newer)  # written now, after the lock was taken
+        remove_stale(root, keep={kept.name})
+        names = {p.name for p in root.iterdir()}
+        assert {live.name, kept.name, newer.name} <= names
+        assert not names & {p.name for p in stale} and ".CURRENT.abc123" not in names
+    for path in stale:
+        shutil.copytree(live, path)
+        os.utime(path, (old, old))
+    from index.store import generations
+
+    generations.stage_hook, hook = look, generations.stage_hook
+    try:
+        build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    finally:
+        generations.stage_hook = hook
+    assert not set(seen_at_first_step[0]) & {p.name for p in stale}  # gone before the new files are written
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".lock")}
+    assert names == {CURRENT, live_generation(root).name, live.name}  # the new one and the previous one
+
+
+def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(
+    sample_corpus, tmp_path, monkeypatch
+):
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded although another writer holds the index")
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the corpus was read although another writer holds the index")
+
+    monkeypatch.setattr("index.build.make_embedder", no_model)
+    monkeypatch.setattr("index.build.read_corpus", no_reading)
+    with writer_lock(tmp_path / "idx"), pytest.raises(IndexLockedError, match="another process"):
+        build_index(sample_corpus, tmp_path / "idx", IndexSettings(), progress=False)

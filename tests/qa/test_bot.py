@@ -145,7 +145,7 @@ def test_cli_ask_json_and_one_line_errors(sample_index, tmp_path):
         timeout=300,
         check=False,
     )
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no index" in missing.stderr
+    assert missing.returncode == 3 and missing.stderr.count("\n") == 1 and "no index" in missing.stderr
 
 
 @pytest.mark.slow

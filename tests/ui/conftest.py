@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 import uvicorn
@@ -73,3 +76,39 @@ def serve_module() -> Iterator[Callable[..., RunningServer]]:
 def free_socket() -> Callable[[], socket.socket]:
     """bound_socket, for tests that need a port before building the app that will listen on it."""
     return bound_socket
+
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-dev-shm-usage",
+]
+
+
+def chromium_path() -> str:
+    """Debian's Chromium (or $WENDA_CHROMIUM); the test fails, never skips, when it is missing."""
+    path = os.environ.get("WENDA_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(path).is_file():
+        pytest.fail(
+            "Chromium not found (looked for $WENDA_CHROMIUM, `chromium` on PATH, /usr/bin/chromium): "
+            "run `make browser-deps` (apt-get install chromium) or set WENDA_CHROMIUM",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """One headless Debian Chromium per test module (Playwright never downloads a browser)."""
+    path = chromium_path()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("playwright is not installed: pip install -e '.[test]'", pytrace=False)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

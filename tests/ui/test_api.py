@@ -174,7 +174,7 @@ def test_embed_page_shows_the_three_snippets_for_this_address(client):
     assert '<script src="http://testserver/widget.js" data-title=' in page
     assert "&lt;iframe src=&quot;http://testserver/?lang=zh&quot;" in page
     assert "&lt;script type=&quot;module&quot; src=&quot;http://testserver/gradio.js&quot;" in page
-    assert "&lt;gradio-app src=&quot;http://testserver/&quot;" in page
+    assert "&lt;gradio-app src=&quot;http://testserver/?lang=zh&quot;" in page
     assert "--allowed-origins" in page
     assert client.get("/wenda-static/page.css").status_code == 200
 
@@ -187,9 +187,36 @@ def test_embed_page_escapes_a_forged_host(client):
 def test_gradio_js_is_served_by_the_app_and_its_build_too(client):
     response = client.get("/gradio.js")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/javascript")
-    assert response.content == GRADIO_JS.read_bytes()
-    entry = response.text.split('"')[1]  # import("./assets/index-….js")
+    assert response.content.endswith(GRADIO_JS.read_bytes())  # Gradio's loader, after the boot script
+    assert response.text.index("navigator") < response.text.index('import("./assets/')
+    entry = response.text.rsplit('import("', 1)[1].split('"')[0]  # import("./assets/index-….js")
     assert entry.startswith("./assets/") and client.get(entry[1:]).status_code == 200
+
+
+def test_the_chat_page_starts_with_the_boot_script(client):
+    page = client.get("/").text
+    assert page.index("__wenda") < page.index('<script type="module"')  # before Gradio's own scripts
+    assert int(client.get("/").headers["content-length"]) == len(client.get("/").content)
+
+
+def test_section_route_returns_the_section_of_a_passage(client, service):
+    passage = client.post("/api/ask", json={"question": "2024年中国与中亚五国的贸易额达到多少？"}).json()[
+        "passages"
+    ][0]
+    where = {k: passage["citation"][k] for k in ("article_id", "start", "end")}
+    data = client.get("/api/section", params=where).json()
+    article = service.bot.index.articles[where["article_id"]]
+    assert article.text[data["start"] : data["end"]] == data["text"]
+    assert data["start"] <= where["start"] and where["end"] <= data["end"]
+    lo, hi = data["passage"]
+    assert data["text"][lo:hi] == passage["text"]
+    section = article.section_at(where["start"])
+    assert data["heading"] == (section.heading if section else None)
+    missing = client.get("/api/section", params={"article_id": "nope", "start": 0, "end": 5})
+    assert missing.status_code == 404 and "nope" in missing.json()["error"]
+    outside = client.get("/api/section", params={**where, "end": len(article.text) + 1})
+    assert outside.status_code == 404
+    assert client.get("/api/section", params={"article_id": "x", "start": -1, "end": 5}).status_code == 422
 
 
 def test_widget_js_is_served(client):

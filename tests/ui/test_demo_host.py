@@ -27,7 +27,10 @@ def test_iframe_and_component_pages(host):
     assert '<iframe src="http://127.0.0.1:7860/?lang=zh"' in host.get("/iframe").text
     page = host.get("/component").text
     assert '<script type="module" src="http://127.0.0.1:7860/gradio.js"></script>' in page
-    assert '<gradio-app src="http://127.0.0.1:7860/"' in page
+    assert '<gradio-app src="http://127.0.0.1:7860/?lang=zh"' in page
+    assert "?lang=en&amp;theme=dark" in host.get("/component?lang=en&theme=dark").text
+    assert 'data-lang="en" data-theme="dark"' in host.get("/?lang=en&theme=dark").text
+    assert host.get("/?theme=blue").status_code == 422
     assert host.get("/static/page.css").status_code == 200
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from ui.__main__ import main
-from ui.settings import SAMPLE_EXAMPLES, Settings, SettingsError, load_settings, normalise_origin
+from ui.settings import (
+    SAMPLE_EXAMPLES,
+    SAMPLE_PLACEHOLDERS,
+    Settings,
+    SettingsError,
+    load_settings,
+    normalise_origin,
+)
 
 CONFIG = """
 host = "0.0.0.0"
@@ -33,6 +40,7 @@ def test_defaults():
     assert settings == Settings()
     assert (settings.host, settings.port, settings.top_k, settings.concurrency) == ("127.0.0.1", 7860, 5, 16)
     assert settings.allowed_origins == () and settings.feedback_log is None and settings.index is None
+    assert settings.feedback is True and settings.theme == "auto"
     assert settings.chat_examples == SAMPLE_EXAMPLES
 
 
@@ -163,3 +171,32 @@ def test_cli_flags_reach_the_settings(monkeypatch, tmp_path):
     assert settings.port == 7999 and settings.concurrency == 2 and settings.top_k == 4
     assert settings.allowed_origins == ("https://a.example", "https://b.example", "http://127.0.0.1:8000")
     assert settings.chat_examples == ("一？", "二？")
+
+
+def test_feedback_is_on_by_default_in_the_data_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("WENDA_CACHE_DIR", str(tmp_path))
+    assert Settings().feedback_path == tmp_path / "feedback" / "feedback.jsonl"
+    assert Settings(feedback_log=tmp_path / "f.jsonl").feedback_path == tmp_path / "f.jsonl"
+    assert load_settings({}, environ={"WENDA_FEEDBACK": "false"}).feedback_path is None
+    assert load_settings({"feedback": False}, environ={}).feedback_path is None
+    with pytest.raises(SettingsError, match="WENDA_FEEDBACK"):
+        load_settings({}, environ={"WENDA_FEEDBACK": "maybe"})
+
+
+def test_placeholder_per_corpus_with_a_neutral_default(tmp_path):
+    assert Settings().chat_placeholders == SAMPLE_PLACEHOLDERS  # a sample question for the sample index
+    assert Settings(index=tmp_path).chat_placeholders is None  # the neutral hint of ui.texts
+    own = Settings(index=tmp_path, placeholder="例如：新政策何时生效？")
+    assert own.chat_placeholders == {"zh": "例如：新政策何时生效？", "en": "例如：新政策何时生效？"}
+    both = load_settings({}, environ={"WENDA_PLACEHOLDER": "问？", "WENDA_PLACEHOLDER_EN": "Ask?"})
+    assert both.chat_placeholders == {"zh": "问？", "en": "Ask?"}
+
+
+def test_theme_setting_is_checked(tmp_path):
+    assert Settings().theme == "auto" and load_settings({"theme": "Dark"}, environ={}).theme == "dark"
+    with pytest.raises(SettingsError, match="theme='blue'.*auto, light, dark"):
+        Settings(theme="blue")
+    config = tmp_path / "wenda.toml"
+    config.write_text('theme = "light"\nfeedback = false\nplaceholder = "问？"\n', encoding="utf-8")
+    settings = load_settings({}, environ={}, config=config)
+    assert settings.theme == "light" and settings.feedback is False and settings.placeholder == "问？"

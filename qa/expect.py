@@ -1,0 +1,82 @@
+"""What kind of thing a question asks for, and whether a sentence holds one.
+
+多少/几 ask for a number, 哪一年/何时 for a date, 哪里 for a place, 谁 for a person (and the
+English question words likewise). A sentence that holds nothing of the kind asked for is
+weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a sentence that
+names no person. The check is deliberately lenient (a number or a name anywhere in the
+sentence counts); it is one input of the abstention rule, not a verdict.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Literal
+
+Expect = Literal["number", "date", "place", "person", "any"]
+
+_ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
+    (
+        "date",
+        re.compile(
+            r"哪一?年|哪一?天|哪一?月|何时|什么时候|什么时间|几月|几号|几日|哪个月|哪段时间|多少年前|\bwhen\b|\bwhat (?:year|date|day|time)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "number",
+        re.compile(
+            r"多少|几[个岁年次种条位天名家项座亿万千百%]|多大|多长|多高|多远|多重|多久|百分之几|\bhow (?:many|much|long|far|big|large|old|tall|high)\b|\bwhat (?:percentage|number|amount)\b",
+            re.IGNORECASE,
+        ),
+    ),
+    ("person", re.compile(r"谁|哪位|哪些人|什么人|\bwho\b|\bwhom\b", re.IGNORECASE)),
+    (
+        "place",
+        re.compile(
+            r"哪里|哪儿|在哪|何处|哪个(?:国家|城市|地方|省|地区)|哪座城市|哪国|\bwhere\b|\bwhich (?:country|city|place)\b",
+            re.IGNORECASE,
+        ),
+    ),
+)
+
+_NUMBER = re.compile(r"\d|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]|百分之|[%％]")
+_DATE = re.compile(
+    r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|[春夏秋冬]季|[去今明前]年|此前|当天|同年"
+)
+_PLACE_SUFFIX = re.compile(
+    r"[\u4e00-\u9fff]{1,8}(?:国|省|市|县|州|城|镇|村|区|岛|山|河|湖|海|洋|洲|湾|港|宫|馆|厅|院|站|斯坦|大学|广场)"
+)
+_PERSON_HINT = re.compile(
+    r"[\u4e00-\u9fff]{1,4}(?:主席|总统|总理|部长|先生|女士|教授|博士|院士|国王|皇帝|将军|导演|作者|编剧|记者|所长|校长|市长|省长|首相|总书记|委员长)|[A-Z][a-z]+ [A-Z][a-z]+"
+)
+
+
+def expected_kind(question: str) -> Expect:
+    """The kind of answer the question asks for ("any" when its question word names none)."""
+    for kind, pattern in _ASKS:
+        if pattern.search(question):
+            return kind
+    return "any"
+
+
+@lru_cache(maxsize=100_000)
+def holds(kind: Expect, sentence: str) -> bool:
+    """True when the sentence holds something of the kind asked for (always for "any")."""
+    if kind == "any":
+        return True
+    if kind == "number":
+        return bool(_NUMBER.search(sentence))
+    if kind == "date":
+        return bool(_DATE.search(sentence))
+    tags = _pos_tags(sentence)
+    if kind == "place":
+        return "ns" in tags or bool(_PLACE_SUFFIX.search(sentence))
+    return "nr" in tags or "nrfg" in tags or "nrt" in tags or bool(_PERSON_HINT.search(sentence))
+
+
+@lru_cache(maxsize=100_000)
+def _pos_tags(sentence: str) -> frozenset[str]:
+    import jieba.posseg
+
+    return frozenset(flag for _, flag in jieba.posseg.lcut(sentence))

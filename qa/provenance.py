@@ -1,0 +1,59 @@
+"""Questions about an article rather than its content: where it appeared, who wrote it, when.
+
+Source lines and bylines are metadata, never passages (index.ingest.noncontent), so
+"文章原载于哪份报纸？" is answered from the cited article's metadata, as a line that says so,
+or not at all when the article does not record it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from index.documents import Article
+
+Field = Literal["source", "author", "date"]
+
+_ASKS: tuple[tuple[Field, re.Pattern[str]], ...] = (
+    (
+        "author",
+        re.compile(
+            r"作者|谁写的|谁撰写|撰稿人|记者是谁|哪位记者|\bauthor\b|\bwho wrote\b|\bwritten by\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "date",
+        re.compile(
+            r"哪天(?:发表|刊登|刊发)|(?:发表|刊登|刊发)(?:时间|日期|于哪天)|\bwhen was (?:it|this|the article) published\b",
+            re.IGNORECASE,
+        ),
+    ),
+    (
+        "source",
+        re.compile(
+            r"原载|刊载|刊登|刊发|登载|发表在|发表于|转载自|出处|(?:文章|本文|报道|这篇)(?:的)?来源|哪[份家个]报|什么报纸|哪[家个]媒体|什么媒体"
+            r"|\bwhich (?:newspaper|paper|outlet)\b|\bpublished (?:in|by)\b|\bsource of (?:the|this) article\b",
+            re.IGNORECASE,
+        ),
+    ),
+)
+
+
+def asked_field(question: str) -> Field | None:
+    """The metadata field a question asks about, or None for a question about the content."""
+    for field, pattern in _ASKS:
+        if pattern.search(question):
+            return field
+    return None
+
+
+def provenance_line(article: Article, field: Field) -> str | None:
+    """A sentence stating the field from the article's metadata, or None when it is not recorded."""
+    if field == "source" and article.source:
+        return f"本文原载{article.date or ''}《{article.source}》。"
+    if field == "author" and article.author:
+        return f"本文作者：{article.author}。"
+    if field == "date" and article.date:
+        return f"本文发表于{article.date}" + (f"《{article.source}》。" if article.source else "。")
+    return None

@@ -1,0 +1,106 @@
+"""The evidence the abstention rule weighs: question terms, what is asked for, metadata questions."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from index.documents import Article
+from index.text import tokenize
+from qa.abstain import answerable_probability
+from qa.calibrate import fit_logistic
+from qa.expect import expected_kind, holds
+from qa.provenance import asked_field, provenance_line
+from qa.settings import ABSTAIN_INPUTS, RetrievalSettings
+from qa.terms import covered, follow_up_terms, known, question_terms
+
+
+def _words(question: str) -> list[str]:
+    return [t.word for t in question_terms(question)]
+
+
+def test_question_terms_drop_question_words_but_keep_every_named_thing():
+    assert _words("2024年中国与欧盟的贸易额是多少？") == ["2024", "年", "中国", "欧盟", "贸易额"]
+    assert "总统" in _words("吉尔吉斯斯坦总统是谁？")
+    assert not {"多少", "是", "谁", "什么"} & set(_words("中国的首都是什么？谁知道有多少人？"))
+
+
+def test_a_term_is_covered_by_its_word_or_by_all_its_bigrams():
+    (term,) = question_terms("阿斯塔纳")
+    assert covered(term, set(tokenize("峰会在阿斯塔纳举行")))
+    assert covered(term, {"#阿斯", "#斯塔", "#塔纳"})  # jieba cut the name differently in the article
+    assert not covered(term, set(tokenize("峰会在北京举行")))
+
+
+def test_a_term_the_corpus_never_holds_is_absent():
+    vocabulary = set(tokenize("2024年，中国与中亚五国的贸易额达到948亿美元"))
+    terms = {t.word: t for t in question_terms("2024年中国与欧盟的贸易额是多少？")}
+    assert known(terms["贸易额"], vocabulary.__contains__)
+    assert not known(terms["欧盟"], vocabulary.__contains__)
+
+
+def test_a_follow_up_replaces_the_previous_questions_name_of_the_same_kind():
+    terms = follow_up_terms(
+        question_terms("那吉尔吉斯斯坦呢？"), question_terms("哈萨克斯坦的新经济政策叫什么？")
+    )
+    words = [t.word for t in terms]
+    assert "吉尔吉斯斯坦" in words and "哈萨克斯坦" not in words
+    assert "经济政策" in words or "经济" in words
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("2024年的贸易额是多少？", "number"),
+        ("峰会是哪一年举行的？", "date"),
+        ("吉尔吉斯斯坦总统是谁？", "person"),
+        ("峰会在哪里举行？", "place"),
+        ("How many countries attended?", "number"),
+        ("Who signed the treaty?", "person"),
+        ("“中国—中亚精神”的核心内涵是什么？", "any"),
+    ],
+)
+def test_what_a_question_asks_for(question, kind):
+    assert expected_kind(question) == kind
+
+
+def test_a_sentence_holds_what_is_asked_for_or_not():
+    assert holds("number", "贸易额达到948亿美元")
+    assert not holds("number", "双方同意深化合作")
+    assert holds("date", "2022年7月，会议在比什凯克举行")
+    assert holds("any", "任何句子")
+
+
+def test_metadata_questions_are_answered_from_metadata_or_not_at_all():
+    article = Article("a", "标题", "正文。", ((0, 3),), (), source="人民日报", date="6月30日")
+    assert asked_field("文章原载于哪份报纸？") == "source"
+    assert asked_field("这篇报道的记者是谁？") == "author"
+    assert asked_field("Which newspaper published the article?") == "source"
+    assert asked_field("峰会在哪里举行？") is None
+    assert provenance_line(article, "source") == "本文原载6月30日《人民日报》。"
+    assert provenance_line(article, "author") is None  # no byline recorded: nothing to say
+
+
+def test_a_rule_fitted_for_other_evidence_falls_back_to_the_defaults(caplog):
+    with caplog.at_level(logging.WARNING):
+        settings = RetrievalSettings.from_dict(
+            {"abstain_weights": [1, 2, 3, 4, 5], "abstain_threshold": 0.3, "keyword_weight": 1.5}
+        )
+    assert settings.abstain_weights == RetrievalSettings().abstain_weights
+    assert settings.keyword_weight == 1.5  # the rest of the section still applies
+    assert "calibrate" in caplog.text
+    assert len(settings.abstain_weights) == ABSTAIN_INPUTS + 1
+
+
+def test_fitted_weights_keep_the_sign_of_their_evidence():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, ABSTAIN_INPUTS))
+    y = (x[:, 0] - x[:, 4] + 0.3 * rng.normal(size=400) > 0).astype(float)
+    x[:, 6] = -x[:, 0]  # a "for" feature that this data would give a negative weight
+    weights = fit_logistic(x, y)
+    assert weights[1] > 0 and weights[5] < 0
+    assert weights[7] >= 0
+    p = answerable_probability(weights, x)
+    assert ((p > 0.5) == (y == 1)).mean() > 0.9

@@ -1,0 +1,99 @@
+"""Abstention on the sample corpus with the real model: the seed sets, our own sets, and no
+source or byline line as a passage or an answer."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+
+from index.ingest.noncontent import non_content_kind
+
+EVAL = Path(__file__).resolve().parents[2] / "eval"
+pytestmark = pytest.mark.slow
+
+
+def _squash(text: str) -> str:
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# Issue 11 asks for every seed unanswerable question and 95 % of our own to abstain; the rule
+# does not reach that yet (README, "Abstention"). These floors are the figures it reaches, so
+# that a change that loses ground fails; raise them as the rule improves.
+SEED_UNANSWERABLE_FLOOR = 5  # of 12 (5 measured: DN04-DN07, DN12)
+OWN_UNANSWERABLE_FLOOR = 0.25  # share of the held-out half (0.34 measured)
+OWN_FALSE_ABSTENTION_CEILING = 0.10  # share of answerable questions (0.06 measured)
+
+
+def test_seed_unanswerable_questions_abstain_at_least_as_often_as_measured(sample_bot, shared_dir):
+    rows = _rows(shared_dir / "eval" / "seed_unanswerable_dev.jsonl")
+    abstained = [r["id"] for r in rows if sample_bot.ask(r["question"], history=r.get("history")).abstained]
+    assert len(abstained) >= SEED_UNANSWERABLE_FLOOR, abstained
+
+
+def test_own_unanswerable_set_held_out_half_abstains_at_least_as_often_as_measured(sample_bot):
+    """The odd lines were not used to fit the default rule (qa calibrate fits on even lines)."""
+    rows = _rows(EVAL / "sample_unanswerable.jsonl")[1::2]
+    abstained = [r for r in rows if sample_bot.ask(r["question"], history=r.get("history")).abstained]
+    assert len(abstained) >= OWN_UNANSWERABLE_FLOOR * len(rows)
+
+
+def test_own_answerable_set_finds_answers_and_rarely_abstains(sample_bot):
+    rows = _rows(EVAL / "sample_answerable.jsonl")
+    missed, abstained = [], []
+    for row in rows:
+        answer = sample_bot.ask(row["question"], history=row.get("history"))
+        if answer.abstained:
+            abstained.append(row["question"])
+        if not any(_squash(a) in _squash(p.text) for a in row["answers"] for p in answer.passages):
+            missed.append(row["question"])
+    assert len(abstained) <= OWN_FALSE_ABSTENTION_CEILING * len(rows), abstained
+    assert len(missed) <= 0.10 * len(rows), missed
+
+
+QUESTIONS = [
+    "今天北京天气怎么样？",
+    "What is the weather in Beijing today?",
+    "How do I bake bread?",
+    "文章原载于哪份报纸？",
+    "这篇报道的记者是谁？",
+    "2024年中国与中亚五国的贸易额达到多少？",
+    "峰会在哪里举行？",
+]
+
+
+def test_no_passage_or_answer_is_a_source_or_byline_line(sample_bot):
+    for question in QUESTIONS:
+        answer = sample_bot.ask(question, top_k=10)
+        lines = [line for p in answer.passages if p.kind == "text" for line in p.text.splitlines()]
+        if answer.answer and not any(p.kind == "metadata" for p in answer.passages):
+            lines.append(answer.answer)
+        assert not [line for line in lines if non_content_kind(line)], question
+        assert all("原载" not in p.text for p in answer.passages if p.kind == "text"), question
+
+
+def test_the_source_question_is_answered_from_metadata_and_the_byline_question_abstains(sample_bot):
+    source = sample_bot.ask("文章原载于哪份报纸？")
+    assert not source.abstained and "人民日报" in source.answer
+    assert source.passages[0].kind == "metadata" and source.passages[0].supports
+    assert sample_bot.ask("这篇报道的记者是谁？").abstained
+
+
+def test_an_abstaining_answer_shows_passages_without_highlights_or_support(sample_bot):
+    answer = sample_bot.ask("2024年中国与欧盟的贸易额是多少？")
+    assert answer.abstained and answer.answer is None
+    assert answer.passages and all(not p.highlights and not p.supports for p in answer.passages)
+
+
+def test_follow_ups_read_with_the_previous_question_only_when_that_is_better_supported(sample_bot):
+    kyrgyz = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
+    assert not kyrgyz.abstained and "2026年前国家发展纲要" in _squash(kyrgyz.answer)
+    assert sample_bot.ask("北京天气怎么样？", history=["2024年中国与中亚五国的贸易额达到多少？"]).abstained
+    assert sample_bot.ask("那明天会下雨吗？", history=["“中国—中亚精神”的核心内涵是什么？"]).abstained
