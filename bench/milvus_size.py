@@ -15,7 +15,9 @@ import numpy as np
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--index", type=Path, required=True, help="an index built with --store milvus")
     args = parser.parse_args()
     from index.store import load_index
@@ -53,7 +55,9 @@ def main() -> int:
     # the analyzers' terms, as the index's own tokenizer cuts them (jieba search mode, stopwords dropped)
     jieba_terms = [len(set(words(r["keywords"]))) for r in rows]
     bigram_terms = [len(set(bigrams(r["keywords"]))) for r in rows]
-    print(f"distinct terms a chunk: jieba field {np.mean(jieba_terms):.1f}, bigram field {np.mean(bigram_terms):.1f}")
+    print(
+        f"distinct terms a chunk: jieba field {np.mean(jieba_terms):.1f}, bigram field {np.mean(bigram_terms):.1f}"
+    )
     return 0
 
 
