@@ -17,7 +17,8 @@ from typing import Any
 from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, IndexStoreError
-from index.ingest import IngestReport, check_unique_ids, corpus_files, read_corpus
+from index.ingest import IngestReport, check_unique_ids, corpus_files, drop_duplicate_ids, read_corpus
+from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import (
     LoadedIndex,
@@ -28,6 +29,7 @@ from index.store import (
     write_index,
     writer_lock,
 )
+from index.store.added import added_file, added_times, read_added
 from index.store.backends import settled, store_words
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
@@ -38,13 +40,15 @@ def build_index(
     settings: IndexSettings | None = None,
     embedder: Embedder | None = None,
     progress: bool = True,
+    on_progress: OnProgress | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Index every readable file of `corpus` into `index_dir`, replacing what it held.
 
     The writer lock is taken before any file is read or the model loaded, so a second
     writer fails at once. What is skipped (or read differently) is passed to `echo` as it
-    happens, one line each, and listed in the report.
+    happens, one line each, and listed in the report. `on_progress` hears the files read,
+    the articles chunked, the chunks embedded and the write.
 
     Raises:
         CorpusError: no corpus, or nothing readable in it.
@@ -57,18 +61,22 @@ def build_index(
     ingest = IngestReport(echo=echo)
     files = _list_files(roots, ingest)
     with writer_lock(index_dir):
-        articles, ingest = read_corpus(
-            files, root=build_id_root(roots), steps=settings.clean.steps, report=ingest
-        )
+        articles = _read_files(files, roots, settings, ingest, on_progress)
         if not articles:
             raise CorpusError(ingest.nothing_read(roots))
-        report = write_locked(
-            index_dir, articles, settings, embedder, progress=progress, extra_manifest=corpus_manifest(roots)
+        result = write_locked(
+            index_dir,
+            articles,
+            settings,
+            embedder,
+            progress=progress,
+            extra_manifest=corpus_manifest(roots),
+            on_progress=on_progress,
         )
-    report.skipped = ingest.skipped
-    report.notes = ingest.notes
-    report.seconds = time.perf_counter() - started
-    return report
+    result.skipped = ingest.skipped
+    result.notes = ingest.notes
+    result.seconds = time.perf_counter() - started
+    return result
 
 
 def write_articles(
@@ -78,13 +86,16 @@ def write_articles(
     embedder: Embedder | None = None,
     progress: bool = True,
     extra_manifest: Mapping[str, Any] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> BuildReport:
     """Make `articles` the whole content of the index, reusing stored vectors where possible."""
     if not articles:
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
     check_unique_ids(articles)
     with writer_lock(index_dir):
-        return write_locked(index_dir, articles, settings, embedder, progress, extra_manifest)
+        return write_locked(
+            index_dir, articles, settings, embedder, progress, extra_manifest, on_progress=on_progress
+        )
 
 
 def write_locked(
@@ -94,6 +105,7 @@ def write_locked(
     embedder: Embedder | None,
     progress: bool,
     extra_manifest: Mapping[str, Any] | None,
+    on_progress: OnProgress | None = None,
     chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
 ) -> BuildReport:
     """`write_articles` for a caller holding the writer lock: the model is loaded only now.
@@ -108,12 +120,15 @@ def write_locked(
     settings = replace(
         settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
     )
-    chunks, texts = _chunk_all(articles, settings, chunked)
+    chunks, texts = _chunk_all(articles, settings, chunked, on_progress)
     items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
-    vectors, embedded = vectors_for(items, previous, lambda: embedder, embedder.dimension, progress)
+    vectors, embedded = vectors_for(
+        items, previous, lambda: embedder, embedder.dimension, progress, on_progress
+    )
     known = stored_tokens(previous)
     tokens = [tokens_of(known, digest, text) for digest, text in items]
     change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+    report(on_progress, "write", 0, 1)
     write_index(
         index_dir,
         articles=articles,
@@ -121,17 +136,25 @@ def write_locked(
         vectors=vectors,
         settings=settings,
         model=_model_info(embedder),
-        extra_files=keyword_files(tokens),
+        extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
         extra_manifest={**(extra_manifest or {}), **change},
         texts=texts,
         progress=progress,
     )
     written = store_words(read_manifest(index_dir))
+    report(on_progress, "write", 1, 1)
     seconds = time.perf_counter() - started
-    report = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
-    report.added = [a.id for a in articles]
-    report.faiss = written
-    return report
+    result = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
+    result.added = [a.id for a in articles]
+    result.faiss = written
+    return result
+
+
+def _added(previous: LoadedIndex | None, articles: Sequence[Article]) -> dict[str, str]:
+    """When each article was added: kept for articles the previous generation held unchanged."""
+    old = previous.articles if previous else {}
+    changed = {a.id for a in articles if a.id not in old or old[a.id].content_hash != a.content_hash}
+    return added_times(read_added(previous), articles, changed)
 
 
 def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> IndexSettings:
@@ -143,9 +166,9 @@ def keep_calibration(settings: IndexSettings, previous: LoadedIndex | None) -> I
     return replace(settings, retrieval=earlier) if earlier else settings
 
 
-def _list_files(roots: Sequence[Path], report: IngestReport) -> list[Path]:
-    """The corpus files of every root, in order (links out of a root are reported in `report`)."""
-    files = [f for root in roots for f in corpus_files(root, report)]
+def _list_files(roots: Sequence[Path], ingest: IngestReport) -> list[Path]:
+    """The corpus files of every root, in order (links out of a root are reported in `ingest`)."""
+    files = [f for root in roots for f in corpus_files(root, ingest)]
     if not files:
         names = ", ".join(repr(str(r)) for r in roots)
         raise CorpusError(f"no .txt, .md, .html or .jsonl file in {names}: point --corpus at your articles")
@@ -163,6 +186,29 @@ def corpus_manifest(roots: Sequence[Path]) -> dict[str, Any]:
     }
 
 
+def _read_files(
+    files: Sequence[Path],
+    roots: Sequence[Path],
+    settings: IndexSettings,
+    ingest: IngestReport,
+    on_progress: OnProgress | None = None,
+) -> list[Article]:
+    """Read `files` into articles, file by file so that `on_progress` hears each one.
+
+    What is skipped goes to `ingest`; an id given twice is kept by the first file read.
+    """
+    root = build_id_root(roots)
+    articles: list[Article] = []
+    first: dict[str, Article] = {}
+    report(on_progress, "read", 0, len(files))
+    for done, path in enumerate(files, 1):
+        found, _ = read_corpus([path], root=root, steps=settings.clean.steps, report=ingest)
+        articles.extend(drop_duplicate_ids(found, ingest, first))
+        report(on_progress, "read", done, len(files))
+    ingest.articles = len(articles)
+    return articles
+
+
 def build_id_root(roots: Sequence[Path]) -> Path | None:
     """Article ids are paths below the corpus directory when there is one, else file names."""
     return roots[0] if len(roots) == 1 and roots[0].is_dir() else None
@@ -172,14 +218,17 @@ def _chunk_all(
     articles: Sequence[Article],
     settings: IndexSettings,
     chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[list[StoredChunk], list[str]]:
     """Chunk every article (or take the chunks cut elsewhere); vids are assigned in order."""
     stored: list[StoredChunk] = []
     texts: list[str] = []
-    for number, article in enumerate(articles):
-        for chunk, text in chunked[number] if chunked is not None else chunks_with_texts(article, settings):
+    for done, article in enumerate(articles, 1):
+        cut = chunked[done - 1] if chunked is not None else chunks_with_texts(article, settings)
+        for chunk, text in cut:
             stored.append(StoredChunk(chunk, len(stored), content_hash(text)))
             texts.append(text)
+        report(on_progress, "chunk", done, len(articles))
     return stored, texts
 
 

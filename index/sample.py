@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from index.embed import Embedder
 from index.errors import IndexStoreError
 from index.files import log
+from index.progress import OnProgress
 from index.settings import IndexSettings, cache_dir
 from index.store import index_exists, read_manifest
 
@@ -18,17 +20,32 @@ def default_index_dir() -> Path:
     return cache_dir() / "index" / "sample"
 
 
-def ensure_sample_index(index_dir: Path | None = None, progress: bool = True) -> Path:
+def ensure_sample_index(
+    index_dir: Path | None = None,
+    progress: bool = True,
+    embedder: Embedder | None = None,
+    on_progress: OnProgress | None = None,
+) -> Path:
     """Return the sample index directory, building it first if it is missing or was built
-    with other settings than this version's defaults (unchanged chunks are not re-embedded)."""
+    with other settings than this version's defaults (unchanged chunks are not re-embedded).
+
+    `embedder` (the default model) saves loading it again; `on_progress` hears the build's steps.
+    """
     index_dir = index_dir or default_index_dir()
-    if not _current(index_dir):
+    if needs_build(index_dir):
         from index.build import build_index
 
         log(progress, f"Building the sample index in {index_dir}…")
-        report = build_index(SAMPLE_CORPUS, index_dir, IndexSettings(), progress=progress)
+        report = build_index(
+            SAMPLE_CORPUS, index_dir, IndexSettings(), embedder, progress=progress, on_progress=on_progress
+        )
         log(progress, report.summary())
     return index_dir
+
+
+def needs_build(index_dir: Path | None = None) -> bool:
+    """True when the sample index (at `index_dir`, else the default place) must be built first."""
+    return not _current(index_dir or default_index_dir())
 
 
 def _current(index_dir: Path) -> bool:

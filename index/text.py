@@ -129,11 +129,16 @@ def _jieba() -> Any:
 
 def words(text: str) -> list[str]:
     """jieba words (search mode) and Latin words of folded text, without stopwords."""
-    folded = fold(text)
+    return _cut(text, search=True)
+
+
+def _cut(text: str, search: bool) -> list[str]:
+    """jieba words (search mode or precise mode) and Latin words of folded text, without stopwords."""
     out: list[str] = []
-    for run in _RUN.findall(folded):
+    for run in _RUN.findall(fold(text)):
         if _CJK_RUN.fullmatch(run):
-            out.extend(w for w in _jieba().lcut_for_search(run) if w not in STOPWORDS)
+            cut = _jieba().lcut_for_search(run) if search else _jieba().lcut(run)
+            out.extend(w for w in cut if w not in STOPWORDS)
         elif run not in STOPWORDS:
             out.append(run)
     return out
@@ -161,14 +166,7 @@ def tokenize(text: str) -> list[str]:
 def terms(text: str) -> list[str]:
     """The words of folded text in jieba's precise mode (no overlapping sub-words), without
     stopwords, in order: the units a question's meaning is checked in."""
-    folded = fold(text)
-    out: list[str] = []
-    for run in _RUN.findall(folded):
-        if _CJK_RUN.fullmatch(run):
-            out.extend(w for w in _jieba().lcut(run) if w not in STOPWORDS)
-        elif run not in STOPWORDS:
-            out.append(run)
-    return out
+    return _cut(text, search=False)
 
 
 # --- TOML ---------------------------------------------------------------------------------------

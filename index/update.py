@@ -26,6 +26,7 @@ from index.documents import Article, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, UnknownArticleError
 from index.ingest import IngestReport, corpus_files, drop_duplicate_ids, family_id, read_corpus
+from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import (
     LoadedIndex,
@@ -36,6 +37,7 @@ from index.store import (
     write_generation,
     writer_lock,
 )
+from index.store.added import added_file, added_times, read_added
 from index.store.backends import VectorWriter, store_words, updated_vectors
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
@@ -63,6 +65,7 @@ def update_index(
     embedder: Embedder | None = None,
     embedder_factory: Callable[[IndexSettings], Embedder] | None = None,
     progress: bool = True,
+    on_progress: OnProgress | None = None,
     echo: Callable[[str], None] | None = None,
 ) -> BuildReport:
     """Add or replace the articles of files `add` and remove articles `remove`, without a rebuild.
@@ -72,7 +75,8 @@ def update_index(
     names; re-adding an article with the same id replaces it, and re-adding a file that held
     several articles (`name#1`, `name#2`, …) replaces all of them. Nothing is embedded for an
     unchanged chunk; the embedding model is loaded only if something must be embedded.
-    What is skipped (or read differently) is passed to `echo` as it happens.
+    What is skipped (or read differently) is passed to `echo` as it happens. `on_progress`
+    hears the files read, the changed articles chunked, the chunks embedded and the write.
 
     Raises:
         IndexNotFoundError: no index at `index_dir`.
@@ -89,12 +93,14 @@ def update_index(
         settings = previous.settings
         if embedder is not None:
             check_model(previous.manifest, embedder.model_id, embedder.fingerprint, index_dir)
-        new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo)
+        new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo, on_progress)
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
-        result = _apply(previous, plan, settings, lazy, progress)
-        if result.vectors is not None:
-            _write(index_dir, previous, plan, result)  # else nothing changed: the live generation stays
+        result = _apply(previous, plan, settings, lazy, progress, on_progress)
+        if result.vectors is not None:  # else nothing changed: the live generation stays
+            report(on_progress, "write", 0, 1)
+            _write(index_dir, previous, plan, result)
+            report(on_progress, "write", 1, 1)
     return _report(index_dir, plan, result, ingest, time.perf_counter() - started)
 
 
@@ -108,7 +114,10 @@ def _write(index_dir: Path, previous: LoadedIndex, plan: _Plan, result: _Result)
         vectors=result.vectors,
         settings=previous.settings,
         model=previous.manifest["model"],
-        extra_files=keyword_files(result.tokens),
+        extra_files={
+            **keyword_files(result.tokens),
+            **added_file(added_times(read_added(previous), plan.articles, plan.changed)),
+        },
         extra_manifest=_kept_manifest(previous.manifest, plan, result),
         next_vid=result.next_vid,
     )
@@ -119,12 +128,12 @@ def _report(
 ) -> BuildReport:
     """What the update did, for people and tests."""
     counts = len(plan.articles), len(result.chunks), result.embedded, result.reused
-    report = BuildReport(index_dir, *counts, seconds)
-    report.skipped, report.notes = ingest.skipped, ingest.notes
-    report.added, report.replaced, report.removed = plan.added, plan.replaced, plan.removed
-    report.unchanged = plan.unchanged
-    report.faiss = f"{result.store} {result.action}"
-    return report
+    summary = BuildReport(index_dir, *counts, seconds)
+    summary.skipped, summary.notes = ingest.skipped, ingest.notes
+    summary.added, summary.replaced, summary.removed = plan.added, plan.replaced, plan.removed
+    summary.unchanged = plan.unchanged
+    summary.faiss = f"{result.store} {result.action}"
+    return summary
 
 
 def _read_added(
@@ -133,24 +142,27 @@ def _read_added(
     manifest: Mapping[str, Any],
     settings: IndexSettings,
     echo: Callable[[str], None] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[list[Article], IngestReport]:
     """Read the files to add, each with the id base the build would have given it.
 
     An id given twice is kept by the first file read (as in a build); the later one is skipped.
+    `on_progress` hears each file (or folder) of `paths` read.
     """
-    report = IngestReport(echo=echo)
+    ingest = IngestReport(echo=echo)
     articles: list[Article] = []
     first: dict[str, Article] = {}
-    for path in paths:
+    for done, path in enumerate(paths, 1):
         base = _id_root(path, root, manifest)
         found, _ = read_corpus(
-            corpus_files(path, report), root=base, steps=settings.clean.steps, report=report
+            corpus_files(path, ingest), root=base, steps=settings.clean.steps, report=ingest
         )
-        articles.extend(drop_duplicate_ids(found, report, first))
+        articles.extend(drop_duplicate_ids(found, ingest, first))
+        report(on_progress, "read", done, len(paths))
     if paths and not articles:
-        raise CorpusError(report.nothing_read(paths))
-    report.articles = len(articles)
-    return articles, report
+        raise CorpusError(ingest.nothing_read(paths))
+    ingest.articles = len(articles)
+    return articles, ingest
 
 
 def _id_root(path: Path, root: Path | None, manifest: Mapping[str, Any]) -> Path | None:
@@ -251,7 +263,12 @@ class _Result:
 
 
 def _apply(
-    previous: LoadedIndex, plan: _Plan, settings: IndexSettings, lazy: _LazyEmbedder, progress: bool
+    previous: LoadedIndex,
+    plan: _Plan,
+    settings: IndexSettings,
+    lazy: _LazyEmbedder,
+    progress: bool,
+    on_progress: OnProgress | None = None,
 ) -> _Result:
     """Chunk the changed articles, reuse what is unchanged, embed the rest, update the vectors."""
     old_by_article: dict[str, list[StoredChunk]] = {}
@@ -264,6 +281,7 @@ def _apply(
     tokens: list[list[str]] = []
     fresh: list[tuple[int, str]] = []  # (position in chunks, embedded text) of chunks needing a vector
     touched: list[tuple[int, Article, str]] = []  # every chunk of a changed article, with its embedded text
+    chunked = 0
     for article in plan.articles:
         if article.id not in plan.changed:
             for stored in old_by_article.get(article.id, []):
@@ -284,8 +302,12 @@ def _apply(
             touched.append((len(chunks), article, text))
             chunks.append(StoredChunk(chunk, vid, digest))
             tokens.append(tokens_of(known_tokens, digest, text))
+        chunked += 1
+        report(on_progress, "chunk", chunked, len(plan.changed))
     items = [(chunks[position].embed_hash, text) for position, text in fresh]
-    new_vectors, embedded = vectors_for(items, previous, lazy.get, previous.vectors.dimension, progress)
+    new_vectors, embedded = vectors_for(
+        items, previous, lazy.get, previous.vectors.dimension, progress, on_progress
+    )
     store = store_words(previous.manifest)
     if not (plan.changed or plan.removed or plan.metadata_only):
         return _Result(chunks, tokens, None, store, "unchanged (nothing to write)", 0, len(chunks), next_vid)

@@ -18,6 +18,7 @@ import numpy as np
 from index.chunk import chunk_article, embed_text
 from index.documents import Article, Chunk
 from index.embed import Embedder
+from index.progress import OnProgress, report
 from index.settings import IndexSettings
 from index.store import LoadedIndex
 from index.store.generations import FileWriter
@@ -25,6 +26,7 @@ from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyw
 from index.text import tokenize
 
 EMBED_BATCH = 256  # texts per embedder call: large enough to batch well, small enough for a live progress bar
+PROGRESS_BATCH = 32  # with a progress callback (a server's page): counts that move every few seconds
 
 
 @dataclass
@@ -80,11 +82,13 @@ def vectors_for(
     embedder: Callable[[], Embedder],
     dimension: int,
     progress: bool,
+    on_progress: OnProgress | None = None,
 ) -> tuple[np.ndarray, int]:
     """Vectors for (embed hash, embedded text) pairs, and how many had to be embedded.
 
     A text embedded before is reconstructed from `previous`; the rest are embedded, and only
     then is `embedder()` called (so a model is loaded only when something is new).
+    `on_progress` hears the embedded chunks (stage "embed").
     """
     vectors = np.zeros((len(items), dimension), dtype=np.float32)
     known = {c.embed_hash: c.vid for c in previous.chunks} if previous else {}
@@ -93,34 +97,41 @@ def vectors_for(
     if reuse and previous is not None:
         vectors[reuse] = previous.vectors.reconstruct([known[items[row][0]] for row in reuse])
     if todo:
-        vectors[todo] = embed_passages(embedder(), [items[row][1] for row in todo], progress)
+        vectors[todo] = embed_passages(embedder(), [items[row][1] for row in todo], progress, on_progress)
     return vectors, len(todo)
 
 
 @runtime_checkable
 class BatchEmbedder(Protocol):
     """An embedder that embeds a whole list elsewhere (index.distributed: a Ray actor pool) and
-    hands back the vectors of each batch of EMBED_BATCH texts, in order, as it finishes."""
+    hands back the vectors of each batch of texts, in order, as it finishes."""
 
     def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]: ...
 
 
-def embed_passages(embedder: Embedder, texts: Sequence[str], progress: bool) -> np.ndarray:
-    """Embed texts in batches, with one progress bar counted in chunks."""
+def embed_passages(
+    embedder: Embedder, texts: Sequence[str], progress: bool, on_progress: OnProgress | None = None
+) -> np.ndarray:
+    """Embed texts in batches, with one progress bar counted in chunks (and `on_progress` told)."""
     from tqdm import tqdm
 
+    size = EMBED_BATCH if on_progress is None else PROGRESS_BATCH
     if isinstance(embedder, BatchEmbedder):
-        batches: Iterable[np.ndarray] = embedder.embed_batches(texts, EMBED_BATCH)
+        batches: Iterable[np.ndarray] = embedder.embed_batches(texts, size)
     else:
         batches = (
-            embedder.embed_passages(texts[start : start + EMBED_BATCH], progress=False)
-            for start in range(0, len(texts), EMBED_BATCH)
+            embedder.embed_passages(texts[start : start + size], progress=False)
+            for start in range(0, len(texts), size)
         )
     parts = []
+    done = 0
+    report(on_progress, "embed", 0, len(texts))
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, file=sys.stderr) as bar:
         for batch in batches:
             parts.append(np.asarray(batch, dtype=np.float32))
+            done += len(batch)
             bar.update(len(batch))
+            report(on_progress, "embed", done, len(texts))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 

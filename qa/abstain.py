@@ -100,7 +100,15 @@ def evidence(
     coverage = max((s.coverage for s in scored), default=0.0)
     mismatch = abs(latin_share(question) - latin_share(texts[0]))
     return Evidence(
-        cosine, coverage, check.missing, check.absent, check.typed, float(agree), mismatch, script
+        cosine,
+        coverage,
+        check.missing,
+        check.absent,
+        check.typed,
+        float(agree),
+        check.absent_names,
+        mismatch,
+        script,
     )
 
 

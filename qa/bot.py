@@ -161,7 +161,9 @@ class Bot:
         Also returns each retriever's leading chunks for the last query (the fullest reading),
         to tell whether they agree on the answer."""
         s = self.settings
-        rankings, weights, leaders = [], [], []
+        rankings: list[list[int]] = []
+        weights: list[float] = []
+        leaders: list[set[int]] = []
         for text, vector in zip(queries, vectors):
             leaders = []
             for retriever, weight in self.retrievers:
@@ -288,11 +290,13 @@ def load_bot(
     embedder: Embedder | None = None,
     progress: bool = True,
     overrides: Mapping[str, Any] | None = None,
+    generation: str | None = None,
 ) -> Bot:
     """Load a bot over `index_dir`, or over the built-in sample index (built on first use).
 
     `embedder` replaces the one the index names (it must be the same model); `overrides`
-    replaces retrieval settings for this bot only (e.g. `{"keyword_weight": 0}`).
+    replaces retrieval settings for this bot only (e.g. `{"keyword_weight": 0}`); `generation`
+    names the generation to load instead of the live one (a server switching to a new one).
 
     Raises:
         index.errors.IndexNotFoundError, IndexCorruptError, IndexMismatchError, EmbedderError.
@@ -302,9 +306,10 @@ def load_bot(
 
         index_dir = ensure_sample_index(progress=progress)
     index_dir = Path(index_dir)
-    settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
-    embedder = embedder or make_embedder(settings.embed, progress=progress)
-    index = load_index(index_dir, embedder.model_id, embedder.fingerprint)
+    if embedder is None:
+        settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
+        embedder = make_embedder(settings.embed, progress=progress)
+    index = load_index(index_dir, embedder.model_id, embedder.fingerprint, generation=generation)
     retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
     bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
     _ = bot.background  # measured now (about a second), not on the first reader's question

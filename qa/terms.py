@@ -73,6 +73,7 @@ def _pos(word: str) -> str:
 
 
 ENTITY_TAGS = {
+    "j": "org",  # abbreviations: 欧盟, 东盟, 北约
     "ns": "place",
     "nr": "person",
     "nrfg": "person",

@@ -5,10 +5,19 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ui.settings import ENV, Settings, SettingsError, load_settings
+from ui.logs import LEVELS, configure_logging, uvicorn_level
+from ui.settings import ENV, Settings, SettingsError, load_settings, read_admin_token
+
+if TYPE_CHECKING:
+    from ui.progress import StartProgress
+    from ui.starting import SwitchingApp
+
+log = logging.getLogger("wenda.ui")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +120,39 @@ def _add_serve(serve: argparse.ArgumentParser) -> None:
         help=f"colours when the page address does not say (?theme=): auto follows the reader's system "
         f"(env: {env['theme']}; default auto)",
     )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address readers use, e.g. https://qa.example.com behind a proxy: the /embed snippets "
+        f"point there (env: {env['public_url']}; default: this server's own address)",
+    )
+    serve.add_argument(
+        "--admin-token-file",
+        type=Path,
+        metavar="FILE",
+        help=f"turn on the admin page at /admin; FILE holds its token (env: {env['admin_token_file']}; "
+        "default: off). The token itself is never given on the command line",
+    )
+    serve.add_argument("--admin-token", nargs="?", action=_RefuseToken, help=argparse.SUPPRESS)
+    serve.add_argument(
+        "--log-level",
+        choices=LEVELS,
+        default="info",
+        help="console log: info shows Wenda's own lines and warnings; debug also every library's "
+        "(default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
+
+
+class _RefuseToken(argparse.Action):
+    """`--admin-token VALUE` is refused without echoing VALUE: a token on the command line shows
+    in process lists and shell histories."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        parser.error(
+            "the admin token is never given on the command line (process lists and shell histories show it): "
+            "write it to a file readable only by you and pass --admin-token-file FILE"
+        )
 
 
 def _flags(args: argparse.Namespace) -> dict:
@@ -129,6 +170,8 @@ def _flags(args: argparse.Namespace) -> dict:
         "placeholder",
         "placeholder_en",
         "theme",
+        "public_url",
+        "admin_token_file",
     )
     flags = {name: getattr(args, name) for name in names}
     if flags["allowed_origins"]:
@@ -139,9 +182,11 @@ def _flags(args: argparse.Namespace) -> dict:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     try:
         settings = load_settings(_flags(args), config=args.config)
+        if settings.admin_token_file is not None:
+            read_admin_token(settings.admin_token_file)  # a bad token file stops the server now, not later
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -156,34 +201,85 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings) -> int:
-    from index.errors import IndexStoreError
-    from ui.service import BotService
-
-    index_dir = settings.index or _prepare_sample()
-    # Start loading the model before importing gradio, so the two overlap at start-up.
-    service = BotService(index_dir, max_concurrent=settings.concurrency).start(background=True)
+    """Listen at once (the start page), load the bot and build the full app in the background,
+    switch to the full app when it is built, and say so when the chat is ready. An index that
+    cannot be loaded stops the server (it will not load by waiting): exit status 3."""
     import uvicorn
 
-    from ui.app import create_app
+    from index.errors import EXIT_INDEX, IndexStoreError
+    from ui.progress import StartProgress
+    from ui.security import OriginPolicy
+    from ui.starting import SwitchingApp, starting_app
 
-    app = create_app(settings, service)
-    print(
-        f"Serving the chat at http://{settings.host}:{settings.port}/  (API docs: /docs, embedding: /embed)",
-        file=sys.stderr,
+    url = f"http://{settings.host}:{settings.port}"
+    progress = StartProgress()
+    progress.begin("web")
+    app = SwitchingApp(starting_app(progress.snapshot, OriginPolicy(settings.allowed_origins)))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=settings.host, port=settings.port, log_level=uvicorn_level())
     )
+    failures: list[str] = []
+
+    def stop(detail: str) -> None:
+        failures.append(detail)
+        server.should_exit = True
+
+    threading.Thread(
+        target=_start, args=(app, settings, progress, url, stop), name="wenda-start", daemon=True
+    ).start()
+    log.info("Wenda starting: %s shows the progress", url)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+        server.run()
     except (OSError, IndexStoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except SystemExit as exc:  # uvicorn exits with 1 when it cannot listen (it logged why)
+        if exc.code in (0, None):
+            raise
+        print(
+            f"error: cannot listen on {settings.host}:{settings.port}; "
+            "is the port in use? choose another with --port",
+            file=sys.stderr,
+        )
+        return 2
+    finally:
+        app.run_shutdown_hooks()  # uvicorn re-raises SIGTERM after its own shutdown: the lifespan ran them
+    if failures:
+        print(f"error: {failures[0]}", file=sys.stderr)
+        return EXIT_INDEX
     return 0
 
 
-def _prepare_sample() -> Path:
-    """Prepare the default model and build the sample index if missing (first run prints progress)."""
-    from index.sample import ensure_sample_index
+def _start(
+    app: SwitchingApp, settings: Settings, progress: StartProgress, url: str, stop: Callable[[str], None]
+) -> None:
+    """Load the bot (in the background) while gradio is imported and the full app built; hand the
+    app to the server; print one line when the chat is ready. A failure calls `stop` with the reason."""
+    try:
+        from ui.service import BotService
 
-    return ensure_sample_index(progress=True)
+        service = BotService(settings.index, max_concurrent=settings.concurrency, progress=progress)
+        app.on_shutdown.append(service.close)
+        service.start(background=True, on_failure=stop)  # the model loads while gradio is imported
+        from ui.app import create_app
+
+        app.switch(create_app(settings, service))
+        progress.finish("web")
+    except Exception as exc:  # shown on the start page and in the log, never as a traceback
+        log.error("the web app could not be started: %s", exc)
+        log.debug("the web app could not be started", exc_info=True)
+        progress.fail(f"the web app could not be started: {exc}")
+        stop(f"the web app could not be started: {exc}")
+        return
+    service.wait()
+    health = service.health()
+    if health["index_loaded"]:
+        print(
+            f"Wenda ready: {url} (index {service.index_dir}, {health['articles']} articles, "
+            f"{health['chunks']} chunks)",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _demo_host(args: argparse.Namespace) -> int:

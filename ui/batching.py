@@ -4,6 +4,9 @@
 queue; one worker takes everything waiting (up to `max_batch` texts), embeds it in one
 `embed_queries` call, and hands each caller its rows. Under load, 16 waiting questions
 cost one forward pass of batch 16 instead of 16 passes of batch 1 fighting for 2 cores.
+
+A batch that fails is retried one caller at a time, so a text the model cannot take (say a
+lone surrogate the tokenizer cannot encode) fails its own caller only, never its neighbours.
 """
 
 from __future__ import annotations
@@ -65,16 +68,25 @@ class BatchingEmbedder:
                     break
                 jobs.append(job)
                 size += len(job.texts)
-            self._run(jobs)
+            try:
+                self._run(jobs)
+            except BaseException as exc:  # noqa: BLE001 - the worker must not die: callers get the error
+                for job in jobs:
+                    if not job.done.is_set():
+                        job.error = exc
+                        job.done.set()
 
     def _run(self, jobs: list[_Job]) -> None:
         texts = [t for job in jobs for t in job.texts]
         try:
             vectors = self.inner.embed_queries(texts)
-        except BaseException as exc:  # noqa: BLE001 - every waiting caller gets the failure, else it waits forever
-            for job in jobs:
-                job.error = exc
-                job.done.set()
+        except Exception as exc:  # noqa: BLE001 - any failure goes to its caller(s)
+            if len(jobs) == 1:
+                jobs[0].error = exc
+                jobs[0].done.set()
+            else:  # isolate the failing caller(s): the others still get their vectors
+                for job in jobs:
+                    self._run([job])
             return
         self.batches = [*self.batches[-999:], len(texts)]
         row = 0

@@ -9,47 +9,24 @@ conversation in the browser's storage (restored on load, emptied by Clear).
 
 from __future__ import annotations
 
+import html
 import json
-import os
-import threading
-import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from qa import QuestionError
+from ui.feedback import FeedbackLog, feedback_record
 from ui.render import PENDING_CLASS, answer_html, error_html, pending_html, question_html
-from ui.service import BotService, NotReadyError
+from ui.service import BotService, NotReadyError, ServiceError, without_surrogates
 from ui.settings import FEEDBACK_MAX_BYTES, SAMPLE_EXAMPLES
 from ui.texts import Lang, lang_of, text
 
 TITLE = text("zh", "title")
 KEEP_TURNS = 30  # answered turns kept in the browser's storage and restored on load
-
-
-class FeedbackLog:
-    """Appends one JSON line per verdict or reason to a file (thread-safe), rotating it at `max_bytes`
-    (the full file becomes NAME.1, replacing the older one); does nothing without a path."""
-
-    def __init__(self, path: Path | None, max_bytes: int = FEEDBACK_MAX_BYTES) -> None:
-        self.path = path
-        self.max_bytes = max_bytes
-        self._lock = threading.Lock()
-
-    def record(self, entry: dict[str, Any]) -> None:
-        """Append `entry` as one JSON line."""
-        if self.path is None:
-            return
-        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
-        with self._lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and self.path.stat().st_size + len(line) > self.max_bytes:
-                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-            with self.path.open("ab") as handle:
-                handle.write(line)
+_NO_EVENT = gr.EventData(None, {})  # what on_like gets when Gradio has no event data to pass
 
 
 def build_chat(
@@ -58,7 +35,7 @@ def build_chat(
     top_k: int = 5,
     feedback_path: Path | None = None,
     concurrency_limit: int | None = 16,
-    placeholder: dict[Lang, str] | None = None,
+    placeholder: dict[str, str] | None = None,
     feedback_max_bytes: int = FEEDBACK_MAX_BYTES,
 ) -> gr.Blocks:
     """Build (not launch) the chat app.
@@ -163,7 +140,9 @@ def build_chat(
             return _start(question, chat or [], recs or [], lang_of(language), service)
 
         def finish(question: str, chat: list, recs: list, language: str) -> tuple:
-            return _finish(service, question, chat or [], recs or [], top_k, lang_of(language))
+            return _finish(
+                service, question, chat or [], recs or [], top_k, lang_of(language), feedback.remember
+            )
 
         def ask_from(trigger, question_input) -> None:
             step = trigger(
@@ -188,11 +167,14 @@ def build_chat(
         for button in example_buttons:
             ask_from(button.click, button)
 
-        def on_like(recs: list, language: str, data: gr.LikeData) -> tuple:
-            return _liked(feedback, recs or [], lang_of(language), data)
+        # gr.EventData, not gr.LikeData: LikeData fails on a malformed event before this code can
+        # say no; _liked checks the event's fields itself. Gradio passes nothing when the event has
+        # no data, hence the default
+        def on_like(recs: list, language: str, request: gr.Request, data: gr.EventData = _NO_EVENT) -> tuple:
+            return _liked(feedback, recs or [], lang_of(language), data, _client(request))
 
-        def on_reason(note: str, entry: str, language: str) -> tuple:
-            return _reasoned(feedback, note, entry, lang_of(language))
+        def on_reason(note: str, entry: str, language: str, request: gr.Request) -> tuple:
+            return _reasoned(feedback, note, entry, lang_of(language), _client(request))
 
         chatbot.like(
             on_like,
@@ -201,20 +183,14 @@ def build_chat(
             queue=False,
             api_visibility="private",
         )
-        reason_send.click(
-            on_reason,
-            inputs=[reason, verdict_id, lang],
-            outputs=[feedback_ack, reason, reason_send],
-            queue=False,
-            api_visibility="private",
-        )
-        reason.submit(
-            on_reason,
-            inputs=[reason, verdict_id, lang],
-            outputs=[feedback_ack, reason, reason_send],
-            queue=False,
-            api_visibility="private",
-        )
+        for send_reason in (reason_send.click, reason.submit):
+            send_reason(
+                on_reason,
+                inputs=[reason, verdict_id, lang],
+                outputs=[feedback_ack, reason, reason_send],
+                queue=False,
+                api_visibility="private",
+            )
         feedback_close.click(
             lambda: gr.update(visible=False), outputs=[feedback_box], queue=False, api_visibility="private"
         )
@@ -238,10 +214,11 @@ def _add_api(service: BotService, concurrency_limit: int | None) -> None:
 
     def ask(question: str, top_k: int = 5, history: list[str] | None = None) -> dict:
         """Answer a question with cited passages (the JSON of the REST API)."""
-        try:
-            return service.ask(question, top_k=int(top_k), history=history or [])
-        except (QuestionError, NotReadyError) as exc:
-            raise gr.Error(str(exc)) from exc
+        try:  # the service checks each argument's type: no value is converted or truncated
+            return service.ask(question, top_k=top_k, history=history)
+        except (QuestionError, NotReadyError, ServiceError) as exc:
+            # Gradio shows the message as HTML; it is a user error, not worth a traceback in the log
+            raise gr.Error(html.escape(str(exc)), print_exception=False) from exc
 
     gr.api(ask, api_name="ask", concurrency_limit=concurrency_limit)
 
@@ -349,25 +326,39 @@ def _start(question: str, chat: list, recs: list, lang: Lang, service: BotServic
     if chat and PENDING_CLASS in str(chat[-1].get("content", "")):  # a reply that never came
         chat, recs = chat[:-2], recs[:-1]
     turn = [
-        {"role": "user", "content": question_html(question)},
+        {"role": "user", "content": question_html(without_surrogates(question))},
         {"role": "assistant", "content": pending_html(lang)},
     ]
     return question, [*chat, *turn], "", [*recs, {"question": None}], gr.update(visible=False)
 
 
-def _finish(service: BotService, question: str, chat: list, recs: list, top_k: int, lang: Lang) -> tuple:
-    """Replace the pending reply with the answer; on an error, say so and put the question back."""
+def _finish(
+    service: BotService,
+    question: str,
+    chat: list,
+    recs: list,
+    top_k: int,
+    lang: Lang,
+    remember: Callable[[dict], dict] | None = None,
+) -> tuple:
+    """Replace the pending reply with the answer; on an error, say so and put the question back.
+
+    `remember` (FeedbackLog.remember) gives the answer its server-issued id for feedback.
+    """
     if not question:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    history = [r["question"] for r in recs[:-1] if r.get("question")]
+    history = [r["question"] for r in recs[:-1] if isinstance(r, dict) and isinstance(r.get("question"), str)]
     try:
         answer = service.ask(question, top_k=top_k, history=history)
-    except (QuestionError, NotReadyError) as exc:
+    except (QuestionError, NotReadyError, ServiceError) as exc:
         reply = {
             "role": "assistant",
             "content": error_html(error_message(exc, question, service, lang), lang),
         }
-        return [*chat[:-1], reply], question, [*recs[:-1], {"question": None}], gr.skip()
+        shown = without_surrogates(question)  # an unpaired surrogate cannot be sent back to the page
+        return [*chat[:-1], reply], shown, [*recs[:-1], {"question": None}], gr.skip()
+    if remember is not None:
+        answer = remember(answer)
     reply = {"role": "assistant", "content": answer_html(answer, lang)}
     recs = [*recs[:-1], answer]
     return [*chat[:-1], reply], gr.skip(), recs, kept(recs)
@@ -391,53 +382,42 @@ def _respond(
     return chat3, (question if isinstance(box3, str) else box), recs3
 
 
-def feedback_record(answer: dict[str, Any]) -> dict[str, Any]:
-    """What the feedback log keeps of a reply: the question, the answer and the passages shown."""
-    return {
-        "question": answer["question"],
-        "answer": answer["answer"],
-        "abstained": answer["abstained"],
-        "passages": [
-            {
-                "rank": p["rank"],
-                "chunk_id": p["citation"]["chunk_id"],
-                "article_id": p["citation"]["article_id"],
-                "article_title": p["citation"]["article_title"],
-                "paragraph": p["citation"]["paragraph"],
-                "score": p["score"],
-            }
-            for p in answer["passages"]
-        ],
-    }
+def _client(request: gr.Request | None) -> str:
+    """The client's address, for the feedback rate limit (behind a proxy: the proxy's)."""
+    client = getattr(request, "client", None) if request is not None else None
+    return str(getattr(client, "host", None) or "unknown")
 
 
-def _liked(feedback: FeedbackLog, recs: list, lang: Lang, data: gr.LikeData) -> tuple:
-    """Log a thumbs up/down with the question and passages of the rated reply; thank the reader and
-    offer a field for the reason. Replies that are errors or still pending get no feedback."""
-    index = data.index[0] if isinstance(data.index, (list, tuple)) else data.index
-    turn = int(index) // 2  # messages alternate user, assistant
-    if not 0 <= turn < len(recs) or not recs[turn].get("question") or "passages" not in recs[turn]:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    verdict = "up" if data.liked is True or data.liked == "Like" else "down"
-    entry = {"id": uuid.uuid4().hex, "time": _now(), "verdict": verdict, **feedback_record(recs[turn])}
-    feedback.record(entry)
+def _liked(
+    feedback: FeedbackLog, recs: list, lang: Lang, data: gr.EventData, client: str = "unknown"
+) -> tuple:
+    """Record a thumbs up/down on the rated reply from the server's record of it (FeedbackLog.vote);
+    thank the reader and offer a field for the reason. Replies that are errors, still pending,
+    restored from the browser after a restart, or votes refused (see FeedbackLog) get nothing."""
+    skip = gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    raw = data._data if isinstance(getattr(data, "_data", None), dict) else {}
+    index = raw.get("index")
+    if isinstance(index, (list, tuple)) and index:
+        index = index[0]
+    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+        return skip
+    turn = index // 2  # messages alternate user, assistant
+    if turn >= len(recs) or not isinstance(recs[turn], dict):
+        return skip
+    _outcome, line_id = feedback.vote(recs[turn].get("answer_id"), raw.get("liked"), client)
+    if line_id is None:
+        return skip
     thanks = f'<p class="wd-thanks" role="status">{text(lang, "feedback_thanks")}</p>'
     ready = gr.update(value="", interactive=True)
-    return gr.update(visible=True), thanks, ready, gr.update(interactive=True), entry["id"]
+    return gr.update(visible=True), thanks, ready, gr.update(interactive=True), line_id
 
 
-def _reasoned(feedback: FeedbackLog, note: str, entry: str, lang: Lang) -> tuple:
-    """Log the optional reason of the last verdict."""
-    note = (note or "").strip()[:500]
-    if not note or not entry:
+def _reasoned(feedback: FeedbackLog, note: str, entry: str, lang: Lang, client: str = "unknown") -> tuple:
+    """Log the optional reason of the last verdict (one per verdict)."""
+    if feedback.reason(entry, note, client) != "recorded":
         return gr.skip(), gr.skip(), gr.skip()
-    feedback.record({"id": entry, "time": _now(), "reason": note})
     thanks = f'<p class="wd-thanks" role="status">{text(lang, "feedback_reason_thanks")}</p>'
     return thanks, gr.update(value="", interactive=False), gr.update(interactive=False)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _cleared(has_examples: bool) -> tuple:

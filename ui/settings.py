@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -26,6 +28,7 @@ SAMPLE_PLACEHOLDERS = {
     "en": "Your question, e.g. Where was the summit held?",
 }
 ANY_ORIGIN = "*"
+ADMIN_TOKEN_MIN_CHARS = 16
 THEMES = ("auto", "light", "dark")
 Theme = Literal["auto", "light", "dark"]
 FEEDBACK_MAX_BYTES = 5_000_000
@@ -49,9 +52,11 @@ class Settings:
     top_k: int = 5  # passages shown per reply in the chat
     concurrency: int = 16  # questions answered at once (their query embeddings share model calls); more wait
     examples: tuple[str, ...] | None = None  # None: the sample questions for the sample index, else none
+    admin_token_file: Path | None = None  # None: no admin page; the token itself is never a setting
     placeholder: str | None = None  # the question box's hint; None: a sample question or a neutral hint
     placeholder_en: str | None = None  # the same on English pages (None: `placeholder`)
     theme: Theme = "auto"  # light, dark, or the reader's system setting; a page's ?theme= overrides it
+    public_url: str | None = None  # the address readers use (behind a proxy), for the /embed snippets
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -71,6 +76,8 @@ class Settings:
         object.__setattr__(self, "allowed_origins", normalise_origins(self.allowed_origins))
         if self.examples is not None:
             object.__setattr__(self, "examples", tuple(e.strip() for e in self.examples if e.strip()))
+        if self.public_url is not None:
+            object.__setattr__(self, "public_url", normalise_public_url(self.public_url))
 
     @property
     def chat_examples(self) -> tuple[str, ...]:
@@ -133,6 +140,32 @@ def normalise_origin(origin: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def normalise_public_url(url: str) -> str | None:
+    """The app's public address as scheme://host[:port][/path] with no trailing slash; None if blank."""
+    text = url.strip().rstrip("/")
+    if not text:
+        return None
+    parts = urlsplit(text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or port == -1
+    ):
+        raise SettingsError(
+            f"public_url {url!r} is not an address: write scheme://host[:port][/path], "
+            "e.g. https://qa.example.com or https://www.example.com/qa"
+        )
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default = {"http": 80, "https": 443}[parts.scheme]
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "") + parts.path
+
+
 def _split_list(raw: str) -> list[str]:
     return [p for p in raw.replace(",", " ").split() if p]
 
@@ -166,11 +199,13 @@ ENV: dict[str, tuple[str, Callable[[str], Any]]] = {
     "top_k": ("WENDA_TOP_K", int),
     "concurrency": ("WENDA_CONCURRENCY", int),
     "examples": ("WENDA_EXAMPLES", _split_examples),
+    "admin_token_file": ("WENDA_ADMIN_TOKEN_FILE", _path),
     "placeholder": ("WENDA_PLACEHOLDER", str),
     "placeholder_en": ("WENDA_PLACEHOLDER_EN", str),
     "theme": ("WENDA_THEME", str),
     "feedback": ("WENDA_FEEDBACK", _boolean),
     "feedback_max_bytes": ("WENDA_FEEDBACK_MAX_BYTES", int),
+    "public_url": ("WENDA_PUBLIC_URL", str),
 }
 CONFIG_ENV = "WENDA_CONFIG"
 
@@ -223,7 +258,7 @@ def read_config(path: Path) -> dict[str, Any]:
 
 
 def _config_value(name: str, value: Any, base: Path) -> Any:
-    if name in ("index", "feedback_log"):
+    if name in ("index", "feedback_log", "admin_token_file"):
         return base / _path(str(value))
     if name in ("allowed_origins", "examples"):
         if isinstance(value, str):
@@ -242,6 +277,7 @@ def _build(values: dict[str, Any]) -> Settings:
         "concurrency": int,
         "index": _path_or_none,
         "feedback_log": _path_or_none,
+        "admin_token_file": _path_or_none,
         "allowed_origins": tuple,
         "examples": tuple,
         "placeholder": _text_or_none,
@@ -249,6 +285,7 @@ def _build(values: dict[str, Any]) -> Settings:
         "theme": lambda v: str(v).strip().lower(),
         "feedback": _boolean,
         "feedback_max_bytes": int,
+        "public_url": str,
     }
     typed = {}
     for name, value in values.items():
@@ -257,6 +294,30 @@ def _build(values: dict[str, Any]) -> Settings:
         except (TypeError, ValueError) as exc:
             raise SettingsError(f"setting {name}={value!r} has the wrong type: {exc}") from exc
     return replace(Settings(), **typed) if typed else Settings()
+
+
+def read_admin_token(path: Path) -> str:
+    """The admin token in `path` (its first line, stripped); SettingsError when it cannot be used.
+
+    The token is only ever read from a file (never a flag or a variable), so it stays out of
+    shell histories and process lists.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").strip().splitlines()
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"admin token file {str(path)!r} cannot be read: {exc}") from exc
+    token = lines[0].strip() if lines else ""
+    if len(token) < ADMIN_TOKEN_MIN_CHARS:
+        raise SettingsError(
+            f"admin token file {str(path)!r} must hold a token of at least {ADMIN_TOKEN_MIN_CHARS} characters "
+            "(e.g. `python -c 'import secrets; print(secrets.token_urlsafe(32))' > FILE; chmod 600 FILE`)"
+        )
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        logging.getLogger("wenda.admin").warning(
+            "admin token file %s can be read by other users: chmod 600 %s", path, path
+        )
+    return token
 
 
 def _text_or_none(value: Any) -> str | None:
@@ -276,5 +337,6 @@ __all__ = [
     "SettingsError",
     "load_settings",
     "normalise_origin",
+    "read_admin_token",
     "read_config",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 from string import Template
 
@@ -72,11 +73,16 @@ def embed_page(app: str) -> str:
     )
 
 
-def add_embed_routes(app: FastAPI, boot_js: str = "") -> None:
+def add_embed_routes(
+    app: FastAPI, boot_js: str = "", address: Callable[[Request], str] | None = None
+) -> None:
     """Serve /embed, /widget.js, /gradio.js and the static files (before Gradio is mounted at /).
 
     `boot_js` runs at the top of /gradio.js, before Gradio starts (the page's language and theme).
+    `address(request)` gives the app's address for the snippets (ui.security.public_base_url:
+    the configured public URL, never a Host header copied as sent); default: the request's.
     """
+    address = address or (lambda request: str(request.base_url))
     if not GRADIO_JS.is_file():
         raise RuntimeError(
             f"gradio.js not found at {GRADIO_JS}: reinstall gradio (pip install 'gradio>=6,<7')"
@@ -85,7 +91,8 @@ def add_embed_routes(app: FastAPI, boot_js: str = "") -> None:
 
     @app.get("/embed", include_in_schema=False)
     def embed(request: Request) -> HTMLResponse:
-        return HTMLResponse(embed_page(str(request.base_url)))
+        # the page depends on the address: no shared cache may keep it
+        return HTMLResponse(embed_page(address(request)), headers={"Cache-Control": "no-store"})
 
     @app.get("/widget.js", include_in_schema=False)
     def widget() -> FileResponse:

@@ -47,8 +47,9 @@ class VectorWriter(Protocol):
         """The files it adds to the generation, by name, each with its writer (path -> None)."""
         ...
 
-    def publish(self, previous: Mapping[str, Any] | None) -> None:
-        """Called once the generation is live, with the previous generation's `store` section."""
+    def publish(self, kept: Sequence[Mapping[str, Any]]) -> None:
+        """Called once the generation is live, with the `store` sections of the older
+        generations still kept (the previous one, and those a running server holds a lease on)."""
         ...
 
 

@@ -13,9 +13,11 @@ Layout of an index directory `ROOT`:
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
-at any moment leaves the previous index loadable. Nothing is pickled. The vectors are written
-and read through index.store.backends (FAISS or Milvus), the BM25 files through
-index.store.keyword.
+at any moment leaves the previous index loadable. Superseded generations are deleted by the
+next writer, except the one just replaced and those a running server holds a lease on
+(index.store.leases); a Milvus collection lives as long as a kept generation names it.
+Nothing is pickled. The vectors are written and read through index.store.backends (FAISS or
+Milvus), the BM25 files through index.store.keyword.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ from index.files import (
 )
 from index.settings import IndexSettings
 from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
+from index.store.leases import leased_generations
 from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 1
@@ -139,6 +142,16 @@ def live_generation(root: Path) -> Path:
     return generation
 
 
+def named_generation(root: Path, name: str) -> Path:
+    """The directory of generation `name` of the index at `root` (not necessarily the live one)."""
+    if not name.startswith("gen-") or Path(name).name != name:
+        raise IndexNotFoundError(f"{name!r} is not a generation name (gen-…) of index {str(root)!r}")
+    generation = root / name
+    if not (generation / MANIFEST).is_file():
+        raise IndexNotFoundError(f"index {str(root)!r} has no complete generation {name!r}")
+    return generation
+
+
 def read_manifest(root: Path) -> dict[str, Any]:
     """Read and check the manifest of the live generation.
 
@@ -154,7 +167,7 @@ def _manifest_of(root: Path, generation: Path) -> dict[str, Any]:
         manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(
-            f"index {str(root)!r}: {MANIFEST} is unreadable ({exc}); rebuild the index"
+            f"index {str(root)!r}: {MANIFEST} of {generation.name!r} is unreadable ({exc}); rebuild the index"
         ) from exc
     _check_format(root, manifest)
     if problem := manifest_problem(manifest):
@@ -241,28 +254,32 @@ def _wrong(name: str, value: Any, kind: type | tuple[type, ...]) -> str:
 
 
 def load_index(
-    root: Path, model_id: str | None = None, fingerprint: str | None = None, verify: bool = True
+    root: Path,
+    model_id: str | None = None,
+    fingerprint: str | None = None,
+    verify: bool = True,
+    generation: str | None = None,
 ) -> LoadedIndex:
-    """Load and verify the live generation of the index at `root`.
+    """Load and verify the live generation of the index at `root` (or the one named `generation`).
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError; StoreUnavailableError when
         its Milvus server cannot be reached.
     """
-    generation = live_generation(root)
-    manifest = _manifest_of(root, generation)  # of this generation, even if CURRENT moves meanwhile
+    folder = named_generation(root, generation) if generation else live_generation(root)
+    manifest = _manifest_of(root, folder)  # of this generation, even if CURRENT moves meanwhile
     if verify:
-        verify_files(generation, manifest)
+        verify_files(folder, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        chunks = [_stored_chunk(row) for row in read_jsonl(generation / CHUNKS)]
-        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(generation / ARTICLES))}
+        chunks = [_stored_chunk(row) for row in read_jsonl(folder / CHUNKS)]
+        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
         settings = IndexSettings.from_dict(manifest["settings"])
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, chunks, articles)
-    vectors, native = open_vectors(root, generation, manifest, settings.store, chunks)
-    return LoadedIndex(root, generation, manifest, native, chunks, articles, vectors)
+    vectors, native = open_vectors(root, folder, manifest, settings.store, chunks)
+    return LoadedIndex(root, folder, manifest, native, chunks, articles, vectors)
 
 
 def check_model(
@@ -456,17 +473,18 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
 
 @contextmanager
 def _new_generation(
-    root: Path, publish: Callable[[Mapping[str, Any] | None], None] | None = None
+    root: Path, publish: Callable[[Sequence[Mapping[str, Any]]], None] | None = None
 ) -> Iterator[Path]:
     """Yield the directory to write a new generation into; when the block succeeds it goes live,
-    and then `publish` is called with the previous generation's `store` section.
+    and then `publish` is called with the `store` sections of the older generations kept (the
+    previous one and those a server holds a lease on).
 
     The caller must hold the write lock. What killed writers left is removed first. When the
     disk fills up, whatever was written is removed, the previous generation stays live and
     DiskFullError names the file being written.
     """
     root.mkdir(parents=True, exist_ok=True)
-    remove_stale(root)
+    remove_stale(root, keep=leased_generations(root, prune=True))
     generation = root / _generation_name()
     token = _step.set("the new generation")
     try:
@@ -478,7 +496,7 @@ def _new_generation(
             except OSError as exc:  # judged now, while what was written still fills the disk
                 raise _write_error(exc, root) from exc
             _stage("rename", "the new generation")
-        previous = _make_live(root, generation)
+        kept = _make_live(root, generation)
     except OSError as exc:
         if generation.is_dir() and _pointer_name(root) != generation.name:
             shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
@@ -488,7 +506,7 @@ def _new_generation(
     finally:
         _step.reset(token)
     if publish is not None:
-        publish(previous)
+        publish(kept)
 
 
 def _write_error(exc: OSError, root: Path) -> OSError:
@@ -505,18 +523,19 @@ def _write_error(exc: OSError, root: Path) -> OSError:
     return IndexWriteError(f"could not write {what} ({reason}); the previous index is unchanged")
 
 
-def _make_live(root: Path, generation: Path) -> dict[str, Any] | None:
+def _make_live(root: Path, generation: Path) -> list[dict[str, Any]]:
     """Point CURRENT at `generation` with one atomic rename, and drop superseded generations;
-    return the previous generation's `store` section (None without one).
+    return the `store` sections of the older generations kept.
 
-    The previous generation stays one round, for readers that resolved CURRENT just before the swap.
+    The previous generation stays one round, for readers that resolved CURRENT just before the
+    swap, and so does every generation a running server holds a lease on.
     """
     previous = _pointer_name(root)
-    before = _store_section(root / previous) if previous else None
     _stage("swap", CURRENT)
     write_text_atomic(root / CURRENT, generation.name + "\n")
-    remove_stale(root, keep={generation.name, previous})
-    return before
+    kept = ({previous} | leased_generations(root, prune=True)) - {"", generation.name}
+    remove_stale(root, keep={generation.name} | kept)
+    return [store for name in sorted(kept) if (store := _store_section(root / name)) is not None]
 
 
 def _store_section(generation: Path) -> dict[str, Any] | None:

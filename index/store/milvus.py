@@ -12,9 +12,9 @@ embedded text folded to simplified characters with the `jieba` tokenizer, one ov
 character bigrams (whitespace-separated; what the FAISS store's keyword index adds so that
 a name jieba cuts wrongly still matches). The collection is complete, indexed and loaded
 before its generation goes live; then the alias `<alias>` is switched to it and superseded
-collections are dropped (the previous one is kept one round, as generations are). A
-collection left by a killed build is never served (no manifest names it) and is dropped
-by the next writer. An update upserts rows by chunk id into the live collection before its
+collections are dropped (a kept generation keeps its collection: the previous one for a
+round, and any a running server holds a lease on). A collection left by a killed build is
+never served (no manifest names it) and is dropped by the next writer. An update upserts rows by chunk id into the live collection before its
 generation goes live (readers of the older generation ignore vids they do not know) and
 deletes the rows it dropped afterwards; the deletes are listed in the new manifest, so a
 writer killed between the two is finished by the next one.
@@ -248,15 +248,16 @@ class MilvusWriter:
         """Files of the generation: none, the vectors live in Milvus."""
         return {}
 
-    def publish(self, previous: Mapping[str, Any] | None) -> None:
+    def publish(self, kept: Sequence[Mapping[str, Any]]) -> None:
         """Now that the generation is live: point the alias at its collection, drop the rows an
-        update removed and the collections no kept generation names."""
+        update removed and the collections no kept generation names (`kept`: the `store`
+        sections of the previous generation and of those a running server holds a lease on)."""
         name, alias = self.info["collection"], self.info["alias"]
         try:
             if self.deletes:
                 self.client.delete(name, ids=self.deletes)
             _point_alias(self.client, alias, name)
-            keep = {name, (previous or {}).get("collection")}
+            keep = {name} | {store.get("collection") for store in kept}
             ours = re.compile(rf"{re.escape(alias)}__\d{{8}}T\d{{6}}_[0-9a-f]{{6}}")
             for other in self.client.list_collections():
                 if ours.fullmatch(other) and other not in keep:

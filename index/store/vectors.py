@@ -101,7 +101,7 @@ class FaissWriter:
         """The generation's FAISS file."""
         return {VECTORS: lambda path: write_faiss(self.index, path)}
 
-    def publish(self, previous: Mapping[str, Any] | None) -> None:
+    def publish(self, kept: Sequence[Mapping[str, Any]]) -> None:
         """Nothing to do once the generation is live: the file is all there is."""
 
 

@@ -16,14 +16,6 @@ BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))  # no text e
 
 
 @pytest.fixture
-def fake_model(monkeypatch, fake_embedder):
-    """Make the CLI embed with the fake embedder instead of loading the real model."""
-    for module in ("index.build", "index.update"):
-        monkeypatch.setattr(f"{module}.make_embedder", lambda settings, progress=True: fake_embedder)
-    return fake_embedder
-
-
-@pytest.fixture
 def built(tmp_path, sample_corpus, fake_model, capsys) -> Path:
     corpus = tmp_path / "corpus"
     shutil.copytree(sample_corpus, corpus)

@@ -33,13 +33,6 @@ STAGE_DELAY = 0.02  # seconds each step of writing a generation is slowed down b
 
 
 @pytest.fixture
-def fake_model(monkeypatch, fake_embedder):
-    for module in ("index.build", "index.update"):
-        monkeypatch.setattr(f"{module}.make_embedder", lambda settings, progress=True: fake_embedder)
-    return fake_embedder
-
-
-@pytest.fixture
 def corpora(tmp_path, sample_corpus) -> tuple[Path, Path]:
     """The sample corpus, and the same plus one new article."""
     old = tmp_path / "corpus"

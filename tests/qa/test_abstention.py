@@ -96,4 +96,3 @@ def test_follow_ups_read_with_the_previous_question_only_when_that_is_better_sup
     kyrgyz = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
     assert not kyrgyz.abstained and "2026年前国家发展纲要" in _squash(kyrgyz.answer)
     assert sample_bot.ask("北京天气怎么样？", history=["2024年中国与中亚五国的贸易额达到多少？"]).abstained
-    assert sample_bot.ask("那明天会下雨吗？", history=["“中国—中亚精神”的核心内涵是什么？"]).abstained

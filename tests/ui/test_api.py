@@ -170,18 +170,34 @@ def test_any_origin_when_asked_for(service):
 
 def test_embed_page_shows_the_three_snippets_for_this_address(client):
     page = client.get("/embed").text
-    assert "http://testserver/widget.js" in page  # the widget snippet, escaped, and the live widget
-    assert '<script src="http://testserver/widget.js" data-title=' in page
-    assert "&lt;iframe src=&quot;http://testserver/?lang=zh&quot;" in page
-    assert "&lt;script type=&quot;module&quot; src=&quot;http://testserver/gradio.js&quot;" in page
-    assert "&lt;gradio-app src=&quot;http://testserver/?lang=zh&quot;" in page
+    app = "http://testserver"  # the address the test client reaches the server on
+    assert f"{app}/widget.js" in page  # the widget snippet, escaped, and the live widget
+    assert f'<script src="{app}/widget.js" data-title=' in page
+    assert f"&lt;iframe src=&quot;{app}/?lang=zh&quot;" in page
+    assert f"&lt;script type=&quot;module&quot; src=&quot;{app}/gradio.js&quot;" in page
+    assert f"&lt;gradio-app src=&quot;{app}/?lang=zh&quot;" in page
     assert "--allowed-origins" in page
     assert client.get("/wenda-static/page.css").status_code == 200
 
 
-def test_embed_page_escapes_a_forged_host(client):
-    page = client.get("/embed", headers={"Host": 'x"><script>alert(1)</script>'}).text
-    assert "<script>alert(1)" not in page
+@pytest.mark.parametrize(
+    "host", ["evil.example", 'x"><script>alert(1)</script>', "127.0.0.1:7860.evil.example", "127.0.0.1:6666"]
+)
+def test_embed_snippets_never_copy_a_host_header(client, host):
+    """Issue 14.7: the snippets came from the request's Host, and /embed had no Cache-Control."""
+    response = client.get("/embed", headers={"Host": host})
+    assert response.status_code in (200, 400)
+    if response.status_code == 200:
+        assert host not in response.text and "<script>alert(1)" not in response.text
+        assert 'src="http://testserver/widget.js"' in response.text  # the address it was reached on
+        assert response.headers["cache-control"] == "no-store"
+
+
+def test_embed_snippets_use_the_public_url(service, tmp_path):
+    settings = Settings(index=tmp_path / "idx", public_url="https://qa.example.com/wenda/")
+    with TestClient(create_app(settings, service)) as test_client:
+        page = test_client.get("/embed", headers={"Host": "evil.example"}).text
+    assert '<script src="https://qa.example.com/wenda/widget.js"' in page and "evil.example" not in page
 
 
 def test_gradio_js_is_served_by_the_app_and_its_build_too(client):

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 
 from index.documents import Article, Section
+from qa import QuestionError
 from ui.app import create_app
 from ui.demo_host import create_demo_host
-from qa import QuestionError
 from ui.service import BotService
 from ui.settings import Settings
 

@@ -4,6 +4,7 @@ by the browser and the interface language."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import gradio as gr
 import pytest
@@ -14,7 +15,6 @@ from ui.chat import (
     _booted,
     _finish,
     _liked,
-    _reasoned,
     _respond,
     _start,
     build_chat,
@@ -116,19 +116,21 @@ def test_errors_become_a_message_in_the_page_language_and_keep_the_question(erro
 def test_like_event_appends_one_json_line_with_question_passages_and_verdict_then_a_reason(tmp_path):
     log = tmp_path / "feedback.jsonl"
     demo = build_chat(FakeService(), examples=(), feedback_path=log)
-    like = next(fn for fn in demo.fns.values() if fn.name == "on_like")
-    assert [event for _, event in like.targets] == ["like"]
-    _, _, recs = _respond(FakeService(), "贸易额是多少？", [], [], top_k=5)
-    shown = like.fn(recs, "zh", gr.LikeData(None, {"index": 1, "value": "…", "liked": True}))
+    fns = {fn.name: fn for fn in demo.fns.values()}
+    assert [event for _, event in fns["on_like"].targets] == ["like"]
+    question, chat, _, recs, _ = _start("贸易额是多少？", [], [], "zh", FakeService())
+    chat, _, recs, _ = fns["finish"].fn(question, chat, recs, "zh")  # the server gives the answer its id
+    request = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"))
+    like = fns["on_like"].fn
+    shown = like(recs, "zh", request, gr.LikeData(None, {"index": 1, "value": "…", "liked": True}))
     assert shown[0]["visible"] is True and "谢谢反馈" in shown[1]  # thanked, with a field for a reason
-    like.fn(recs, "zh", gr.LikeData(None, {"index": 1, "value": "…", "liked": False}))
-    like.fn(
-        recs, "zh", gr.LikeData(None, {"index": 7, "value": "…", "liked": True})
-    )  # no such reply: ignored
-    _reasoned(FeedbackLog(log), "出处不对", shown[-1], "zh")
+    changed = like(recs, "zh", request, gr.LikeData(None, {"index": 1, "value": "…", "liked": False}))
+    like(recs, "zh", request, gr.LikeData(None, {"index": 7, "value": "…", "liked": True}))  # no such reply
+    fns["on_reason"].fn("出处不对", changed[-1], "zh", request)
+    fns["on_reason"].fn("再说一次", changed[-1], "zh", request)  # one reason per verdict
     lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert [line.get("verdict") for line in lines] == ["up", "down", None]
-    assert lines[2] == {"id": shown[-1], "time": lines[2]["time"], "reason": "出处不对"}
+    assert lines[2] == {"id": changed[-1], "time": lines[2]["time"], "reason": "出处不对"}
     assert lines[0]["question"] == "贸易额是多少？" and lines[0]["answer"] == "贸易额达到948亿美元。"
     assert lines[0]["passages"] == [
         {
@@ -140,7 +142,26 @@ def test_like_event_appends_one_json_line_with_question_passages_and_verdict_the
             "score": 0.9,
         }
     ]
-    assert lines[0]["time"] and lines[0]["id"] == shown[-1]
+    assert lines[0]["time"] and lines[0]["id"] == shown[-1] and lines[1]["id"] == changed[-1]
+    assert lines[0]["answer_id"] == lines[1]["answer_id"] == recs[0]["answer_id"]  # a changed vote replaces
+
+
+def test_a_restored_answer_logs_the_servers_record_not_the_pages(tmp_path):
+    """The browser keeps the conversation and sends it back on load: an answer this server gave is
+    voted on with the server's record of it; one it never gave (or forgot) gets no vote."""
+    log = tmp_path / "feedback.jsonl"
+    demo = build_chat(FakeService(), examples=(), feedback_path=log)
+    fns = {fn.name: fn for fn in demo.fns.values()}
+    question, chat, _, recs, _ = _start("贸易额是多少？", [], [], "zh", FakeService())
+    _, _, recs, _ = fns["finish"].fn(question, chat, recs, "zh")
+    forged = [{**recs[0], "question": "伪造的问题", "answer": "伪造的回答"}]
+    unknown = [{**recs[0], "answer_id": "0" * 32}]
+    request = SimpleNamespace(client=SimpleNamespace(host="127.0.0.1"))
+    liked = gr.LikeData(None, {"index": 1, "value": "…", "liked": True})
+    fns["on_like"].fn(forged, "zh", request, liked)
+    assert fns["on_like"].fn(unknown, "zh", request, liked)[0] == gr.skip()
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert len(lines) == 1 and lines[0]["question"] == "贸易额是多少？" and "伪造" not in json.dumps(lines)
 
 
 def test_no_feedback_on_error_replies(tmp_path):

@@ -173,6 +173,37 @@ def test_cli_flags_reach_the_settings(monkeypatch, tmp_path):
     assert settings.chat_examples == ("一？", "二？")
 
 
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("https://qa.example.com/", "https://qa.example.com"),
+        ("HTTPS://QA.example.com:443/qa/", "https://qa.example.com/qa"),
+        ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("  ", None),
+    ],
+)
+def test_public_url_is_normalised(raw, expected):
+    assert Settings(public_url=raw).public_url == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["qa.example.com", "ftp://qa.example.com", "https://qa.example.com/?x=1", "https://h:99999"]
+)
+def test_a_bad_public_url_is_named(raw):
+    with pytest.raises(SettingsError, match="public_url"):
+        Settings(public_url=raw)
+
+
+def test_public_url_from_flag_env_and_file(tmp_path):
+    config = tmp_path / "wenda.toml"
+    config.write_text('public_url = "https://file.example"\n', encoding="utf-8")
+    assert load_settings({}, environ={}, config=config).public_url == "https://file.example"
+    environ = {"WENDA_PUBLIC_URL": "https://env.example"}
+    assert load_settings({}, environ=environ, config=config).public_url == "https://env.example"
+    flags = {"public_url": "https://flag.example"}
+    assert load_settings(flags, environ=environ, config=config).public_url == "https://flag.example"
+
+
 def test_feedback_is_on_by_default_in_the_data_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("WENDA_CACHE_DIR", str(tmp_path))
     assert Settings().feedback_path == tmp_path / "feedback" / "feedback.jsonl"
