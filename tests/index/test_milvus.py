@@ -23,6 +23,7 @@ from index.build import build_index
 from index.errors import MissingExtraError
 from index.settings import IndexSettings, StoreSettings
 from index.store import CURRENT, load_index
+from index.store.leases import Lease
 from index.store.milvus import connect, read_token, route_counts
 from index.update import update_index
 from qa.bot import Bot
@@ -267,6 +268,31 @@ def test_rebuild_switches_the_alias_and_a_failed_one_leaves_the_live_collection(
     third = load_index(root).manifest["store"]["collection"]
     ours = {c for c in client.list_collections() if c.startswith(f"{alias}__")}
     assert ours == {second, third}  # the previous is kept one round; the first and the orphans are gone
+
+
+@pytest.mark.slow  # a Milvus Lite server and several builds: about 40 s in all
+def test_a_generation_a_server_holds_a_lease_on_keeps_its_collection(
+    milvus_uri, corpus, tmp_path, fake_embedder
+):
+    root, alias = tmp_path / "idx", "wenda_test_lease"
+    settings = _milvus(milvus_uri, alias)
+    build_index(corpus, root, settings, fake_embedder, progress=False)
+    served = load_index(root)
+    lease = Lease(root)
+    lease.hold([served.generation.name])  # a server reading this generation
+    for _ in range(2):
+        build_index(corpus, root, settings, fake_embedder, progress=False)
+    client = connect(settings.store)
+    ours = {c for c in client.list_collections() if c.startswith(f"{alias}__")}
+    assert served.manifest["store"]["collection"] in ours and len(ours) == 3  # leased, previous, live
+    again = load_index(root, generation=served.generation.name)
+    answer = Bot(again, fake_embedder).ask("龙井茶产于哪里？", top_k=3)
+    assert answer.passages[0].citation.article_id == "tea"
+
+    lease.release()
+    build_index(corpus, root, settings, fake_embedder, progress=False)
+    ours = {c for c in client.list_collections() if c.startswith(f"{alias}__")}
+    assert served.manifest["store"]["collection"] not in ours and len(ours) == 2
 
 
 def test_weights_become_repeated_requests():
