@@ -21,7 +21,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(PY) -m pip install --quiet -e ".[test,onnx]"
+	$(PY) -m pip install --quiet -e ".[test,onnx,milvus,ray]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -18,6 +18,9 @@ from typing import Any
 from index.errors import EXIT_INTERRUPTED, EXIT_OK, WendaError, exit_status, one_line
 from index.settings import (
     EMBED_BACKENDS,
+    MILVUS_INDEX_TYPES,
+    MILVUS_TOKEN_ENV,
+    STORE_BACKENDS,
     ChunkSettings,
     EmbedSettings,
     IndexSettings,
@@ -50,7 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     defaults, store, embed = ChunkSettings(), StoreSettings(), EmbedSettings()
 
-    build = commands.add_parser("build", help="index a corpus directory (txt, md, html, jsonl)")
+    # No abbreviations: `--milvus-token SECRET` must be refused, not taken for --milvus-token-file.
+    build = commands.add_parser(
+        "build", help="index a corpus directory (txt, md, html, jsonl)", allow_abbrev=False
+    )
     build.add_argument(
         "--corpus", type=Path, action="append", required=True, help="corpus directory or file (repeatable)"
     )
@@ -91,6 +97,58 @@ def _parser() -> argparse.ArgumentParser:
         default=store.hnsw_threshold,
         help="with --index-type auto, the chunk count from which HNSW is used",
     )
+    build.add_argument(
+        "--store",
+        choices=STORE_BACKENDS,
+        default=store.backend,
+        help="where the vectors live: a FAISS file in the index (default) or a Milvus collection",
+    )
+    build.add_argument(
+        "--milvus-uri",
+        default=None,
+        help="with --store milvus: a local PATH.db (Milvus Lite) or http://HOST:19530 (a Milvus server)",
+    )
+    build.add_argument(
+        "--milvus-token-file",
+        type=Path,
+        default=None,
+        help=f"file holding the Milvus token (else ${MILVUS_TOKEN_ENV}; never give it on the command line)",
+    )
+    build.add_argument(
+        "--milvus-alias",
+        default=None,
+        help="the index's name in Milvus (default: wenda_<index directory name>)",
+    )
+    build.add_argument(
+        "--milvus-index-type",
+        choices=MILVUS_INDEX_TYPES,
+        default=store.milvus_index_type,
+        help="Milvus vector index: HNSW, or HNSW_SQ / IVF_SQ8 (8-bit, a quarter of the memory)",
+    )
+    build.add_argument(
+        "--milvus-bigrams",
+        action=argparse.BooleanOptionalAction,
+        default=store.milvus_bigrams,
+        help="a second BM25 field over character bigrams beside the jieba one",
+    )
+    build.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        default=None,
+        metavar="ADDRESS",
+        help="read, chunk and embed with Ray Data: a local Ray without ADDRESS, else join the cluster "
+        "at ADDRESS (needs the ray extra)",
+    )
+    build.add_argument(
+        "--ray-workers", type=int, default=2, help="with --ray: embedding actors (each a model copy)"
+    )
+    build.add_argument(
+        "--ray-cpus-per-actor",
+        type=float,
+        default=0.5,
+        help="with --ray: CPUs each actor asks for (0.5 fits two on a 2-core machine; 1 on a cluster)",
+    )
     build.add_argument("--quiet", action="store_true", help="no progress output")
     build.set_defaults(run=_build)
 
@@ -129,10 +187,35 @@ def _build(args: argparse.Namespace) -> int:
         chunk_overlap=args.chunk_overlap,
         overlap_sentences=args.overlap_sentences,
     )
-    store = StoreSettings(index_type=args.index_type, hnsw_threshold=args.hnsw_threshold)
+    if args.store != "milvus" and (args.milvus_uri or args.milvus_token_file or args.milvus_alias):
+        raise ValueError("--milvus-uri, --milvus-token-file and --milvus-alias need --store milvus")
+    store = StoreSettings(
+        index_type=args.index_type,
+        hnsw_threshold=args.hnsw_threshold,
+        backend=args.store,
+        milvus_uri=args.milvus_uri,
+        milvus_token_file=str(args.milvus_token_file.expanduser().resolve())
+        if args.milvus_token_file
+        else None,
+        milvus_alias=args.milvus_alias,
+        milvus_index_type=args.milvus_index_type,
+        milvus_bigrams=args.milvus_bigrams,
+    )
     embed = replace(settings.embed, backend=args.backend, batch_size=args.batch_size)
     settings = replace(settings, chunk=chunk, store=store, embed=embed)
-    report = build_index(args.corpus, args.index, settings, progress=not args.quiet, echo=_echo)
+    if args.ray is not None:
+        from index.distributed import RayOptions, ray_build_index
+
+        options = RayOptions(
+            address=None if args.ray == "local" else args.ray,
+            workers=args.ray_workers,
+            cpus_per_actor=args.ray_cpus_per_actor,
+        )
+        report = ray_build_index(
+            args.corpus, args.index, settings, options, progress=not args.quiet, echo=_echo
+        )
+    else:
+        report = build_index(args.corpus, args.index, settings, progress=not args.quiet, echo=_echo)
     print(report.summary())
     return EXIT_OK
 
@@ -189,8 +272,13 @@ def describe(manifest: dict[str, Any]) -> str:
         _chunk_words(settings.get("chunk", {})),
         f"Cleaning steps: {', '.join(settings.get('clean', {}).get('steps', [])) or 'none'}.",
         _model_words(model),
-        _faiss_words(manifest["faiss"], settings.get("store", {})),
-        "Keyword index: BM25 (bm25s, k1=1.2, b=0.75) over jieba words and character bigrams, in keyword/.",
+        _store_words(manifest, settings.get("store", {})),
+        "Keyword index: BM25 (bm25s, k1=1.2, b=0.75) over jieba words and character bigrams, in keyword/"
+        + (
+            " (for the answer line's IDF; questions are searched by Milvus's BM25)."
+            if (manifest.get("store") or {}).get("backend") == "milvus"
+            else "."
+        ),
         _retrieval_words(settings.get("retrieval", {})),
     ]
     if roots := manifest.get("corpus", {}).get("roots"):
@@ -239,6 +327,21 @@ def _prompt_words(prompts: dict[str, Any] | None) -> str:
     if not prompts:
         return "none"
     return ", ".join(f"{k} {v!r}" for k, v in prompts.items())
+
+
+def _store_words(manifest: dict[str, Any], store: dict[str, Any]) -> str:
+    section = manifest.get("store") or {}
+    if section.get("backend") != "milvus":
+        return _faiss_words(manifest["faiss"], store)
+    bigrams = section.get("bigram_analyzer")
+    return (
+        f"Milvus store at {section.get('uri')} ({section.get('server')}): collection {section.get('collection')} "
+        f"behind alias {section.get('alias')}, {section.get('index_type')} over {section.get('metric')}; "
+        f"BM25 over {section.get('keyword_analyzer')} words"
+        + (f" and character bigrams ({bigrams} tokenizer)" if bigrams else "")
+        + (f"; {len(section['pending_delete'])} deletes pending" if section.get("pending_delete") else "")
+        + "."
+    )
 
 
 def _faiss_words(info: dict[str, Any], store: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from index.documents import Article, content_hash
+from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, IndexStoreError
 from index.ingest import IngestReport, check_unique_ids, corpus_files, drop_duplicate_ids, read_corpus
@@ -30,6 +30,7 @@ from index.store import (
     writer_lock,
 )
 from index.store.added import added_file, added_times, read_added
+from index.store.backends import settled, store_words
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
 
@@ -63,20 +64,13 @@ def build_index(
         articles = _read_files(files, roots, settings, ingest, on_progress)
         if not articles:
             raise CorpusError(ingest.nothing_read(roots))
-        id_root = _build_id_root(roots)
-        corpus_info = {
-            "corpus": {
-                "roots": [str(r.resolve()) for r in roots],
-                "id_root": str(id_root.resolve()) if id_root else None,
-            }
-        }
-        result = _write_locked(
+        result = write_locked(
             index_dir,
             articles,
             settings,
             embedder,
             progress=progress,
-            extra_manifest=corpus_info,
+            extra_manifest=corpus_manifest(roots),
             on_progress=on_progress,
         )
     result.skipped = ingest.skipped
@@ -99,10 +93,12 @@ def write_articles(
         raise CorpusError("no articles to index: the corpus has no readable .txt, .md, .html or .jsonl file")
     check_unique_ids(articles)
     with writer_lock(index_dir):
-        return _write_locked(index_dir, articles, settings, embedder, progress, extra_manifest, on_progress)
+        return write_locked(
+            index_dir, articles, settings, embedder, progress, extra_manifest, on_progress=on_progress
+        )
 
 
-def _write_locked(
+def write_locked(
     index_dir: Path,
     articles: Sequence[Article],
     settings: IndexSettings,
@@ -110,13 +106,21 @@ def _write_locked(
     progress: bool,
     extra_manifest: Mapping[str, Any] | None,
     on_progress: OnProgress | None = None,
+    chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
 ) -> BuildReport:
-    """`write_articles` for a caller holding the writer lock: the model is loaded only now."""
+    """`write_articles` for a caller holding the writer lock: the model is loaded only now.
+
+    `chunked` may hold the chunks of each article, with their embedded texts, when they were
+    cut elsewhere (`chunks_with_texts`, run by Ray workers); else they are cut here.
+    """
     started = time.perf_counter()
     embedder = embedder or make_embedder(settings.embed, progress=progress)
     previous = _previous(index_dir, embedder)
     settings = keep_calibration(settings, previous)
-    chunks, texts = _chunk_all(articles, settings, on_progress)
+    settings = replace(
+        settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
+    )
+    chunks, texts = _chunk_all(articles, settings, chunked, on_progress)
     items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
     vectors, embedded = vectors_for(
         items, previous, lambda: embedder, embedder.dimension, progress, on_progress
@@ -134,13 +138,15 @@ def _write_locked(
         model=_model_info(embedder),
         extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
         extra_manifest={**(extra_manifest or {}), **change},
+        texts=texts,
+        progress=progress,
     )
-    faiss_type = read_manifest(index_dir)["faiss"]["type"]
+    written = store_words(read_manifest(index_dir))
     report(on_progress, "write", 1, 1)
     seconds = time.perf_counter() - started
     result = BuildReport(index_dir, len(articles), len(chunks), embedded, len(chunks) - embedded, seconds)
     result.added = [a.id for a in articles]
-    result.faiss = f"FAISS {faiss_type}"
+    result.faiss = written
     return result
 
 
@@ -169,6 +175,17 @@ def _list_files(roots: Sequence[Path], ingest: IngestReport) -> list[Path]:
     return files
 
 
+def corpus_manifest(roots: Sequence[Path]) -> dict[str, Any]:
+    """The manifest's record of the corpus: its roots and the directory article ids are relative to."""
+    id_root = build_id_root(roots)
+    return {
+        "corpus": {
+            "roots": [str(r.resolve()) for r in roots],
+            "id_root": str(id_root.resolve()) if id_root else None,
+        }
+    }
+
+
 def _read_files(
     files: Sequence[Path],
     roots: Sequence[Path],
@@ -180,7 +197,7 @@ def _read_files(
 
     What is skipped goes to `ingest`; an id given twice is kept by the first file read.
     """
-    root = _build_id_root(roots)
+    root = build_id_root(roots)
     articles: list[Article] = []
     first: dict[str, Article] = {}
     report(on_progress, "read", 0, len(files))
@@ -192,19 +209,23 @@ def _read_files(
     return articles
 
 
-def _build_id_root(roots: Sequence[Path]) -> Path | None:
+def build_id_root(roots: Sequence[Path]) -> Path | None:
     """Article ids are paths below the corpus directory when there is one, else file names."""
     return roots[0] if len(roots) == 1 and roots[0].is_dir() else None
 
 
 def _chunk_all(
-    articles: Sequence[Article], settings: IndexSettings, on_progress: OnProgress | None = None
+    articles: Sequence[Article],
+    settings: IndexSettings,
+    chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
+    on_progress: OnProgress | None = None,
 ) -> tuple[list[StoredChunk], list[str]]:
-    """Chunk every article; vids are assigned in order."""
+    """Chunk every article (or take the chunks cut elsewhere); vids are assigned in order."""
     stored: list[StoredChunk] = []
     texts: list[str] = []
     for done, article in enumerate(articles, 1):
-        for chunk, text in chunks_with_texts(article, settings):
+        cut = chunked[done - 1] if chunked is not None else chunks_with_texts(article, settings)
+        for chunk, text in cut:
             stored.append(StoredChunk(chunk, len(stored), content_hash(text)))
             texts.append(text)
         report(on_progress, "chunk", done, len(articles))

@@ -43,6 +43,21 @@ class IndexLockedError(IndexStoreError):
     """Another process is writing this index."""
 
 
+class StoreUnavailableError(IndexStoreError):
+    """The index's vector store (a Milvus server) cannot be reached or refused a request."""
+
+
+class MissingExtraError(WendaError, ImportError):
+    """An optional feature whose packages are not installed; the message names the extra."""
+
+
+def missing_extra(feature: str, extra: str, exc: ImportError) -> MissingExtraError:
+    """The error for `feature` used without its optional packages, saying how to install them."""
+    return MissingExtraError(
+        f"{feature} needs the {extra!r} extra ({exc.name or exc}): pip install 'wenda[{extra}]'"
+    )
+
+
 class IndexWriteError(IndexStoreError, OSError):
     """A new generation could not be written (the system refused); the previous one is still live."""
 

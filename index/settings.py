@@ -108,9 +108,25 @@ class EmbedSettings:
             raise ValueError(f"batch_size={self.batch_size} must be at least 1")
 
 
+STORE_BACKENDS = ("faiss", "milvus")
+MILVUS_INDEX_TYPES = ("HNSW", "HNSW_SQ", "IVF_SQ8")
+MILVUS_TOKEN_ENV = "WENDA_MILVUS_TOKEN"
+
+
 @dataclass(frozen=True)
 class StoreSettings:
-    """The FAISS index type: exact below `hnsw_threshold` chunks, HNSW above, unless forced."""
+    """Where the vectors live and how they are indexed.
+
+    `backend` 'faiss' (the default) keeps them in the generation's FAISS file: exact below
+    `hnsw_threshold` chunks, HNSW above, unless `index_type` forces one. 'milvus' keeps them,
+    with the chunk texts and two BM25 fields, in one Milvus collection per generation at
+    `milvus_uri`: a local file path ending in `.db` (Milvus Lite) or `http://host:19530`
+    (standalone or distributed). The token is never stored: it is read from
+    `milvus_token_file` when set, else from $WENDA_MILVUS_TOKEN. `milvus_alias` names the
+    index in Milvus (the alias always points at the live generation's collection);
+    `milvus_index_type` is HNSW, or HNSW_SQ / IVF_SQ8 to hold the vectors in a quarter of the
+    memory; `milvus_bigrams` adds a BM25 field over character bigrams beside the jieba one.
+    """
 
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
     hnsw_threshold: int = 200_000
@@ -120,10 +136,32 @@ class StoreSettings:
     # beside the hours of embedding a million chunks.
     hnsw_ef_construction: int = 200
     hnsw_ef_search: int = 128
+    backend: Literal["faiss", "milvus"] = "faiss"
+    milvus_uri: str | None = None
+    milvus_token_file: str | None = None
+    milvus_alias: str | None = None
+    milvus_index_type: Literal["HNSW", "HNSW_SQ", "IVF_SQ8"] = "HNSW"
+    milvus_bigrams: bool = True
 
     def __post_init__(self) -> None:
         if self.index_type not in ("auto", "flat", "hnsw"):
             raise ValueError(f"index_type={self.index_type!r}; valid: 'auto', 'flat', 'hnsw'")
+        if self.backend not in STORE_BACKENDS:
+            raise ValueError(f"backend={self.backend!r}; valid: {', '.join(map(repr, STORE_BACKENDS))}")
+        if self.milvus_index_type not in MILVUS_INDEX_TYPES:
+            raise ValueError(
+                f"milvus_index_type={self.milvus_index_type!r}; valid: {', '.join(map(repr, MILVUS_INDEX_TYPES))}"
+            )
+        if self.backend == "milvus" and not self.milvus_uri:
+            raise ValueError(
+                "the milvus store needs a URI: --milvus-uri PATH.db (Milvus Lite) or http://HOST:19530"
+            )
+        if self.milvus_alias is not None and not re.fullmatch(
+            r"[A-Za-z_][A-Za-z0-9_]{0,200}", self.milvus_alias
+        ):
+            raise ValueError(
+                f"milvus_alias={self.milvus_alias!r}: use letters, digits and underscores, not starting with a digit"
+            )
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from index.store import (
     writer_lock,
 )
 from index.store.added import added_file, added_times, read_added
-from index.store.vectors import update_faiss
+from index.store.backends import VectorWriter, store_words, updated_vectors
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
 
@@ -97,23 +97,21 @@ def update_index(
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
         result = _apply(previous, plan, settings, lazy, progress, on_progress)
-        if plan.changed or plan.removed or plan.metadata_only:
+        if result.vectors is not None:  # else nothing changed: the live generation stays
             report(on_progress, "write", 0, 1)
             _write(index_dir, previous, plan, result)
             report(on_progress, "write", 1, 1)
-        else:
-            result.faiss_action = "unchanged (nothing to write)"  # keep the live generation as it is
     return _report(index_dir, plan, result, ingest, time.perf_counter() - started)
 
 
 def _write(index_dir: Path, previous: LoadedIndex, plan: _Plan, result: _Result) -> None:
     """Write the updated index as a new generation and make it live (the caller holds the lock)."""
+    assert result.vectors is not None  # _apply returns vectors whenever something changed
     result.written = write_generation(
         index_dir,
         articles=plan.articles,
         chunks=result.chunks,
-        faiss_index=result.faiss_index,
-        faiss_info=result.faiss_info,
+        vectors=result.vectors,
         settings=previous.settings,
         model=previous.manifest["model"],
         extra_files={
@@ -134,7 +132,7 @@ def _report(
     summary.skipped, summary.notes = ingest.skipped, ingest.notes
     summary.added, summary.replaced, summary.removed = plan.added, plan.replaced, plan.removed
     summary.unchanged = plan.unchanged
-    summary.faiss = f"FAISS {result.faiss_info['type']} {result.faiss_action}"
+    summary.faiss = f"{result.store} {result.action}"
     return summary
 
 
@@ -255,9 +253,9 @@ class _Result:
 
     chunks: list[StoredChunk]
     tokens: list[list[str]]
-    faiss_index: Any
-    faiss_info: dict[str, Any]
-    faiss_action: str
+    vectors: VectorWriter | None
+    store: str  # the store in words, e.g. "FAISS flat"
+    action: str  # what was done to it, in words
     embedded: int
     reused: int
     next_vid: int
@@ -272,7 +270,7 @@ def _apply(
     progress: bool,
     on_progress: OnProgress | None = None,
 ) -> _Result:
-    """Chunk the changed articles, reuse what is unchanged, embed the rest, update FAISS."""
+    """Chunk the changed articles, reuse what is unchanged, embed the rest, update the vectors."""
     old_by_article: dict[str, list[StoredChunk]] = {}
     for stored in previous.chunks:
         old_by_article.setdefault(stored.chunk.article_id, []).append(stored)
@@ -282,6 +280,7 @@ def _apply(
     chunks: list[StoredChunk] = []
     tokens: list[list[str]] = []
     fresh: list[tuple[int, str]] = []  # (position in chunks, embedded text) of chunks needing a vector
+    touched: list[tuple[int, Article, str]] = []  # every chunk of a changed article, with its embedded text
     chunked = 0
     for article in plan.articles:
         if article.id not in plan.changed:
@@ -300,6 +299,7 @@ def _apply(
             else:
                 vid, next_vid = next_vid, next_vid + 1
                 fresh.append((len(chunks), text))
+            touched.append((len(chunks), article, text))
             chunks.append(StoredChunk(chunk, vid, digest))
             tokens.append(tokens_of(known_tokens, digest, text))
         chunked += 1
@@ -308,16 +308,14 @@ def _apply(
     new_vectors, embedded = vectors_for(
         items, previous, lazy.get, previous.vectors.dimension, progress, on_progress
     )
-    faiss_index, info, action = update_faiss(
-        previous.faiss_index,  # loaded from disk: changing it in memory leaves the live files alone
-        previous.manifest["faiss"],
-        [c.vid for c in previous.chunks],
-        [c.vid for c in chunks],
-        [chunks[position].vid for position, _ in fresh],
-        new_vectors,
-        settings.store,
+    store = store_words(previous.manifest)
+    if not (plan.changed or plan.removed or plan.metadata_only):
+        return _Result(chunks, tokens, None, store, "unchanged (nothing to write)", 0, len(chunks), next_vid)
+    fresh_positions = [position for position, _ in fresh]
+    vectors, action = updated_vectors(
+        previous, chunks, fresh_positions, new_vectors, touched, settings.store, progress
     )
-    return _Result(chunks, tokens, faiss_index, info, action, embedded, len(chunks) - embedded, next_vid)
+    return _Result(chunks, tokens, vectors, store, action, embedded, len(chunks) - embedded, next_vid)
 
 
 def _by_hash(chunks: Iterable[StoredChunk]) -> dict[str, list[StoredChunk]]:
@@ -337,7 +335,7 @@ def _kept_manifest(manifest: Mapping[str, Any], plan: _Plan, result: _Result) ->
         "removed": len(plan.removed),
         "embedded": result.embedded,
         "reused": result.reused,
-        "faiss": result.faiss_action,
+        "faiss": result.action,
     }
     kept = {k: manifest[k] for k in ("corpus",) if k in manifest}
     return {**kept, "change": change}

@@ -8,9 +8,10 @@ text's content hash (`embed_hash`) in the previous generation before anything is
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -100,21 +101,37 @@ def vectors_for(
     return vectors, len(todo)
 
 
+@runtime_checkable
+class BatchEmbedder(Protocol):
+    """An embedder that embeds a whole list elsewhere (index.distributed: a Ray actor pool) and
+    hands back the vectors of each batch of texts, in order, as it finishes."""
+
+    def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]: ...
+
+
 def embed_passages(
     embedder: Embedder, texts: Sequence[str], progress: bool, on_progress: OnProgress | None = None
 ) -> np.ndarray:
     """Embed texts in batches, with one progress bar counted in chunks (and `on_progress` told)."""
     from tqdm import tqdm
 
-    parts = []
     size = EMBED_BATCH if on_progress is None else PROGRESS_BATCH
+    if isinstance(embedder, BatchEmbedder):
+        batches: Iterable[np.ndarray] = embedder.embed_batches(texts, size)
+    else:
+        batches = (
+            embedder.embed_passages(texts[start : start + size], progress=False)
+            for start in range(0, len(texts), size)
+        )
+    parts = []
+    done = 0
     report(on_progress, "embed", 0, len(texts))
     with tqdm(total=len(texts), unit="chunk", desc="embedding", disable=not progress, file=sys.stderr) as bar:
-        for start in range(0, len(texts), size):
-            batch = texts[start : start + size]
-            parts.append(np.asarray(embedder.embed_passages(batch, progress=False), dtype=np.float32))
+        for batch in batches:
+            parts.append(np.asarray(batch, dtype=np.float32))
+            done += len(batch)
             bar.update(len(batch))
-            report(on_progress, "embed", start + len(batch), len(texts))
+            report(on_progress, "embed", done, len(texts))
     return np.concatenate(parts) if parts else np.zeros((0, embedder.dimension), dtype=np.float32)
 
 

@@ -34,7 +34,7 @@ from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, t
 from qa.passages import Candidate, Ranked, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical
-from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever
+from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
 from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
 
@@ -84,14 +84,9 @@ class Bot:
         self.settings = settings or RetrievalSettings.from_dict(index.settings.retrieval)
         self.keyword = keyword or KeywordIndex.load(index.path(KEYWORD_DIR))
         self.dense = DenseRetriever(index)
-        self.retrievers: list[tuple[Retriever, float]] = [
-            (retriever, weight)
-            for retriever, weight in (
-                (self.dense, self.settings.dense_weight),
-                (KeywordRetriever(self.keyword), self.settings.keyword_weight),
-            )
-            if weight > 0
-        ]
+        self.retrievers: list[tuple[Retriever, float]] = make_retrievers(
+            index, self.dense, KeywordRetriever(self.keyword), self.settings
+        )
         self._background: Background | None = None
         self._warned_lexicon = False
 

@@ -1,4 +1,9 @@
-"""Retrievers behind one protocol: each ranks chunk positions of the loaded index for a query."""
+"""Retrievers behind one protocol: each ranks chunk positions of the loaded index for a query.
+
+`make_retrievers` picks them for an index: dense and keyword search, fused by the bot, or,
+when the index's store runs hybrid search itself (Milvus), that one retriever. qa never
+names a store: it asks index.store whether the loaded vectors can search both ways.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,10 @@ from typing import Protocol
 
 import numpy as np
 
-from index.store import LoadedIndex
+from index.store import HybridSearcher, LoadedIndex, hybrid_searcher
 from index.store.keyword import KeywordIndex
 from index.store.vectors import search_on_one_thread
+from qa.settings import RetrievalSettings
 
 
 @dataclass(frozen=True)
@@ -58,3 +64,34 @@ class KeywordRetriever:
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Return up to `k` hits for the query text, best first (the vector is not used)."""
         return [Hit(position, score) for position, score in self.keyword.search(query, k)]
+
+
+class HybridRetriever:
+    """Dense and keyword search fused by the store itself (Milvus hybrid_search with its RRFRanker),
+    with the bot's fusion weights and RRF constant."""
+
+    def __init__(self, index: LoadedIndex, store: HybridSearcher, settings: RetrievalSettings) -> None:
+        self.store = store
+        self.weights = (settings.dense_weight, settings.keyword_weight)
+        self.rrf_k = settings.rrf_k
+        self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
+
+    def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
+        """Return up to `k` hits, best first (scores are the store's fused RRF scores)."""
+        ids, scores = self.store.hybrid_search(query, vector, k, self.weights, self.rrf_k)
+        return [Hit(self.position_of[int(vid)], float(score)) for vid, score in zip(ids, scores)]
+
+
+def make_retrievers(
+    index: LoadedIndex, dense: DenseRetriever, keyword: KeywordRetriever, settings: RetrievalSettings
+) -> list[tuple[Retriever, float]]:
+    """The retrievers the bot fuses, with their weights: the store's hybrid search when it has
+    one, else dense and keyword search (a retriever of weight 0 is left out)."""
+    store = hybrid_searcher(index.vectors)
+    if store is not None:
+        return [(HybridRetriever(index, store, settings), 1.0)]
+    pairs: list[tuple[Retriever, float]] = [
+        (dense, settings.dense_weight),
+        (keyword, settings.keyword_weight),
+    ]
+    return [(retriever, weight) for retriever, weight in pairs if weight > 0]

@@ -1,11 +1,13 @@
 """The index on disk: generations under one live pointer, FAISS vectors, the BM25 keyword index.
 
-`generations` writes and verifies index directories, `vectors` holds all FAISS code (and the
-VectorStore view qa searches through), `keyword` the BM25 index. The names below are the
-store's public API.
+`generations` writes and verifies index directories, `backends` names the vector stores
+(FAISS, the default; Milvus), `vectors` holds all FAISS code (and the VectorStore view qa
+searches through), `milvus` all Milvus code, `keyword` the BM25 index. The names below are
+the store's public API.
 """
 
 from index.files import writer_lock
+from index.store.backends import HybridSearcher, hybrid_searcher
 from index.store.generations import (
     CURRENT,
     MANIFEST,
@@ -26,10 +28,12 @@ __all__ = [
     "CURRENT",
     "MANIFEST",
     "FaissVectors",
+    "HybridSearcher",
     "LoadedIndex",
     "StoredChunk",
     "VectorStore",
     "check_model",
+    "hybrid_searcher",
     "index_exists",
     "live_generation",
     "load_index",

@@ -6,7 +6,8 @@ Layout of an index directory `ROOT`:
     ROOT/.lock                held by the one writer allowed at a time
     ROOT/gen-<time>-<rand>/   one complete generation:
         manifest.json         format, model, settings, counts, versions, file checksums
-        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks)
+        vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks);
+                              none with the Milvus store (its collection is named in the manifest)
         chunks.jsonl          one chunk per line (text, offsets, section, paragraph, vid)
         articles.jsonl        one cleaned article per line (text and metadata)
         + any extra files a component adds (listed in the manifest with checksums)
@@ -14,8 +15,9 @@ Layout of an index directory `ROOT`:
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
 at any moment leaves the previous index loadable. Superseded generations are deleted by the
 next writer, except the one just replaced and those a running server holds a lease on
-(index.store.leases). Nothing is pickled. The FAISS file is made
-and read through index.store.vectors, the BM25 files through index.store.keyword.
+(index.store.leases); a Milvus collection lives as long as a kept generation names it.
+Nothing is pickled. The vectors are written and read through index.store.backends (FAISS or
+Milvus), the BM25 files through index.store.keyword.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -56,12 +57,12 @@ from index.files import (
     write_text_atomic,
 )
 from index.settings import IndexSettings
+from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
 from index.store.leases import leased_generations
-from index.store.vectors import FaissVectors, build_faiss, read_faiss, stored_ids, write_faiss
+from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 ARTICLES = "articles.jsonl"
 CURRENT = "CURRENT"
@@ -81,7 +82,11 @@ class StoredChunk:
 
 @dataclass
 class LoadedIndex:
-    """An index read into memory."""
+    """An index read into memory (the vectors stay on the Milvus server with that store).
+
+    `vectors` is what qa searches through; `faiss_index` is the native FAISS index (None for
+    a Milvus store), for the index's own code and benchmarks.
+    """
 
     root: Path
     generation: Path
@@ -89,6 +94,7 @@ class LoadedIndex:
     faiss_index: Any
     chunks: list[StoredChunk]
     articles: dict[str, Article]
+    vectors: VectorStore
 
     @property
     def settings(self) -> IndexSettings:
@@ -98,11 +104,6 @@ class LoadedIndex:
     def path(self, name: str) -> Path:
         """Path of a file of the live generation."""
         return self.generation / name
-
-    @cached_property
-    def vectors(self) -> FaissVectors:
-        """The chunk vectors, to search and reconstruct by vid (qa's view of `faiss_index`)."""
-        return FaissVectors(self.faiss_index)
 
 
 def index_exists(root: Path) -> bool:
@@ -180,25 +181,36 @@ def manifest_problem(manifest: Any) -> str | None:
     Checked: every part the index, qa and `index info` read (model, counts, files, FAISS
     type, settings, next FAISS id), with its type.
     """
+    milvus = backend_of(manifest) == "milvus"  # its vectors are described by `store`, not `faiss`
+    vectors = ("store", manifest.get("store"), dict) if milvus else ("faiss", manifest.get("faiss"), dict)
     checks: list[tuple[str, Any, type | tuple[type, ...]]] = [
         ("model", manifest.get("model"), dict),
         ("counts", manifest.get("counts"), dict),
         ("files", manifest.get("files"), dict),
-        ("faiss", manifest.get("faiss"), dict),
+        vectors,
         ("settings", manifest.get("settings"), dict),
         ("created", manifest.get("created"), str),
     ]
     for name, value, kind in checks:
         if not isinstance(value, kind):
             return _wrong(name, value, kind)
-    model, counts, faiss_info = manifest["model"], manifest["counts"], manifest["faiss"]
+    model, counts, described = manifest["model"], manifest["counts"], manifest[vectors[0]]
+    kind_field = (
+        ("store.collection", described.get("collection"), str)
+        if milvus
+        else (
+            "faiss.type",
+            described.get("type"),
+            str,
+        )
+    )
     fields: list[tuple[str, Any, type | tuple[type, ...]]] = [
         ("model.id", model.get("id"), str),
         ("model.fingerprint", model.get("fingerprint"), str),
         ("model.dimension", model.get("dimension"), int),
         ("counts.articles", counts.get("articles"), int),
         ("counts.chunks", counts.get("chunks"), int),
-        ("faiss.type", faiss_info.get("type"), str),
+        kind_field,
         ("next_vid", manifest.get("next_vid", 0), int),
         ("versions", manifest.get("versions", {}), dict),
     ]
@@ -251,7 +263,8 @@ def load_index(
     """Load and verify the live generation of the index at `root` (or the one named `generation`).
 
     Raises:
-        IndexNotFoundError, IndexCorruptError, IndexMismatchError.
+        IndexNotFoundError, IndexCorruptError, IndexMismatchError; StoreUnavailableError when
+        its Milvus server cannot be reached.
     """
     folder = named_generation(root, generation) if generation else live_generation(root)
     manifest = _manifest_of(root, folder)  # of this generation, even if CURRENT moves meanwhile
@@ -259,13 +272,14 @@ def load_index(
         verify_files(folder, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        vectors = read_faiss(folder / VECTORS)
         chunks = [_stored_chunk(row) for row in read_jsonl(folder / CHUNKS)]
         articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
+        settings = IndexSettings.from_dict(manifest["settings"])
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
-    _check_counts(root, manifest, vectors, chunks, articles)
-    return LoadedIndex(root, folder, manifest, vectors, chunks, articles)
+    _check_counts(root, manifest, chunks, articles)
+    vectors, native = open_vectors(root, folder, manifest, settings.store, chunks)
+    return LoadedIndex(root, folder, manifest, native, chunks, articles, vectors)
 
 
 def check_model(
@@ -309,23 +323,34 @@ def write_index(
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
+    texts: Sequence[str] | None = None,
+    progress: bool = False,
 ) -> Path:
     """Write a new generation from chunk vectors and make it live; return its directory.
 
-    The caller must hold the write lock (see `writer_lock`).
+    `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
+    for BM25). The caller must hold the write lock (see `writer_lock`).
     """
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     dimension = (
         vectors.shape[1] if vectors.ndim == 2 and vectors.shape[1] else int(model.get("dimension") or 0)
     )
-    index, info = build_faiss(vectors, [c.vid for c in chunks], settings.store, dimension)
+    writer = new_vectors(
+        vectors,
+        chunks,
+        settings.store,
+        dimension,
+        root=root,
+        articles=articles,
+        texts=texts,
+        progress=progress,
+    )
     return write_generation(
         root,
         articles=articles,
         chunks=chunks,
-        faiss_index=index,
-        faiss_info=info,
+        vectors=writer,
         settings=settings,
         model=model,
         extra_files=extra_files,
@@ -338,25 +363,26 @@ def write_generation(
     *,
     articles: Sequence[Article],
     chunks: Sequence[StoredChunk],
-    faiss_index: Any,
-    faiss_info: Mapping[str, Any],
+    vectors: VectorWriter,
     settings: IndexSettings,
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
     next_vid: int | None = None,
 ) -> Path:
-    """Write a new generation around a ready FAISS index and make it live; return its directory.
+    """Write a new generation around its ready vectors and make it live; return its directory.
 
-    `faiss_index` must hold exactly the vids of `chunks`. `next_vid` is the first vid never
-    used yet (vids are not reused, so a stale reference can never name another chunk).
-    The caller must hold the write lock (see `writer_lock`).
+    `vectors` (index.store.backends) must hold exactly the vids of `chunks`; once the
+    generation is live it is published (the Milvus alias switched). `next_vid` is the first
+    vid never used yet (vids are not reused, so a stale reference can never name another
+    chunk). The caller must hold the write lock (see `writer_lock`).
     """
-    if faiss_index.ntotal != len(chunks):
-        raise ValueError(f"{len(chunks)} chunks but {faiss_index.ntotal} vectors in the FAISS index")
-    with _new_generation(root) as staging:
-        _stage("faiss", VECTORS)
-        write_faiss(faiss_index, staging / VECTORS)
+    if vectors.ntotal != len(chunks):
+        raise ValueError(f"{len(chunks)} chunks but {vectors.ntotal} vectors")
+    with _new_generation(root, vectors.publish) as staging:
+        for name, writer in vectors.files().items():
+            _stage("faiss", name)
+            writer(staging / name)
         _stage("chunks", CHUNKS)
         write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
         _stage("articles", ARTICLES)
@@ -366,7 +392,9 @@ def write_generation(
             writer(staging / name)
         floor = max((c.vid for c in chunks), default=-1) + 1
         counts = {"articles": len(articles), "chunks": len(chunks), "next_vid": max(next_vid or 0, floor)}
-        manifest = _manifest(staging, counts, int(faiss_index.d), settings, model, faiss_info, extra_manifest)
+        manifest = _manifest(
+            staging, counts, vectors.dimension, settings, model, vectors.manifest(), extra_manifest
+        )
         _stage("manifest", MANIFEST)
         write_json(staging / MANIFEST, manifest)
     return root / staging.name
@@ -444,8 +472,12 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
 
 
 @contextmanager
-def _new_generation(root: Path) -> Iterator[Path]:
-    """Yield the directory to write a new generation into; when the block succeeds it goes live.
+def _new_generation(
+    root: Path, publish: Callable[[Sequence[Mapping[str, Any]]], None] | None = None
+) -> Iterator[Path]:
+    """Yield the directory to write a new generation into; when the block succeeds it goes live,
+    and then `publish` is called with the `store` sections of the older generations kept (the
+    previous one and those a server holds a lease on).
 
     The caller must hold the write lock. What killed writers left is removed first. When the
     disk fills up, whatever was written is removed, the previous generation stays live and
@@ -464,7 +496,7 @@ def _new_generation(root: Path) -> Iterator[Path]:
             except OSError as exc:  # judged now, while what was written still fills the disk
                 raise _write_error(exc, root) from exc
             _stage("rename", "the new generation")
-        _make_live(root, generation)
+        kept = _make_live(root, generation)
     except OSError as exc:
         if generation.is_dir() and _pointer_name(root) != generation.name:
             shutil.rmtree(generation, ignore_errors=True)  # written, but never made live
@@ -473,6 +505,8 @@ def _new_generation(root: Path) -> Iterator[Path]:
         raise error from exc
     finally:
         _step.reset(token)
+    if publish is not None:
+        publish(kept)
 
 
 def _write_error(exc: OSError, root: Path) -> OSError:
@@ -489,8 +523,9 @@ def _write_error(exc: OSError, root: Path) -> OSError:
     return IndexWriteError(f"could not write {what} ({reason}); the previous index is unchanged")
 
 
-def _make_live(root: Path, generation: Path) -> None:
-    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations.
+def _make_live(root: Path, generation: Path) -> list[dict[str, Any]]:
+    """Point CURRENT at `generation` with one atomic rename, and drop superseded generations;
+    return the `store` sections of the older generations kept.
 
     The previous generation stays one round, for readers that resolved CURRENT just before the
     swap, and so does every generation a running server holds a lease on.
@@ -498,7 +533,20 @@ def _make_live(root: Path, generation: Path) -> None:
     previous = _pointer_name(root)
     _stage("swap", CURRENT)
     write_text_atomic(root / CURRENT, generation.name + "\n")
-    remove_stale(root, keep={generation.name, previous} | leased_generations(root, prune=True))
+    kept = ({previous} | leased_generations(root, prune=True)) - {"", generation.name}
+    remove_stale(root, keep={generation.name} | kept)
+    return [store for name in sorted(kept) if (store := _store_section(root / name)) is not None]
+
+
+def _store_section(generation: Path) -> dict[str, Any] | None:
+    """The `store` section of a generation's manifest (None when it cannot be read)."""
+    try:
+        manifest = json.loads((generation / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    return dict(manifest.get("store") or {"backend": backend_of(manifest)})
 
 
 def _link_or_copy(source: Path, target: Path) -> None:
@@ -514,7 +562,7 @@ def _manifest(
     dimension: int,
     settings: IndexSettings,
     model: Mapping[str, Any],
-    faiss_info: Mapping[str, Any],
+    described: Mapping[str, Any],
     extra: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     files = {
@@ -528,7 +576,7 @@ def _manifest(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": {**model, "dimension": dimension},
         "settings": settings.to_dict(),
-        "faiss": dict(faiss_info),
+        **described,
         "counts": {"articles": counts["articles"], "chunks": counts["chunks"]},
         "next_vid": counts["next_vid"],
         "versions": _versions(),
@@ -562,22 +610,13 @@ def _check_format(root: Path, manifest: Any) -> None:
         )
 
 
-def _check_counts(
-    root: Path, manifest: Mapping[str, Any], vectors: Any, chunks: list, articles: dict
-) -> None:
+def _check_counts(root: Path, manifest: Mapping[str, Any], chunks: list, articles: dict) -> None:
     counts = manifest["counts"]
-    if (
-        vectors.ntotal != len(chunks)
-        or counts["chunks"] != len(chunks)
-        or counts["articles"] != len(articles)
-    ):
+    if counts["chunks"] != len(chunks) or counts["articles"] != len(articles):
         raise IndexCorruptError(
-            f"index {str(root)!r} is inconsistent ({vectors.ntotal} vectors, {len(chunks)} chunks, "
+            f"index {str(root)!r} is inconsistent ({len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"
         )
-    ids = stored_ids(vectors)
-    if ids is not None and ids != {c.vid for c in chunks}:
-        raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
 
 
 def _chunk_row(stored: StoredChunk) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ import numpy as np
 from index.settings import StoreSettings
 
 FAISS_TYPES = ("flat", "hnsw")
+VECTORS = "vectors.faiss"  # the FAISS file of a generation
 
 
 class VectorStore(Protocol):
@@ -28,6 +29,11 @@ class VectorStore(Protocol):
     @property
     def ntotal(self) -> int:
         """How many vectors are stored."""
+        ...
+
+    @property
+    def dimension(self) -> int:
+        """The size of each vector."""
         ...
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -69,6 +75,34 @@ class FaissVectors:
         if not len(ids):
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.stack([self.index.reconstruct(int(i)) for i in ids])
+
+
+class FaissWriter:
+    """The vectors of a generation being written: a FAISS index, saved as the generation's file."""
+
+    def __init__(self, index: Any, info: Mapping[str, Any]) -> None:
+        self.index, self.info = index, dict(info)
+
+    @property
+    def ntotal(self) -> int:
+        """How many vectors are stored."""
+        return int(self.index.ntotal)
+
+    @property
+    def dimension(self) -> int:
+        """The size of each vector."""
+        return int(self.index.d)
+
+    def manifest(self) -> dict[str, Any]:
+        """The manifest's entries for the vectors: `store` (the backend) and `faiss` (the index)."""
+        return {"store": {"backend": "faiss"}, "faiss": dict(self.info)}
+
+    def files(self) -> dict[str, Callable[[Path], None]]:
+        """The generation's FAISS file."""
+        return {VECTORS: lambda path: write_faiss(self.index, path)}
+
+    def publish(self, kept: Sequence[Mapping[str, Any]]) -> None:
+        """Nothing to do once the generation is live: the file is all there is."""
 
 
 def search_on_one_thread() -> None:
