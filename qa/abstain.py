@@ -24,6 +24,9 @@ from qa.terms import Term, absent_names, covered, known, term_weight, unmatched
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 
 
+RENDERED_TERMS_COUNT = False
+
+
 @dataclass(frozen=True)
 class Evidence:
     """What the abstention rule weighs for one question."""
@@ -145,9 +148,10 @@ def rule_inputs(ev: Evidence, background: Background) -> tuple[float, ...]:
     above = ev.cosine - background.cosine.get(ev.script, 0.0)
     coverage = ev.coverage - background.coverage.get(ev.script, 0.0)
     same = 1 - ev.mismatch
-    # keyword overlap means nothing across scripts, unless the question's terms were
-    # rendered in the corpus's language
-    lexical = 1.0 if ev.bridged else same
+    # Keyword overlap means nothing across scripts. An English question's terms rendered in
+    # Chinese (ev.bridged) do overlap, but the default rule was fitted without them: they
+    # count once a rule is fitted with them (RENDERED_TERMS_COUNT).
+    lexical = 1.0 if ev.bridged and RENDERED_TERMS_COUNT else same
     return (
         above * same,
         above * ev.mismatch,

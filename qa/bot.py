@@ -156,7 +156,9 @@ class Bot:
         terms = translated_terms(translated) if translated else []
         if not terms:  # Chinese, or English with no word the dictionary renders
             return Reading(text, question_terms(text), text, text, (), translated is not None)
-        names = tuple(t.text for t in translated or () if t.is_name and t.status == "absent")
+        # An English name whose renderings the corpus lacks does not veto the answer: capitalised
+        # adjectives ("Central Asian") read as names and have no rendering of their own.
+        names: tuple[str, ...] = ()
         query = keyword_query(translated or ())
         # sentences are scored on every term, the ones the corpus lacks too (in English, so
         # they never match): a sentence covering "Turkmenistan" does not cover "capital of"

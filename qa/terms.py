@@ -153,7 +153,8 @@ GENERIC_NAMES = frozenset(
     "长度 高度 深度 宽度 面积".split()
 )
 _DIGIT = re.compile(r"\d")
-_ORDINAL = re.compile(r"^(?:第[一二三四五六七八九十百零〇\d]+|首[届次批个期])")
+# 第二届, 第3次 (not 第一次 or 首届, which articles as often write 首次, 首播, 第一届…)
+_ORDINAL = re.compile(r"^第(?:[二三四五六七八九十百零〇]|\d)")
 CONSTRAINT_KINDS = frozenset({"place", "person", "org"})  # not "name" (nz): 英语, 广告语 are common words
 
 
@@ -174,7 +175,12 @@ def constraints(question_terms: Sequence[Term]) -> list[Term]:
 
 def _a_name(word: str) -> bool:
     """A place, person or organisation jieba knows by name (not a common noun it tags as one)."""
-    return entity_kind(word) in CONSTRAINT_KINDS and word not in GENERIC_NAMES and in_dictionary(word)
+    return (
+        len(word) > 1
+        and entity_kind(word) in CONSTRAINT_KINDS
+        and word not in GENERIC_NAMES
+        and in_dictionary(word)
+    )
 
 
 def unmatched(question_terms: Sequence[Term], tokens: Collection[str]) -> list[str]:

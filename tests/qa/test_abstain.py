@@ -111,6 +111,7 @@ def test_numbers_ordinals_and_names_pin_down_the_fact_asked_about():
 
     pinned = [t.word for t in constraints(question_terms("2023年第三届中国—中亚峰会在哪座城市举行？"))]
     assert "2023" in pinned and "第三届" in pinned and "中亚" in pinned
+    assert [t.word for t in constraints(question_terms("第一次播出是什么时候？"))] == []
     assert "城市" not in pinned  # a common noun jieba tags as a place
     vague = [t.word for t in constraints(question_terms("峰会上成立了一个什么平台？有哪几股势力？"))]
     assert vague == []
