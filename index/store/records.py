@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
+import numpy as np
+
 from index.documents import Article, Chunk
 
 RECORDS = "records.sqlite"
@@ -225,6 +227,11 @@ class ChunkRecords(Sequence[StoredChunk]):
             )
             yield from (_stored(row) for row in rows)
 
+    def vids(self) -> np.ndarray:
+        """The vid of every chunk, in position order (int64)."""
+        rows = self.records.query("SELECT vid FROM chunks ORDER BY position")
+        return np.fromiter((vid for (vid,) in rows), dtype=np.int64, count=len(rows))
+
     def positions(self, vids: Sequence[int]) -> list[int]:
         """The positions of the chunks with these vids, in the same order.
 
@@ -314,6 +321,10 @@ class MemoryChunks(list[StoredChunk]):
     """The chunks of a version-1 generation (read whole from JSONL), with ChunkRecords' queries."""
 
     _position_of: dict[int, int] | None = None
+
+    def vids(self) -> np.ndarray:
+        """The vid of every chunk, in position order (int64)."""
+        return np.fromiter((c.vid for c in self), dtype=np.int64, count=len(self))
 
     def positions(self, vids: Sequence[int]) -> list[int]:
         """The positions of the chunks with these vids, in the same order (KeyError for others)."""

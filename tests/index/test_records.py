@@ -110,3 +110,20 @@ def test_a_records_file_that_is_not_sqlite_is_a_named_error(sample_corpus, tmp_p
     (live_generation(root) / RECORDS).write_bytes(b"not a database" * 100)
     with pytest.raises(IndexCorruptError, match="records.sqlite.*rebuild"):
         load_index(root, verify=False)
+
+
+def test_the_faiss_file_is_memory_mapped_and_an_update_changes_a_copy(sample_corpus, tmp_path, fake_embedder):
+    from index.update import update_index
+
+    root = tmp_path / "idx"
+    build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
+    loaded = load_index(root)
+    assert loaded.vectors.mapped  # type: ignore[attr-defined]
+    before = loaded.vectors.search(loaded.vectors.reconstruct([loaded.chunks[0].vid])[0], 3)
+    extra = tmp_path / "extra.txt"
+    extra.write_text("新文章\n\n这是一篇新的文章，讲的是别的事情。", encoding="utf-8")
+    update_index(root, add=[extra], embedder=fake_embedder, progress=False)
+    after = load_index(root)
+    assert len(after.articles) == len(loaded.articles) + 1 and after.vectors.ntotal > loaded.vectors.ntotal
+    again = loaded.vectors.search(loaded.vectors.reconstruct([loaded.chunks[0].vid])[0], 3)
+    assert [a.tolist() for a in again] == [b.tolist() for b in before]  # the old mapping still serves
