@@ -26,6 +26,9 @@ from index.text import tokenize
 
 KEYWORD_DIR = "keyword"
 TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
+# Score over a dense array once the postings touched exceed 1/DENSE_FACTOR of the chunks:
+# sorting that many postings then costs more than a pass over every chunk (bench/RESULTS.md)
+DENSE_FACTOR = 8
 
 
 @dataclass
@@ -86,18 +89,21 @@ class KeywordIndex:
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """Top-k chunk positions with a positive score, best first (ties by position).
 
-        Only the chunks in the query tokens' posting lists are scored (a sparse product of the
-        query with bm25s's token-by-chunk score matrix), so the time follows the postings
-        touched, not the corpus size. The sums are bm25s's own, in its order (float32,
-        token by token), so scores and ties are exactly those of `scores`.
+        A query whose words' posting lists are short scores only the chunks in them (a
+        sparse product of the query with bm25s's token-by-chunk score matrix), so its time
+        follows the postings touched, not the corpus size; one with long lists (more than
+        an eighth of the chunks) is scored over a dense array, which is then faster. Either
+        way the sums are bm25s's own, in its order (float32, token by token), so scores and
+        ties are exactly those of `scores`.
         """
         ids = self.bm25.get_tokens_ids(tokenize(query))
         if not ids:
             return []
-        if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/BM25+: every chunk scores
-            return _top(np.arange(self.num_docs), self.scores(query), k)
         data, indices, indptr = (self.bm25.scores[name] for name in ("data", "indices", "indptr"))
         spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
+        dense = sum(end - start for start, end in spans) * DENSE_FACTOR > self.num_docs
+        if dense or getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/+: all score
+            return _top(np.arange(self.num_docs), self.scores(query), k)
         chunks = np.concatenate([indices[start:end] for start, end in spans])
         weights = np.concatenate([data[start:end] for start, end in spans])
         touched, slot = np.unique(chunks, return_inverse=True)

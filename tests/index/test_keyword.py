@@ -45,9 +45,13 @@ def _full_scan(keyword: KeywordIndex, query: str, k: int) -> list[tuple[int, flo
     return [(int(i), float(scores[i])) for i in top]
 
 
-def test_search_over_postings_ranks_exactly_as_scoring_every_chunk(tmp_path) -> None:
+@pytest.mark.parametrize("dense_factor", [0, 8, 10**9])  # always over postings, by size, always dense
+def test_search_over_postings_ranks_exactly_as_scoring_every_chunk(
+    tmp_path, monkeypatch, dense_factor
+) -> None:
     """Scoring only the query tokens' postings gives bm25s's scores and order, ties included,
     on a corpus with many exact ties; the index loaded memory-mapped answers the same."""
+    monkeypatch.setattr("index.store.keyword.DENSE_FACTOR", dense_factor)
     texts = [f"{TEXTS[i % 5]}第{i % 7}段。" for i in range(120)]
     built = KeywordIndex.build(texts)
     built.save(tmp_path / "kw")
