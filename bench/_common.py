@@ -38,13 +38,22 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_mb(pid: int | None = None) -> float:
-    """Current resident memory of a process, from /proc."""
+def rss_mb(pid: int | None = None, field: str = "VmRSS") -> float:
+    """Current resident memory of a process, from /proc (`field`: VmRSS, or RssAnon for the
+    private part, RssFile for mapped files' pages, which the kernel can drop)."""
     with open(f"/proc/{pid or os.getpid()}/status", encoding="ascii") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def memory_words(pid: int | None = None) -> str:
+    """RSS with its private and mapped-file parts, in words."""
+    return (
+        f"RSS {rss_mb(pid):.0f} MB (private {rss_mb(pid, 'RssAnon'):.0f} MB, "
+        f"mapped files {rss_mb(pid, 'RssFile'):.0f} MB)"
+    )
 
 
 def machine_notes() -> str:

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from _common import SEED_QA, machine_notes, ms, pct, rss_mb
+from _common import SEED_QA, machine_notes, memory_words, ms, pct
 
 
 def read_questions(path: Path, limit: int) -> list[str]:
@@ -73,7 +73,7 @@ def main() -> None:
     questions = read_questions(args.questions, args.limit)
     print(
         f"index: {bot.index.root} ({len(bot.index.chunks)} chunks, faiss {bot.index.manifest['faiss']['type']}); "
-        f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; RSS {rss_mb():.0f} MB"
+        f"{len(questions)} questions x {args.rounds} rounds; load {t:.2f} s; {memory_words()}"
     )
     bot.ask("这是一个热身问题吗？")  # one-off costs: jieba's dictionary, first model call
     first = [timed(bot.ask, q)[0] for q in questions]
@@ -91,6 +91,8 @@ def main() -> None:
             )
         )
         print(f"{name:16s} p50 {ms(a50):>10s}  p95 {ms(pct(values, 95)):>10s}{verdict}")
+    asked = 2 + len(questions) * (1 + args.rounds)
+    print(f"after {asked} asks: {memory_words()}")
     steps = breakdown(bot, questions, args.rounds)
     total = sum(pct(v, 50) for v in steps.values())
     print(f"breakdown (p50 per step; sum of p50s {ms(total)}):")

@@ -39,12 +39,12 @@ class DenseRetriever:
         search_on_one_thread()  # questions are searched one at a time (see index.store.vectors)
         self.vectors = index.vectors
         self.chunks = index.chunks
-        self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
 
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Return up to `k` hits for a query vector, best first."""
         ids, scores = self.vectors.search(vector, k)
-        return [Hit(self.position_of[int(vid)], float(score)) for vid, score in zip(ids, scores)]
+        positions = self.chunks.positions(ids.tolist())
+        return [Hit(position, float(score)) for position, score in zip(positions, scores)]
 
     def cosines(self, positions: list[int], vectors: np.ndarray) -> dict[int, float]:
         """Best cosine of each chunk to any of the query vectors."""
@@ -74,12 +74,13 @@ class HybridRetriever:
         self.store = store
         self.weights = (settings.dense_weight, settings.keyword_weight)
         self.rrf_k = settings.rrf_k
-        self.position_of = {c.vid: i for i, c in enumerate(index.chunks)}
+        self.chunks = index.chunks
 
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Return up to `k` hits, best first (scores are the store's fused RRF scores)."""
         ids, scores = self.store.hybrid_search(query, vector, k, self.weights, self.rrf_k)
-        return [Hit(self.position_of[int(vid)], float(score)) for vid, score in zip(ids, scores)]
+        positions = self.chunks.positions([int(vid) for vid in ids])
+        return [Hit(position, float(score)) for position, score in zip(positions, scores)]
 
 
 def make_retrievers(

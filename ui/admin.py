@@ -25,7 +25,7 @@ import unicodedata
 from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +157,11 @@ class Job:
 
 @dataclass
 class _Views:
-    """Per-generation lookups: chunk counts and added times per article, chunk texts by id."""
+    """Per-generation lookups: chunk counts and added times per article."""
 
     generation: str
     chunk_counts: Counter[str]
     added: dict[str, str]
-    chunk_texts: dict[str, str] = field(default_factory=dict)
 
 
 class Admin:
@@ -222,7 +221,7 @@ class Admin:
         index = bot.index
         views = self._views
         if views is None or views.generation != index.generation.name:
-            counts = Counter(c.chunk.article_id for c in index.chunks)
+            counts = index.chunks.article_counts()
             views = _Views(index.generation.name, counts, read_added(index))
             self._views = views
         return views
@@ -276,22 +275,26 @@ class Admin:
         if path is None:
             return {"configured": False, "entries": []}
         entries = list(_tail_jsonl(path, FEEDBACK_TAIL))[::-1][: max(1, min(limit, 1000))]
-        texts = self._chunk_texts()
+        texts = self._chunk_texts(entries)
         for entry in entries:
             for passage in entry.get("passages") or []:
                 if isinstance(passage, dict):
                     passage["text"] = texts.get(str(passage.get("chunk_id")))
         return {"configured": True, "path": str(path), "entries": entries}
 
-    def _chunk_texts(self) -> dict[str, str]:
+    def _chunk_texts(self, entries: list[dict[str, Any]]) -> dict[str, str]:
+        """The texts of the chunks the feedback entries cite, by chunk id."""
         try:
             bot = self.service.bot
         except NotReadyError:
             return {}
-        views = self.views(bot)
-        if not views.chunk_texts:
-            views.chunk_texts = {c.chunk.id: c.chunk.text for c in bot.index.chunks}
-        return views.chunk_texts
+        ids = {
+            str(passage.get("chunk_id"))
+            for entry in entries
+            for passage in entry.get("passages") or []
+            if isinstance(passage, dict)
+        }
+        return bot.index.chunks.texts(sorted(ids))
 
     # -- writing
 

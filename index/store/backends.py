@@ -24,6 +24,7 @@ from index.store.vectors import (
     FaissWriter,
     VectorStore,
     build_faiss,
+    map_faiss,
     read_faiss,
     stored_ids,
     update_faiss,
@@ -145,8 +146,9 @@ def updated_vectors(
             previous.vectors, settings, len(chunks), upserts, gone, unused, progress=progress
         )
         return writer, f"{len(upserts)} rows upserted, {len(gone)} deleted by chunk id"
+    mapped = getattr(previous.vectors, "mapped", False)  # a mapped index must not change: read a copy
     index, info, action = update_faiss(
-        previous.faiss_index,  # loaded from disk: changing it in memory leaves the live files alone
+        read_faiss(previous.path(VECTORS)) if mapped else previous.faiss_index,
         previous.manifest["faiss"],
         [c.vid for c in previous.chunks],
         [c.vid for c in chunks],
@@ -173,13 +175,25 @@ def open_vectors(
             settings, manifest["store"], chunks, int(manifest["model"]["dimension"])
         ), None
     try:
-        index = read_faiss(generation / VECTORS)
+        index, mapped = map_faiss(generation / VECTORS)
     except RuntimeError as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
-    ids = stored_ids(index)
-    if index.ntotal != len(chunks) or (ids is not None and ids != {c.vid for c in chunks}):
+    if index.ntotal != len(chunks) or not _same_ids(index, chunks):
         raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
-    return FaissVectors(index), index
+    return FaissVectors(index, mapped), index
+
+
+def _same_ids(index: Any, chunks: Sequence[Any]) -> bool:
+    """True when the ids of an ID-mapped index are the chunks' vids (compared as sorted arrays,
+    with the chunks read in batches when they live in a records file)."""
+    ids = stored_ids(index)
+    if ids is None:
+        return True
+    if callable(getattr(chunks, "vids", None)):
+        vids = chunks.vids()  # type: ignore[attr-defined]
+    else:
+        vids = np.fromiter((c.vid for c in chunks), dtype=np.int64, count=len(chunks))
+    return bool(np.array_equal(np.sort(ids), np.sort(vids)))
 
 
 def hybrid_searcher(vectors: VectorStore) -> HybridSearcher | None:

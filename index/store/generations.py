@@ -8,15 +8,17 @@ Layout of an index directory `ROOT`:
         manifest.json         format, model, settings, counts, versions, file checksums
         vectors.faiss         native FAISS index (IndexIDMap2; ids are the `vid` of chunks);
                               none with the Milvus store (its collection is named in the manifest)
-        chunks.jsonl          one chunk per line (text, offsets, section, paragraph, vid)
-        articles.jsonl        one cleaned article per line (text and metadata)
+        records.sqlite        the chunks (text, offsets, section, paragraph, vid) by position and
+                              the cleaned articles (text and metadata) by id (index.store.records);
+                              read on demand, never loaded whole
         + any extra files a component adds (listed in the manifest with checksums)
 
 A writer builds a new generation beside the live one and then swaps `CURRENT`, so a crash
 at any moment leaves the previous index loadable. Superseded generations are deleted by the
 next writer, except the one just replaced and those a running server holds a lease on
 (index.store.leases); a Milvus collection lives as long as a kept generation names it.
-Nothing is pickled. The vectors are written and read through index.store.backends (FAISS or
+Generations of format version 1 kept the records as chunks.jsonl and articles.jsonl; they
+are still read (into memory). Nothing is pickled. The vectors are written and read through index.store.backends (FAISS or
 Milvus), the BM25 files through index.store.keyword.
 """
 
@@ -28,7 +30,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -37,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from index.documents import Article, Chunk
+from index.documents import Article
 from index.errors import (
     DiskFullError,
     IndexCorruptError,
@@ -53,47 +55,50 @@ from index.files import (
     sha256_file,
     staged_dir,
     write_json,
-    write_jsonl,
     write_text_atomic,
 )
 from index.settings import IndexSettings
 from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
 from index.store.leases import leased_generations
+from index.store.records import (
+    RECORDS,
+    ArticleRecords,
+    ChunkRecords,
+    MemoryChunks,
+    StoredChunk,
+    open_records,
+    stored_chunk,
+    write_records,
+)
 from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: records in records.sqlite
+READ_VERSIONS = (1, 2)  # 1: records in chunks.jsonl and articles.jsonl, read whole
 MANIFEST = "manifest.json"
-CHUNKS = "chunks.jsonl"
-ARTICLES = "articles.jsonl"
+CHUNKS = "chunks.jsonl"  # of a version-1 generation
+ARTICLES = "articles.jsonl"  # of a version-1 generation
 CURRENT = "CURRENT"
 _GENERATION_NAME = re.compile(r"gen-[A-Za-z0-9_-]+")  # what _generation_name makes: one plain name
 
 FileWriter = Callable[[Path], None]
 
 
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk as stored: the chunk, its FAISS id and the digest of its embedded text."""
-
-    chunk: Chunk
-    vid: int
-    embed_hash: str
-
-
 @dataclass
 class LoadedIndex:
-    """An index read into memory (the vectors stay on the Milvus server with that store).
+    """An index opened for reading (the vectors stay on the Milvus server with that store).
 
     `vectors` is what qa searches through; `faiss_index` is the native FAISS index (None for
-    a Milvus store), for the index's own code and benchmarks.
+    a Milvus store), for the index's own code and benchmarks. `chunks` (by position) and
+    `articles` (by id) are read from the generation's records file as they are asked for
+    (index.store.records); their `positions(vids)` and `article_counts()` answer from it too.
     """
 
     root: Path
     generation: Path
     manifest: dict[str, Any]
     faiss_index: Any
-    chunks: list[StoredChunk]
-    articles: dict[str, Article]
+    chunks: ChunkRecords | MemoryChunks
+    articles: ArticleRecords | dict[str, Article]
     vectors: VectorStore
 
     @property
@@ -272,14 +277,27 @@ def load_index(
         verify_files(folder, manifest)
     check_model(manifest, model_id, fingerprint, root)
     try:
-        chunks = [_stored_chunk(row) for row in read_jsonl(folder / CHUNKS)]
-        articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
+        chunks, articles = _read_records(folder, manifest)
         settings = IndexSettings.from_dict(manifest["settings"])
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, chunks, articles)
     vectors, native = open_vectors(root, folder, manifest, settings.store, chunks)
     return LoadedIndex(root, folder, manifest, native, chunks, articles, vectors)
+
+
+def _read_records(
+    folder: Path, manifest: Mapping[str, Any]
+) -> tuple[ChunkRecords | MemoryChunks, ArticleRecords | dict[str, Article]]:
+    """The chunk and article records of a generation: on demand from records.sqlite, or read
+    whole from the JSONL files of a version-1 generation."""
+    if manifest["format_version"] >= 2:
+        if not (folder / RECORDS).is_file():
+            raise ValueError(f"{RECORDS} is missing")
+        return open_records(folder / RECORDS)
+    chunks = MemoryChunks(stored_chunk(row) for row in read_jsonl(folder / CHUNKS))
+    articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
+    return chunks, articles
 
 
 def check_model(
@@ -383,10 +401,8 @@ def write_generation(
         for name, writer in vectors.files().items():
             _stage("faiss", name)
             writer(staging / name)
-        _stage("chunks", CHUNKS)
-        write_jsonl(staging / CHUNKS, (_chunk_row(c) for c in chunks))
-        _stage("articles", ARTICLES)
-        write_jsonl(staging / ARTICLES, (a.to_dict() for a in articles))
+        _stage("chunks", RECORDS)
+        write_records(staging / RECORDS, articles, chunks)
         for name, writer in (extra_files or {}).items():
             _stage(name, name)
             writer(staging / name)
@@ -603,28 +619,21 @@ def _check_format(root: Path, manifest: Any) -> None:
             f"index {str(root)!r}: {MANIFEST} holds a JSON {type(manifest).__name__}, not an object; "
             "rebuild the index"
         )
-    if manifest.get("format") != "wenda-index" or manifest.get("format_version") != FORMAT_VERSION:
+    version = manifest.get("format_version")
+    if manifest.get("format") != "wenda-index" or isinstance(version, bool) or version not in READ_VERSIONS:
         raise IndexCorruptError(
-            f"index {str(root)!r} has format {manifest.get('format')!r} version {manifest.get('format_version')!r}; "
-            f"this program reads wenda-index version {FORMAT_VERSION}: rebuild the index"
+            f"index {str(root)!r} has format {manifest.get('format')!r} version {version!r}; "
+            f"this program reads wenda-index versions {', '.join(map(str, READ_VERSIONS))}: rebuild the index"
         )
 
 
-def _check_counts(root: Path, manifest: Mapping[str, Any], chunks: list, articles: dict) -> None:
+def _check_counts(root: Path, manifest: Mapping[str, Any], chunks: Sized, articles: Sized) -> None:
     counts = manifest["counts"]
     if counts["chunks"] != len(chunks) or counts["articles"] != len(articles):
         raise IndexCorruptError(
             f"index {str(root)!r} is inconsistent ({len(chunks)} chunks, "
             f"{len(articles)} articles; manifest says {counts}): rebuild it"
         )
-
-
-def _chunk_row(stored: StoredChunk) -> dict[str, Any]:
-    return {**stored.chunk.to_dict(), "vid": stored.vid, "embed_hash": stored.embed_hash}
-
-
-def _stored_chunk(row: dict[str, Any]) -> StoredChunk:
-    return StoredChunk(Chunk.from_dict(row), int(row["vid"]), str(row["embed_hash"]))
 
 
 def _generation_name() -> str:

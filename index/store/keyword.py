@@ -26,6 +26,9 @@ from index.text import tokenize
 
 KEYWORD_DIR = "keyword"
 TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
+# Score over a dense array once the postings touched exceed 1/DENSE_FACTOR of the chunks:
+# sorting that many postings then costs more than a pass over every chunk (bench/RESULTS.md)
+DENSE_FACTOR = 8
 
 
 @dataclass
@@ -53,11 +56,12 @@ class KeywordIndex:
         self.bm25.save(str(path), allow_pickle=False)
 
     @classmethod
-    def load(cls, path: Path) -> KeywordIndex:
-        """Read an index written by `save`."""
+    def load(cls, path: Path, mmap: bool = True) -> KeywordIndex:
+        """Read an index written by `save`; its score arrays memory-mapped unless `mmap` is False
+        (they stay in the page cache, and only the postings a query touches are read)."""
         import bm25s
 
-        return cls(bm25s.BM25.load(str(path), mmap=False, allow_pickle=False))
+        return cls(bm25s.BM25.load(str(path), mmap=mmap, allow_pickle=False))
 
     @property
     def num_docs(self) -> int:
@@ -83,14 +87,43 @@ class KeywordIndex:
         return np.asarray(self.bm25.get_scores(ids), dtype=np.float32)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top-k chunk positions with a positive score, best first (ties by position)."""
-        scores = self.scores(query)
-        k = min(k, int(np.count_nonzero(scores > 0)))
-        if k <= 0:
+        """Top-k chunk positions with a positive score, best first (ties by position).
+
+        A query whose words' posting lists are short scores only the chunks in them (a
+        sparse product of the query with bm25s's token-by-chunk score matrix), so its time
+        follows the postings touched, not the corpus size; one with long lists (more than
+        an eighth of the chunks) is scored over a dense array, which is then faster. Either
+        way the sums are bm25s's own, in its order (float32, token by token), so scores and
+        ties are exactly those of `scores`.
+        """
+        ids = self.bm25.get_tokens_ids(tokenize(query))
+        if not ids:
             return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.lexsort((top, -scores[top]))]
-        return [(int(i), float(scores[i])) for i in top]
+        data, indices, indptr = (self.bm25.scores[name] for name in ("data", "indices", "indptr"))
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
+        dense = sum(end - start for start, end in spans) * DENSE_FACTOR > self.num_docs
+        if dense or getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/+: all score
+            return _top(np.arange(self.num_docs), self.scores(query), k)
+        chunks = np.concatenate([indices[start:end] for start, end in spans])
+        weights = np.concatenate([data[start:end] for start, end in spans])
+        touched, slot = np.unique(chunks, return_inverse=True)
+        scores = np.zeros(len(touched), dtype=weights.dtype)
+        np.add.at(scores, slot, weights)
+        return _top(touched, scores, k)
+
+
+def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """The `k` best (position, score) pairs with a positive score, best first, ties by position
+    (also at the cut: of chunks tied with the k-th, the first positions are kept)."""
+    positive = scores > 0
+    positions, scores = positions[positive], scores[positive]
+    k = min(k, len(scores))
+    if k <= 0:
+        return []
+    kth = np.partition(-scores, k - 1)[k - 1]
+    near = np.flatnonzero(-scores <= kth)  # the k best and every chunk tied with the k-th
+    top = near[np.lexsort((positions[near], -scores[near]))][:k]
+    return [(int(positions[i]), float(scores[i])) for i in top]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ search (flat) or an HNSW graph (see `faiss_kind`).
 from __future__ import annotations
 
 import errno
+import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,6 +22,11 @@ from index.settings import StoreSettings
 
 FAISS_TYPES = ("flat", "hnsw")
 VECTORS = "vectors.faiss"  # the FAISS file of a generation
+# Flat codes (IndexFlat, and the vectors under an HNSW graph) mapped from the file, read-only:
+# plain IO_FLAG_MMAP still copies them into memory with faiss-cpu 1.15 (bench/RESULTS.md).
+MMAP_FLAGS = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
+
+log = logging.getLogger("wenda.index")
 
 
 class VectorStore(Protocol):
@@ -46,10 +52,12 @@ class VectorStore(Protocol):
 
 
 class FaissVectors:
-    """A VectorStore over a FAISS ID-mapped index."""
+    """A VectorStore over a FAISS ID-mapped index (`mapped`: read from its file by memory
+    mapping, so it must not be changed: FAISS aborts the process on a resize)."""
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, mapped: bool = False) -> None:
         self.index = index
+        self.mapped = mapped
 
     @property
     def ntotal(self) -> int:
@@ -201,14 +209,39 @@ def update_faiss(
     return rebuilt, new_info, f"rebuilt from stored vectors ({reason}; nothing re-embedded)"
 
 
-def stored_ids(index: Any) -> set[int] | None:
-    """The ids held by an ID-mapped index (None for an index without an id map)."""
-    return set(faiss.vector_to_array(index.id_map).tolist()) if hasattr(index, "id_map") else None
+def stored_ids(index: Any) -> np.ndarray | None:
+    """The ids held by an ID-mapped index, as int64 (None for an index without an id map)."""
+    return faiss.vector_to_array(index.id_map).astype(np.int64) if hasattr(index, "id_map") else None
 
 
 def read_faiss(path: Path) -> Any:
-    """Read a native FAISS file (raises RuntimeError when it is damaged)."""
+    """Read a native FAISS file into memory (raises RuntimeError when it is damaged)."""
     return faiss.read_index(str(path))
+
+
+def map_faiss(path: Path) -> tuple[Any, bool]:
+    """Open a native FAISS file for searching, memory-mapped where FAISS can map it; return
+    the index and whether it is mapped.
+
+    Mapped, the vectors stay in the page cache (shared, dropped under memory pressure) and
+    only the pages a search touches are read; the id map and an HNSW graph's links are still
+    read into memory. A type FAISS cannot map is read whole, with the reason logged.
+
+    Raises:
+        RuntimeError: the file is damaged.
+    """
+    try:
+        index = faiss.read_index(str(path), MMAP_FLAGS)
+    except RuntimeError as exc:
+        log.info(
+            "FAISS file %s read into memory: it cannot be memory-mapped (%s)", path.name, _last_line(exc)
+        )
+        return read_faiss(path), False
+    return index, True
+
+
+def _last_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
 
 
 def write_faiss(index: Any, path: Path) -> None:

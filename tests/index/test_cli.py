@@ -82,7 +82,7 @@ def test_info_describes_the_manifest_in_words(built, capsys):
         "Cleaning steps: strip_bom",
         "sha256",
         "vectors.faiss",
-        "chunks.jsonl",
+        "records.sqlite",
         "by a build",
         "faiss-cpu",
         f"{SAMPLE_ID}#1",
@@ -193,11 +193,13 @@ def test_bad_chunk_setting_names_the_value(tmp_path, sample_corpus, capsys):
 def test_info_verifies_checksums_and_exits_3_on_a_damaged_index(built, capsys):
     from index.store import live_generation
 
-    chunks = live_generation(built) / "chunks.jsonl"
-    chunks.write_text(chunks.read_text(encoding="utf-8").replace("峰会", "会峰", 1), encoding="utf-8")
+    records = live_generation(built) / "records.sqlite"
+    data = records.read_bytes()
+    at = data.index("峰会".encode())
+    records.write_bytes(data[:at] + "会峰".encode() + data[at + len("峰会".encode()) :])
     for args in ([], ["--json"], ["--articles"]):
         assert main(["info", "--index", str(built), *args]) == 3
-        assert "chunks.jsonl" in _error(capsys) and capsys.readouterr().out == ""
+        assert "records.sqlite" in _error(capsys) and capsys.readouterr().out == ""
 
 
 @pytest.mark.parametrize("command", ["info", "ask"])

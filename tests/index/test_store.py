@@ -30,7 +30,7 @@ def test_round_trip_writes_plain_files_and_loads_the_same_chunks(sample_corpus, 
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
     generation = live_generation(root)
     written = sorted(p.relative_to(generation).as_posix() for p in generation.rglob("*") if p.is_file())
-    assert {"manifest.json", "vectors.faiss", "chunks.jsonl", "articles.jsonl"} <= set(written)
+    assert {"manifest.json", "vectors.faiss", "records.sqlite"} <= set(written)
     assert any(name.startswith("keyword/") for name in written)
     assert not any(name.endswith((".pkl", ".pickle")) for name in written)
     manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
@@ -56,8 +56,8 @@ def test_damaged_faiss_file_is_a_named_error(sample_corpus, tmp_path, fake_embed
 
 def test_missing_file_is_a_named_error(sample_corpus, tmp_path, fake_embedder):
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
-    (live_generation(root) / "chunks.jsonl").unlink()
-    with pytest.raises(IndexCorruptError, match="chunks.jsonl.*missing"):
+    (live_generation(root) / "records.sqlite").unlink()
+    with pytest.raises(IndexCorruptError, match="records.sqlite.*missing"):
         load_index(root)
 
 
@@ -337,7 +337,7 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
             f"'ret == (size * 4)' failed: write error in {path}: 2016 != 13591 (No space left on device)"
         )
 
-    def jsonl_full(path, rows):
+    def records_full(path, articles, chunks):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
     def numpy_full(*args, **kwargs):  # numpy's tofile on a full disk: no errno, only this
@@ -346,7 +346,7 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
     full_disk = SimpleNamespace(free=0)  # only on a full file system does a short write mean a full disk
     cases = [
         ({"index.store.vectors.faiss.write_index": faiss_full}, "vectors.faiss"),
-        ({"index.store.generations.write_jsonl": jsonl_full}, "chunks.jsonl"),
+        ({"index.store.generations.write_records": records_full}, "records.sqlite"),
         (
             {
                 "index.writer.write_keyword_index": numpy_full,
@@ -378,14 +378,14 @@ def test_another_failed_write_names_the_file_and_leaves_the_old_index(
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
     before = sorted(p.name for p in root.iterdir())
 
-    def refused(path, rows):
+    def refused(path, articles, chunks):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr("index.store.generations.write_jsonl", refused)
+    monkeypatch.setattr("index.store.generations.write_records", refused)
     with pytest.raises(IndexWriteError) as caught:
         build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
     assert str(caught.value) == (
-        f"could not write chunks.jsonl of index {str(root)!r} (Permission denied); the previous index is unchanged"
+        f"could not write records.sqlite of index {str(root)!r} (Permission denied); the previous index is unchanged"
     )
     assert exit_status(caught.value) == 4
     assert sorted(p.name for p in root.iterdir()) == before and len(load_index(root).articles) == 2

@@ -48,11 +48,11 @@ def test_a_lone_surrogate_is_a_422_for_that_request_alone(client, body):
 
 @pytest.fixture
 def broken_index(sample_corpus, tmp_path, fake_embedder):
-    """An index whose current generation lost its chunks file."""
+    """An index whose current generation lost its records file."""
     index = tmp_path / "secret-place" / "idx"
     build_index(sample_corpus, index, embedder=fake_embedder, progress=False)
     generation = index / (index / "CURRENT").read_text(encoding="utf-8").strip()
-    (generation / "chunks.jsonl").unlink()
+    (generation / "records.sqlite").unlink()
     return index
 
 
@@ -67,7 +67,7 @@ def test_a_failed_load_names_the_problem_and_the_fix_without_a_path(broken_index
     chat, _, _ = _respond(service, QUESTION, [], [], top_k=5)
     for text in (health.json()["error"], ask.json()["error"]):  # for whoever runs the server
         assert_clean(text, *secrets)
-        assert "chunks.jsonl" in text and "python -m index build" in text
+        assert "records.sqlite" in text and "python -m index build" in text
     assert_clean(chat[1]["content"], *secrets)  # readers are told to ask the site's admin
     assert health.status_code == ask.status_code == 503
     assert str(broken_index) in caplog.text  # the path is for the server log only

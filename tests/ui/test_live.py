@@ -87,8 +87,8 @@ def test_a_generation_with_a_bad_checksum_is_refused_and_the_old_one_serves(serv
     serving = service.health()["generation"]
     broken = index_dir / "gen-29990101T000000-bad000"
     shutil.copytree(index_dir / serving, broken)
-    chunks = broken / "chunks.jsonl"
-    chunks.write_text(chunks.read_text(encoding="utf-8").replace("峰会", "峰汇", 1), encoding="utf-8")
+    records = broken / "records.sqlite"
+    records.write_bytes(records.read_bytes().replace("峰会".encode(), "峰汇".encode(), 1))
     with caplog.at_level(logging.WARNING, logger="wenda"):
         write_text_atomic(index_dir / CURRENT, broken.name + "\n")  # as writers do: one rename
         _wait(lambda: service.health()["refused"] is not None)
