@@ -27,9 +27,9 @@ def _rows(path: Path) -> list[dict]:
 # Issue 11 asks for every seed unanswerable question and 95 % of our own to abstain; the rule
 # does not reach that yet (README, "Abstention"). These floors are the figures it reaches, so
 # that a change that loses ground fails; raise them as the rule improves.
-SEED_UNANSWERABLE_FLOOR = 5  # of 12 (5 measured: DN04-DN07, DN12)
-OWN_UNANSWERABLE_FLOOR = 0.25  # share of the held-out half (0.34 measured)
-OWN_FALSE_ABSTENTION_CEILING = 0.10  # share of answerable questions (0.06 measured)
+SEED_UNANSWERABLE_FLOOR = 7  # of 12 (7 measured: DN02, DN04-DN07, DN11, DN12)
+OWN_UNANSWERABLE_FLOOR = 0.50  # share of the held-out half (0.55 measured: 22 of 40)
+OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.0375 measured: 3 of 80)
 
 
 def test_seed_unanswerable_questions_abstain_at_least_as_often_as_measured(sample_bot, shared_dir):
