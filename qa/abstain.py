@@ -78,22 +78,19 @@ class AnswerCheck:
         tokens: Collection[str],
         keyword: KeywordIndex,
         passage_tokens: Collection[str] = frozenset(),
-        names: Sequence[str] | None = None,
     ) -> AnswerCheck:
         """Check an answer sentence (`tokens`: its keyword tokens and its context's;
-        `passage_tokens`: those of its whole passage and context). `names` are the absent
-        names when the caller knows them (an English question's, from its renderings)."""
+        `passage_tokens`: those of its whole passage and context)."""
         typed = 1.0 if holds(expected_kind(question), sentence, question) else 0.0
         if not question_terms:
             return cls(0.0, 0.0, typed)
         lacking = tuple(unmatched(question_terms, passage_tokens or tokens))
-        if names is None:
-            names = () if latin_share(question) >= 0.5 else absent_names(question_terms, keyword.knows)
+        names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
         weights = [term_weight(t, keyword.idf, keyword.knows) / top for t in question_terms]
         missing = max((w for t, w in zip(question_terms, weights) if not covered(t, tokens)), default=0.0)
         gone = sum(w for t, w in zip(question_terms, weights) if not known(t, keyword.knows))
-        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, tuple(names))
+        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, names)
 
 
 def evidence(

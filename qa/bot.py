@@ -64,9 +64,7 @@ class Reading:
     terms: list[Term]
     keyword: str  # the text keyword search is given
     scoring: str  # the text answer sentences are scored against
-    absent_names: tuple[str, ...]  # an English question's names whose renderings the corpus lacks
-    english: bool
-    bridged: bool = False  # an English question whose terms the corpus holds in Chinese
+    bridged: bool = False  # an English question read through its Chinese renderings
 
 
 class Bot:
@@ -152,19 +150,15 @@ class Bot:
         """A question's terms and its keyword texts; an English one's rendered in Chinese
         through the corpus's words (qa.lexicon), since keyword evidence over a Chinese corpus
         means nothing in English."""
-        translated = self._translate(text)
-        terms = translated_terms(translated) if translated else []
+        translated = self._translate(text) or []
+        terms = translated_terms(translated)
         if not terms:  # Chinese, or English with no word the dictionary renders
-            return Reading(text, question_terms(text), text, text, (), translated is not None)
-        # An English name whose renderings the corpus lacks does not veto the answer: capitalised
-        # adjectives ("Central Asian") read as names and have no rendering of their own.
-        names: tuple[str, ...] = ()
-        query = keyword_query(translated or ())
+            return Reading(text, question_terms(text), text, text)
         # sentences are scored on every term, the ones the corpus lacks too (in English, so
         # they never match): a sentence covering "Turkmenistan" does not cover "capital of"
-        lacking = [t.text for t in translated or () if t.status == "absent"]
-        scoring = " ".join([keyword_query(translated or (), per_term=1), *lacking]).strip()
-        return Reading(text, terms, query or text, scoring or text, names, True, bridged=True)
+        lacking = [t.text for t in translated if t.status == "absent"]
+        scoring = " ".join([keyword_query(translated, per_term=1), *lacking]).strip()
+        return Reading(text, terms, keyword_query(translated) or text, scoring or text, bridged=True)
 
     def _translate(self, text: str) -> list[TranslatedTerm] | None:
         if latin_share(text) < 0.5:
@@ -207,9 +201,8 @@ class Bot:
         context = token_set(contexts[chosen[0].passage]) if chosen else frozenset()
         tokens = token_set(sentence) | context
         around = token_set(texts[chosen[0].passage]) | context if chosen else frozenset()
-        english = readings[0].english
-        names = readings[0].absent_names if english else None
-        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword, around, names)
+        # no absent-name veto for English: capitalised adjectives ("Central Asian") read as names
+        check = AnswerCheck.of(question, terms, sentence, tokens, self.keyword, around)
         agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
         ev = evidence(question, top, texts, scored, check, agree, bridged=readings[0].bridged)
         clock.lap("score")

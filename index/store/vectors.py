@@ -51,13 +51,10 @@ class VectorStore(Protocol):
         ...
 
 
-class FaissVectors:
-    """A VectorStore over a FAISS ID-mapped index (`mapped`: read from its file by memory
-    mapping, so it must not be changed: FAISS aborts the process on a resize)."""
+class _FaissSizes:
+    """The counts every holder of a FAISS index (`self.index`) reports."""
 
-    def __init__(self, index: Any, mapped: bool = False) -> None:
-        self.index = index
-        self.mapped = mapped
+    index: Any
 
     @property
     def ntotal(self) -> int:
@@ -68,6 +65,15 @@ class FaissVectors:
     def dimension(self) -> int:
         """The size of each vector."""
         return int(self.index.d)
+
+
+class FaissVectors(_FaissSizes):
+    """A VectorStore over a FAISS ID-mapped index (`mapped`: read from its file by memory
+    mapping, so it must not be changed: FAISS aborts the process on a resize)."""
+
+    def __init__(self, index: Any, mapped: bool = False) -> None:
+        self.index = index
+        self.mapped = mapped
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ids and scores of the `k` nearest vectors (fewer when fewer are stored), best first."""
@@ -85,21 +91,11 @@ class FaissVectors:
         return np.stack([self.index.reconstruct(int(i)) for i in ids])
 
 
-class FaissWriter:
+class FaissWriter(_FaissSizes):
     """The vectors of a generation being written: a FAISS index, saved as the generation's file."""
 
     def __init__(self, index: Any, info: Mapping[str, Any]) -> None:
         self.index, self.info = index, dict(info)
-
-    @property
-    def ntotal(self) -> int:
-        """How many vectors are stored."""
-        return int(self.index.ntotal)
-
-    @property
-    def dimension(self) -> int:
-        """The size of each vector."""
-        return int(self.index.d)
 
     def manifest(self) -> dict[str, Any]:
         """The manifest's entries for the vectors: `store` (the backend) and `faiss` (the index)."""
