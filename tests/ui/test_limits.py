@@ -42,12 +42,35 @@ def _chunked_post(port: int, path: str, total: int, chunk: int = 16 * 1024) -> t
         else:
             sock.sendall(b'"}\r\n0\r\n\r\n')
         sock.settimeout(10)
-        answer = sock.recv(4096)
+        answer = _response(sock)
     except (BrokenPipeError, ConnectionResetError):
-        answer = sock.recv(4096)
+        answer = _response(sock)
     finally:
         sock.close()
     return answer, sent
+
+
+def _response(sock: socket.socket) -> bytes:
+    """The whole response: the head and the body may arrive in separate packets."""
+    answer = sock.recv(4096)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        try:
+            more = sock.recv(4096)
+        except OSError:  # the server closed the connection after its answer
+            break
+        if not more:
+            break
+        answer, body = answer + more, body + more
+    return answer
 
 
 @pytest.mark.parametrize(
