@@ -127,6 +127,12 @@ def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args, ef_con
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
+    elif (
+        kind == "hnswsq8"
+    ):  # the store's `hnswsq8`: the graph over 8-bit codes (a quarter of the vectors' memory)
+        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        index.train(vectors[rng.choice(n, size=min(n, 100_000), replace=False)])
     else:
         nlist = max(16, int(4 * np.sqrt(n)))
         code = "SQ8" if kind == "ivfsq8" else f"PQ{args.pq_m}x8"
@@ -152,16 +158,16 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
     exact.add(vectors)
     _, truth = exact.search(queries, 10)
     del exact
-    runs = [(k, efc) for k in args.types for efc in (args.ef_construction if k == "hnsw" else [0])]
+    runs = [(k, efc) for k in args.types for efc in (args.ef_construction if k.startswith("hnsw") else [0])]
     for kind, efc in runs:
         index, seconds, grown = build(kind, vectors, rng, args, efc)
-        name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind == "hnsw" else kind
+        name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind.startswith("hnsw") else kind
         print(
             f"  {name}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB"
         )
         if kind == "flat":
             report(kind, "exact", *single_queries(index, queries), truth)
-        elif kind == "hnsw":
+        elif kind.startswith("hnsw"):
             for ef in args.ef_search:
                 index.hnsw.efSearch = ef
                 report(kind, f"efSearch={ef}", *single_queries(index, queries), truth)
@@ -340,9 +346,9 @@ def main() -> None:
     if not (args.index / "CURRENT").is_file():
         parser.error(f"no index at {args.index}: build the CMRC trial index first (see --help for --index)")
     args.types = [t for t in args.types.split(",") if t]
-    bad = set(args.types) - {"flat", "hnsw", "ivfsq8", "ivfpq"}
+    bad = set(args.types) - {"flat", "hnsw", "hnswsq8", "ivfsq8", "ivfpq"}
     if bad:
-        parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, ivfsq8, ivfpq")
+        parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, hnswsq8, ivfsq8, ivfpq")
     args.ef_search = [int(x) for x in args.ef_search.split(",")]
     args.ef_construction = [int(x) for x in args.ef_construction.split(",")]
     args.nprobe = [int(x) for x in args.nprobe.split(",")]

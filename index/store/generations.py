@@ -35,8 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from index.documents import Article, Chunk
 from index.errors import (
     DiskFullError,
@@ -59,7 +57,7 @@ from index.files import (
 from index.settings import IndexSettings
 from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
 from index.store.leases import leased_generations
-from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
+from index.store.vectors import VECTORS, Rows, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -318,7 +316,7 @@ def write_index(
     *,
     articles: Sequence[Article],
     chunks: Sequence[StoredChunk],
-    vectors: np.ndarray,
+    vectors: Rows,
     settings: IndexSettings,
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
@@ -328,6 +326,7 @@ def write_index(
 ) -> Path:
     """Write a new generation from chunk vectors and make it live; return its directory.
 
+    `vectors` is an array or a spool on disk read a slice at a time (index.store.spool).
     `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
     for BM25). The caller must hold the write lock (see `writer_lock`).
     """

@@ -18,6 +18,7 @@ from index.build import build_index
 from index.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from index.settings import IndexSettings
 from index.store import CURRENT, live_generation, load_index, writer_lock
+from index.store.spool import CACHE_DIR
 from index.update import update_index
 
 
@@ -349,7 +350,7 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         ({"index.store.generations.write_jsonl": jsonl_full}, "chunks.jsonl"),
         (
             {
-                "index.writer.write_keyword_index": numpy_full,
+                "index.store.keyword_writer._write_bm25": numpy_full,
                 "index.files.shutil.disk_usage": lambda d: full_disk,
             },
             "keyword",
@@ -364,8 +365,12 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         message = str(caught.value)
         assert message.startswith(f"disk full while writing {name}") and "free space and retry" in message
         assert "\n" not in message
-        assert ((root / CURRENT).read_text(), sorted(p.name for p in root.iterdir())) == before
+        # the vectors embedded on the way stay in the durable cache, for the retry
+        left = sorted(p.name for p in root.iterdir() if p.name != CACHE_DIR)
+        assert ((root / CURRENT).read_text(), left) == before
         assert set(load_index(root).articles) == {"000_40a999470f34a1c1#1", "000_40a999470f34a1c1#2"}
+    retry = update_index(root, add=[extra], embedder=fake_embedder, progress=False)
+    assert retry.embedded == 0 and retry.added and not (root / CACHE_DIR).exists()
 
 
 def test_another_failed_write_names_the_file_and_leaves_the_old_index(
