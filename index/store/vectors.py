@@ -165,7 +165,8 @@ def make_faiss_index(
         if kind == "hnsw":
             inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, ip)
         else:
-            inner = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_8bit, settings.hnsw_m, ip)
+            eight_bits = faiss.ScalarQuantizer.QT_8bit
+            inner = faiss.IndexHNSWSQ(dimension, eight_bits, settings.hnsw_m, ip)  # type: ignore[arg-type]
         inner.hnsw.efConstruction = settings.hnsw_ef_construction
         inner.hnsw.efSearch = settings.hnsw_ef_search
         info |= {
@@ -175,12 +176,11 @@ def make_faiss_index(
         }
     elif kind == "ivfsq8":
         nlist = ivf_lists(count, settings)
-        quantizer = faiss.IndexFlatIP(dimension)
+        quantizer = faiss.IndexFlatIP(dimension)  # faiss's Python keeps it alive with the index
         inner = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
-        inner.own_fields = True
-        quantizer.this.disown()  # the IVF index owns (and frees) its quantizer
         inner.nprobe = settings.ivf_nprobe
-        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # remove and reconstruct by vid
+        # remove and reconstruct by vid (the stubs lack DirectMap)
+        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
         info |= {"nlist": nlist, "nprobe": settings.ivf_nprobe}
     else:
         raise ValueError(f"FAISS index type {kind!r} is unknown; valid: {FAISS_TYPES}")
@@ -218,10 +218,10 @@ def build_faiss(
     """
     index, info = make_faiss_index(dimension, len(vectors), settings, kind)
     train_faiss(index, vectors)
-    ids = np.asarray(ids, dtype=np.int64)
+    vids = np.asarray(ids, dtype=np.int64)
     for start in range(0, len(vectors), ADD_ROWS):
         batch = np.ascontiguousarray(vectors[start : start + ADD_ROWS], dtype=np.float32)
-        index.add_with_ids(batch, ids[start : start + len(batch)])
+        index.add_with_ids(batch, vids[start : start + len(batch)])
     return index, info
 
 
@@ -277,6 +277,8 @@ def stored_ids(index: Any) -> set[int] | None:
     if ivf is None:
         return None
     lists = ivf.invlists
+    if lists is None:
+        return None
     found: set[int] = set()
     for number in range(lists.nlist):
         size = lists.list_size(number)

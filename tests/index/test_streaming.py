@@ -212,3 +212,71 @@ def test_auto_picks_ivfsq8_from_its_threshold(tmp_path, fake_embedder):
     build_index(corpus, tmp_path / "idx", settings, embedder=fake_embedder, progress=False)
     faiss = load_index(tmp_path / "idx").manifest["faiss"]
     assert (faiss["type"], faiss["chosen"], faiss["nprobe"]) == ("ivfsq8", "auto", 32)
+
+
+_MEMORY_CHILD = """
+import hashlib, json, resource, sys
+from pathlib import Path
+import numpy as np
+from index.build import write_articles
+from index.documents import Article, Section
+from index.settings import IndexSettings, StoreSettings
+from index.text import tokenize
+
+class Fast:
+    model_id, fingerprint, dimension = "fake/fast", "fast0001", 384
+    prompts = {"query": None, "passage": None}
+    def embed_queries(self, texts):
+        return self.embed_passages(texts)
+    def embed_passages(self, texts, progress=False):
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for i, t in enumerate(texts):
+            seed = int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little")
+            v = np.random.default_rng(seed).standard_normal(self.dimension).astype(np.float32)
+            out[i] = v / np.linalg.norm(v)
+        return out
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) / 1024
+
+n, root = int(sys.argv[1]), Path(sys.argv[2])
+tokenize("预热分词器")
+base = rss_mb()
+articles = []
+for i in range(n):
+    text = f"第{i}号新闻，本市第{i % 97}届运动会于{i % 28 + 1}日开幕，{i * 7 % 900}名运动员参加，观众{i % 13}万人。"
+    articles.append(Article(f"a{i}", f"第{i}号", text, ((0, len(text)),), (Section(None, 0, len(text)),)))
+records = rss_mb() - base
+settings = IndexSettings(store=StoreSettings(index_type="flat"))
+report = write_articles(root, articles, settings, embedder=Fast(), progress=False)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"chunks": report.chunks, "growth": peak - base, "articles": records}))
+"""
+
+
+def _build_growth(tmp_path: Path, n: int) -> dict[str, float]:
+    """Peak RSS growth (MB) of a fresh process building an index of `n` one-chunk articles."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_CHILD, str(n), str(tmp_path / f"idx-{n}")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_build_memory_grows_only_with_the_records_and_the_index(tmp_path):
+    small, large = _build_growth(tmp_path, 20_000), _build_growth(tmp_path, 100_000)
+    assert (small["chunks"], large["chunks"]) == (20_000, 100_000)
+    # what 80,000 more chunks may add: their article and chunk records, and the flat FAISS index
+    # (1.5 KB a 384-dimension vector); a build holding every vector and token list again breaks it
+    grown = large["growth"] - small["growth"]
+    assert grown < GROWTH_BOUND_MB, (small, large)
