@@ -264,6 +264,7 @@ def _build_growth(tmp_path: Path, n: int) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", _MEMORY_CHILD, str(n), str(tmp_path / f"idx-{n}")],
         capture_output=True,
+        check=False,
         text=True,
         env=env,
         timeout=900,
@@ -279,4 +280,4 @@ def test_build_memory_grows_only_with_the_records_and_the_index(tmp_path):
     # what 80,000 more chunks may add: their article and chunk records, and the flat FAISS index
     # (1.5 KB a 384-dimension vector); a build holding every vector and token list again breaks it
     grown = large["growth"] - small["growth"]
-    assert grown < GROWTH_BOUND_MB, (small, large)
+    assert grown < 650, (small, large)  # measured: 487 MB streaming, 855 MB before (bench/RESULTS.md §6)
