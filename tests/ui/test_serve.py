@@ -53,7 +53,9 @@ def test_a_load_that_fails_while_serving_stops_the_server(broken_manifest, free_
         time.sleep(3)  # the server is up by now
         from index.errors import IndexCorruptError
 
-        raise IndexCorruptError(f"index {str(service.index_dir)!r}: chunks.jsonl is damaged; rebuild the index")
+        raise IndexCorruptError(
+            f"index {str(service.index_dir)!r}: chunks.jsonl is damaged; rebuild the index"
+        )
 
     monkeypatch.setattr(ui.service.BotService, "_prepare_and_load", late_failure)
     sock = free_socket()
