@@ -153,8 +153,12 @@ class EmbedRun:
         self._embedder, self.total, self.on_progress, self.cache = embedder, total, on_progress, cache
         self.done = 0
         self.fresh: dict[str, np.ndarray] = {}  # without a cache: this run's vectors by hash
-        self._bar = tqdm(total=total, unit="chunk", desc="embedding", disable=not progress, file=sys.stderr)
-        report(on_progress, "embed", 0, total)
+        # nothing to embed: no bar and no "embed" stage, as before a build streamed
+        self._bar = tqdm(
+            total=total, unit="chunk", desc="embedding", disable=not progress or not total, file=sys.stderr
+        )
+        if total:
+            report(on_progress, "embed", 0, total)
 
     def embed(self, digests: Sequence[str], texts: Sequence[str]) -> None:
         """Embed `texts` (whose hashes are `digests`) and keep their vectors."""
