@@ -227,7 +227,6 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
     the only lists of the whole corpus. The writer's peak RSS is printed at the end.
     """
     import resource
-    import tempfile
 
     from index.documents import Article, Chunk, Section, content_hash
     from index.settings import IndexSettings
@@ -253,7 +252,7 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
     before = rss_mb()
     with writer_lock(target):
         vectors = VectorSpool(target, base.shape[1])
-        tokens = TokenSpool(Path(tempfile.mkdtemp(prefix=".staging-tokens-", dir=target)))
+        tokens = TokenSpool.beside(target)
         vectors.append(base)
         for i in range(len(real.chunks)):
             tokens.add(stored.row(i))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -151,7 +150,7 @@ def write_locked(
     todo = len({c.embed_hash for c in chunks if c.embed_hash not in reuse})
     run = EmbedRun(lambda: embedder, todo, progress, on_progress, cache)
     vectors = VectorSpool(index_dir, embedder.dimension)
-    tokens = TokenSpool(Path(tempfile.mkdtemp(prefix=".staging-tokens-", dir=index_dir)))
+    tokens = TokenSpool.beside(index_dir)
     try:
         spool_chunks(chunks, text_of, reuse, run, stored_tokens(previous), vectors, tokens)
         run.close()

@@ -15,7 +15,6 @@ writer lock, like a build, so a crash leaves the previous index live.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -102,7 +101,7 @@ def update_index(
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
         model = previous.manifest["model"]
         cache = EmbedCache(index_dir, model["fingerprint"], int(model["dimension"]))
-        tokens = TokenSpool(Path(tempfile.mkdtemp(prefix=".staging-tokens-", dir=index_dir)))
+        tokens = TokenSpool.beside(index_dir)
         try:
             result = _apply(previous, plan, settings, lazy, progress, on_progress, cache, tokens)
             if result.vectors is not None:  # else nothing changed: the live generation stays

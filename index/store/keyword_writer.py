@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from index.store.keyword import TOKENS_DIR
+from index.store.spool import scratch_write
 
 K1, B = 1.2, 0.75
 BLOCK_TOKENS = 4_000_000  # token ids read at a time when counting (16 MB)
@@ -35,12 +37,21 @@ class TokenSpool:
     """The keyword tokens of a generation's chunks, appended one chunk at a time to `scratch`."""
 
     def __init__(self, scratch: Path) -> None:
-        scratch.mkdir(parents=True, exist_ok=True)
         self.scratch = scratch
+        with scratch_write(scratch.parent, "the token scratch file"):
+            scratch.mkdir(parents=True, exist_ok=True)
+            self._ids = open(scratch / "ids.u32", "wb")  # noqa: SIM115 - closed by finish
         self.vocab: dict[str, int] = {}
-        self._ids = open(scratch / "ids.u32", "wb")  # noqa: SIM115 - closed by finish
         self._lengths: list[int] = []  # per chunk; packed into an array by finish
         self._pending: list[int] = []
+
+    @classmethod
+    def beside(cls, root: Path) -> TokenSpool:
+        """A spool in a new scratch directory `root/.staging-tokens-…` (removed by the next
+        writer if this one dies)."""
+        with scratch_write(root, "the token scratch file"):
+            root.mkdir(parents=True, exist_ok=True)
+            return cls(Path(tempfile.mkdtemp(prefix=".staging-tokens-", dir=root)))
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -56,12 +67,18 @@ class TokenSpool:
 
     def _flush(self) -> None:
         if self._pending:
-            self._ids.write(np.asarray(self._pending, dtype=np.uint32).tobytes())
+            with scratch_write(self.scratch.parent, "the token scratch file"):
+                self._ids.write(np.asarray(self._pending, dtype=np.uint32).tobytes())
             self._pending = []
 
     def finish(self, path: Path) -> None:
-        """Write the BM25 index (bm25s files) and the chunk tokens (`tokens/`) into `path`."""
-        self._flush()
+        """Write the BM25 index (bm25s files) and the chunk tokens (`tokens/`) into `path`.
+
+        Called while the generation is written: its OSErrors name the keyword files.
+        """
+        if self._pending:
+            self._ids.write(np.asarray(self._pending, dtype=np.uint32).tobytes())
+            self._pending = []
         self._ids.close()
         path.mkdir(parents=True, exist_ok=True)
         offsets = np.zeros(len(self._lengths) + 1, dtype=np.int64)

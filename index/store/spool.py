@@ -18,12 +18,34 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
+from index.errors import DiskFullError, IndexWriteError, one_line
+from index.files import is_disk_full
+
 CACHE_DIR = ".embed-cache"
+
+
+@contextmanager
+def scratch_write(root: Path, what: str) -> Iterator[None]:
+    """Turn an OSError while writing a build's scratch files into the named write errors
+    (DiskFullError when the disk is full); nothing live has been touched yet."""
+    try:
+        yield
+    except IndexWriteError:
+        raise
+    except OSError as exc:
+        where = f"{what} of index {str(root)!r}"
+        if is_disk_full(exc, root):
+            raise DiskFullError(
+                f"disk full while writing {where}: free space and retry (the previous index is unchanged)"
+            ) from exc
+        reason = exc.strerror or one_line(exc)
+        raise IndexWriteError(f"could not write {where} ({reason}); the previous index is unchanged") from exc
 
 
 class EmbedCache:
@@ -62,9 +84,10 @@ class EmbedCache:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(digests), self.dimension):
             raise ValueError(f"{len(digests)} hashes but vectors of shape {vectors.shape}")
-        self.vectors_path.parent.mkdir(parents=True, exist_ok=True)
-        _append_synced(self.vectors_path, vectors.tobytes())
-        _append_synced(self.hashes_path, "".join(d + "\n" for d in digests).encode("ascii"))
+        with scratch_write(self.vectors_path.parent.parent, "the embedding cache"):
+            self.vectors_path.parent.mkdir(parents=True, exist_ok=True)
+            _append_synced(self.vectors_path, vectors.tobytes())
+            _append_synced(self.hashes_path, "".join(d + "\n" for d in digests).encode("ascii"))
         for digest in digests:
             self.rows.setdefault(digest, len(self.rows))
 
@@ -107,11 +130,13 @@ class VectorSpool:
     dtype = np.dtype(np.float32)
 
     def __init__(self, directory: Path, dimension: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        handle, name = tempfile.mkstemp(prefix=".staging-vectors-", dir=directory)
-        os.close(handle)
-        self.path, self.dimension, self.rows = Path(name), dimension, 0
-        self._out = open(self.path, "ab")  # noqa: SIM115 - closed by close()
+        self.directory = directory
+        with scratch_write(directory, "the vector scratch file"):
+            directory.mkdir(parents=True, exist_ok=True)
+            handle, name = tempfile.mkstemp(prefix=".staging-vectors-", dir=directory)
+            os.close(handle)
+            self.path, self.dimension, self.rows = Path(name), dimension, 0
+            self._out = open(self.path, "ab")  # noqa: SIM115 - closed by close()
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -123,7 +148,8 @@ class VectorSpool:
     def append(self, vectors: np.ndarray) -> None:
         """Add rows at the end."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
-        self._out.write(vectors.tobytes())
+        with scratch_write(self.directory, "the vector scratch file"):
+            self._out.write(vectors.tobytes())
         self.rows += len(vectors)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
@@ -131,7 +157,8 @@ class VectorSpool:
             raise TypeError("a VectorSpool is read by contiguous slices")
         start, stop, _ = rows.indices(self.rows)
         count = max(0, stop - start)
-        self._out.flush()
+        with scratch_write(self.directory, "the vector scratch file"):
+            self._out.flush()
         with open(self.path, "rb") as source:
             source.seek(start * 4 * self.dimension)
             data = np.fromfile(source, dtype=np.float32, count=count * self.dimension)
