@@ -127,6 +127,12 @@ def build(kind: str, vectors: np.ndarray, rng: np.random.Generator, args, ef_con
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(d, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
+    elif (
+        kind == "hnswsq8"
+    ):  # the store's `hnswsq8`: the graph over 8-bit codes (a quarter of the vectors' memory)
+        index = faiss.IndexHNSWSQ(d, faiss.ScalarQuantizer.QT_8bit, args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        index.train(vectors[rng.choice(n, size=min(n, 100_000), replace=False)])
     else:
         nlist = max(16, int(4 * np.sqrt(n)))
         code = "SQ8" if kind == "ivfsq8" else f"PQ{args.pq_m}x8"
@@ -152,16 +158,16 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
     exact.add(vectors)
     _, truth = exact.search(queries, 10)
     del exact
-    runs = [(k, efc) for k in args.types for efc in (args.ef_construction if k == "hnsw" else [0])]
+    runs = [(k, efc) for k in args.types for efc in (args.ef_construction if k.startswith("hnsw") else [0])]
     for kind, efc in runs:
         index, seconds, grown = build(kind, vectors, rng, args, efc)
-        name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind == "hnsw" else kind
+        name = f"{kind} (M={args.hnsw_m}, efConstruction={efc})" if kind.startswith("hnsw") else kind
         print(
             f"  {name}: build {seconds:.1f} s ({n / seconds:,.0f} vectors/s), serialised {serialized_mb(index):.0f} MB, RSS growth {grown:.0f} MB"
         )
         if kind == "flat":
             report(kind, "exact", *single_queries(index, queries), truth)
-        elif kind == "hnsw":
+        elif kind.startswith("hnsw"):
             for ef in args.ef_search:
                 index.hnsw.efSearch = ef
                 report(kind, f"efSearch={ef}", *single_queries(index, queries), truth)
@@ -214,11 +220,21 @@ def keyword_size(n: int, args, rng: np.random.Generator) -> None:
 
 
 def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) -> None:
-    """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring)."""
+    """An index of the real chunks of args.index plus synthetic ones up to n chunks (see the docstring).
+
+    It is written as a build streams (index.build): vectors made BLOCK at a time and appended
+    to a VectorSpool, each chunk's tokens to a TokenSpool, the article and chunk records to a
+    RecordSpool (SQLite on disk); no list of the whole corpus is held. The writer's peak RSS
+    is printed at the end.
+    """
+    import resource
+
     from index.documents import Article, Chunk, Section, content_hash
     from index.settings import IndexSettings
     from index.store import StoredChunk, load_index, write_index, writer_lock
-    from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, write_keyword_index
+    from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens
+    from index.store.keyword_writer import TokenSpool
+    from index.store.spool import VectorSpool, record_spool
     from index.text import SENTENCE_ENDS, char_class, tokenize
 
     # a sentence: up to its end marks and the closing quotes ”」）) that follow them
@@ -231,81 +247,96 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
     sentences = [sentence.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
     sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
     extra = n - len(real.chunks)
-    vectors, picks, weights = mixtures(base, extra, rng, args.noise)
-    articles = list(real.articles.values())
-    chunks = [StoredChunk(c.chunk, i, c.embed_hash) for i, c in enumerate(real.chunks)]
-    tokens = [stored.row(i) for i in range(len(real.chunks))]
-    for i in range(extra):
-        parts: list[str] = []
-        words: list[str] = []
-        for pick, weight in zip(picks[i], weights[i]):
-            row = sentences[pick]
-            take = int(np.rint(weight * len(row)))  # half to even, as round()
-            first = int(rng.integers(0, len(row) - take + 1))
-            parts += row[first : first + take]
-            for t in sentence_tokens[pick][first : first + take]:
-                words += t
-        if not parts:  # every weight rounded to nothing: take the strongest chunk's first sentence
-            pick = picks[i][int(np.argmax(weights[i]))]
-            parts, words = sentences[pick][:1], list(sentence_tokens[pick][0])
-        text = "".join(parts)
-        article_id = f"synthetic/{i:07d}"
-        articles.append(
-            Article(
-                article_id,
-                f"合成文章 {i}",
-                text,
-                ((0, len(text)),),
-                (Section(None, 0, len(text)),),
-                source="synthetic",
-            )
-        )
-        chunk = Chunk(content_hash(article_id, text), article_id, text, 0, len(text), None, 1, 1)
-        chunks.append(StoredChunk(chunk, len(chunks), content_hash(text)))
-        tokens.append(words)
-    vectors = np.concatenate([base, vectors])
-    print(
-        f"\n== synthetic index of {len(chunks):,} chunks ({len(real.chunks)} real) generated in "
-        f"{time.perf_counter() - started:.1f} s; {sum(map(len, tokens)):,} keyword tokens"
-    )
     settings = IndexSettings.from_dict(real.manifest["settings"])
-    before, started = rss_mb(), time.perf_counter()
+    before = rss_mb()
     with writer_lock(target):
-        write_index(
-            target,
-            articles=articles,
-            chunks=chunks,
-            vectors=vectors,
-            settings=settings,
-            model=real.manifest["model"],
-            extra_files={KEYWORD_DIR: lambda path: _timed_keyword(path, tokens, write_keyword_index)},
-            extra_manifest={
-                "change": {"kind": "build", "embedded": 0, "reused": len(chunks)},
-                "synthetic": f"bench/scale.py --index-size {n}",
-            },
+        vectors = VectorSpool(target, base.shape[1])
+        tokens = TokenSpool.beside(target)
+        records = record_spool(target)
+        for article in real.articles.values():
+            records.add_article(article)
+        for i, c in enumerate(real.chunks):
+            records.add_chunk(StoredChunk(c.chunk, i, c.embed_hash))
+        vectors.append(base)
+        for i in range(len(real.chunks)):
+            tokens.add(stored.row(i))
+        count = 0
+        for block in range(0, extra, 100_000):
+            mixed, picks, weights = mixtures(base, min(100_000, extra - block), rng, args.noise)
+            vectors.append(mixed)
+            for j in range(len(mixed)):
+                i = block + j
+                parts: list[str] = []
+                words: list[str] = []
+                for pick, weight in zip(picks[j], weights[j]):
+                    row = sentences[pick]
+                    take = int(np.rint(weight * len(row)))  # half to even, as round()
+                    first = int(rng.integers(0, len(row) - take + 1))
+                    parts += row[first : first + take]
+                    for t in sentence_tokens[pick][first : first + take]:
+                        words += t
+                if not parts:  # every weight rounded to nothing: take the strongest chunk's first sentence
+                    pick = picks[j][int(np.argmax(weights[j]))]
+                    parts, words = sentences[pick][:1], list(sentence_tokens[pick][0])
+                text = "".join(parts)
+                article_id = f"synthetic/{i:07d}"
+                records.add_article(
+                    Article(
+                        article_id,
+                        f"合成文章 {i}",
+                        text,
+                        ((0, len(text)),),
+                        (Section(None, 0, len(text)),),
+                        source="synthetic",
+                    )
+                )
+                chunk = Chunk(content_hash(article_id, text), article_id, text, 0, len(text), None, 1, 1)
+                records.add_chunk(StoredChunk(chunk, records.chunks, content_hash(text)))
+                tokens.add(words)
+                count += len(words)
+        print(
+            f"\n== synthetic index of {records.chunks:,} chunks ({len(real.chunks)} real) generated and spooled in "
+            f"{time.perf_counter() - started:.1f} s; {count:,} synthetic keyword tokens; RSS growth {rss_mb() - before:.0f} MB"
         )
-    sizes = {
-        p.name: p.stat().st_size
-        for p in (target / (target / "CURRENT").read_text().strip()).iterdir()
-        if p.is_file()
-    }
-    keyword = sum(
-        p.stat().st_size
-        for p in (target / (target / "CURRENT").read_text().strip() / KEYWORD_DIR).rglob("*")
-        if p.is_file()
-    )
+        started = time.perf_counter()
+        chunks, articles = records.finish()
+        try:
+            write_index(
+                target,
+                articles=articles,  # its length is all the writer asks of it (FAISS store)
+                chunks=chunks,
+                vectors=vectors,
+                settings=settings,
+                model=real.manifest["model"],
+                extra_files={KEYWORD_DIR: lambda path: _timed_keyword(path, tokens)},
+                extra_manifest={
+                    "change": {"kind": "build", "embedded": 0, "reused": len(chunks)},
+                    "synthetic": f"bench/scale.py --index-size {n}",
+                },
+                records=records.path,
+            )
+        finally:
+            chunks.records.close()
+            records.path.unlink(missing_ok=True)
+            vectors.close()
+    generation = target / (target / "CURRENT").read_text().strip()
+    sizes = {p.name: p.stat().st_size for p in generation.iterdir() if p.is_file()}
+    keyword = sum(p.stat().st_size for p in (generation / KEYWORD_DIR).rglob("*") if p.is_file())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"  written in {time.perf_counter() - started:.1f} s (FAISS build, keyword build, files, checksums); "
-        f"RSS growth {rss_mb() - before:.0f} MB; files: "
+        f"  written in {time.perf_counter() - started:.1f} s (FAISS build, "
+        f"keyword build, files, checksums); peak RSS of the process {peak:,.0f} MB; files: "
         + ", ".join(f"{k} {v / 2**20:.0f} MB" for k, v in sorted(sizes.items()) if v > 2**20)
         + f", keyword/ {keyword / 2**20:.0f} MB"
     )
 
 
-def _timed_keyword(path: Path, tokens, write) -> None:
+def _timed_keyword(path: Path, tokens) -> None:
     started = time.perf_counter()
-    write(path, tokens)
-    print(f"  keyword index (bm25s + stored tokens) built and saved in {time.perf_counter() - started:.1f} s")
+    tokens.finish(path)
+    print(
+        f"  keyword index (bm25s + stored tokens) built from the spool and saved in {time.perf_counter() - started:.1f} s"
+    )
 
 
 def main() -> None:
@@ -340,9 +371,9 @@ def main() -> None:
     if not (args.index / "CURRENT").is_file():
         parser.error(f"no index at {args.index}: build the CMRC trial index first (see --help for --index)")
     args.types = [t for t in args.types.split(",") if t]
-    bad = set(args.types) - {"flat", "hnsw", "ivfsq8", "ivfpq"}
+    bad = set(args.types) - {"flat", "hnsw", "hnswsq8", "ivfsq8", "ivfpq"}
     if bad:
-        parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, ivfsq8, ivfpq")
+        parser.error(f"unknown --types {sorted(bad)}; valid: flat, hnsw, hnswsq8, ivfsq8, ivfpq")
     args.ef_search = [int(x) for x in args.ef_search.split(",")]
     args.ef_construction = [int(x) for x in args.ef_construction.split(",")]
     args.nprobe = [int(x) for x in args.nprobe.split(",")]

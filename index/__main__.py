@@ -18,6 +18,7 @@ from typing import Any
 from index.errors import EXIT_INTERRUPTED, EXIT_OK, WendaError, exit_status, one_line
 from index.settings import (
     EMBED_BACKENDS,
+    FAISS_INDEX_TYPES,
     MILVUS_INDEX_TYPES,
     MILVUS_TOKEN_ENV,
     STORE_BACKENDS,
@@ -87,9 +88,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument(
         "--index-type",
-        choices=("auto", "flat", "hnsw"),
+        choices=FAISS_INDEX_TYPES,
         default=store.index_type,
-        help="FAISS index: exact (flat), approximate (hnsw), or by size (auto)",
+        help="FAISS index: exact (flat), approximate (hnsw), compressed to 8 bits a dimension "
+        "(ivfsq8, hnswsq8), or by size (auto)",
+    )
+    build.add_argument(
+        "--ivf-threshold",
+        type=int,
+        default=store.ivf_threshold,
+        help="with --index-type auto, the chunk count from which IVF-SQ8 is used",
+    )
+    build.add_argument(
+        "--ivf-nprobe",
+        type=int,
+        default=store.ivf_nprobe,
+        help="IVF lists searched a query (more: better recall, slower)",
     )
     build.add_argument(
         "--hnsw-threshold",
@@ -192,6 +206,8 @@ def _build(args: argparse.Namespace) -> int:
     store = StoreSettings(
         index_type=args.index_type,
         hnsw_threshold=args.hnsw_threshold,
+        ivf_threshold=args.ivf_threshold,
+        ivf_nprobe=args.ivf_nprobe,
         backend=args.store,
         milvus_uri=args.milvus_uri,
         milvus_token_file=str(args.milvus_token_file.expanduser().resolve())
@@ -350,13 +366,19 @@ def _faiss_words(info: dict[str, Any], store: dict[str, Any]) -> str:
     threshold = info.get("threshold", store.get("hnsw_threshold"))
     if kind == "flat":
         desc = "exact inner-product search (IndexFlatIP)"
+    elif kind == "ivfsq8":
+        desc = f"IVF over 8-bit codes (nlist={info.get('nlist')}, nprobe={info.get('nprobe')}), its own ids"
     else:
         desc = (
             f"approximate HNSW graph (M={info.get('m')}, efConstruction={info.get('ef_construction')}, "
             f"efSearch={info.get('ef_search')})"
         )
     metric = info.get("metric", "inner_product")
-    return f"FAISS index: {desc} in an ID map, {metric} metric, {how} (HNSW from {threshold} chunks)."
+    sq = " over 8-bit codes" if kind == "hnswsq8" else ""
+    mapped = "" if kind == "ivfsq8" else " in an ID map"
+    ivf = info.get("ivf_threshold", store.get("ivf_threshold"))
+    sizes = f"HNSW from {threshold} chunks" + (f", IVF-SQ8 from {ivf}" if ivf else "")
+    return f"FAISS index: {desc}{sq}{mapped}, {metric} metric, {how} ({sizes})."
 
 
 def _retrieval_words(retrieval: dict[str, Any]) -> str:

@@ -1,12 +1,16 @@
 """Build indexes: corpus → articles → chunks → vectors → a stored generation.
 
 Vectors are reused for every chunk whose embedded text is unchanged (content hashes), so a
-rebuild embeds only what is new; the keyword tokens are reused the same way. Adding and
-removing articles without a rebuild is `index.update`.
+rebuild embeds only what is new; the keyword tokens are reused the same way. Every batch of
+new vectors is written to a durable cache as it is embedded, so a build that is killed and
+run again resumes: it embeds nothing twice. Vectors and tokens stream through files on disk
+in batches (index.writer.spool_chunks). Adding and removing articles without a rebuild is
+`index.update`.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from index.chunk import embed_text
 from index.documents import Article, Chunk, content_hash
 from index.embed import Embedder, make_embedder
 from index.errors import CorpusError, IndexStoreError
@@ -31,7 +36,18 @@ from index.store import (
 )
 from index.store.added import added_file, added_times, read_added
 from index.store.backends import settled, store_words
-from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
+from index.store.keyword_writer import TokenSpool
+from index.store.records import RecordSpool
+from index.store.spool import EmbedCache, VectorSpool, record_spool, scratch_write
+from index.writer import (
+    BuildReport,
+    EmbedRun,
+    Reuse,
+    chunks_with_texts,
+    keyword_files,
+    spool_chunks,
+    stored_tokens,
+)
 
 
 def build_index(
@@ -120,27 +136,54 @@ def write_locked(
     settings = replace(
         settings, store=settled(settings.store, index_dir, previous.manifest if previous else None)
     )
-    chunks, texts = _chunk_all(articles, settings, chunked, on_progress)
-    items = [(c.embed_hash, t) for c, t in zip(chunks, texts)]
-    vectors, embedded = vectors_for(
-        items, previous, lambda: embedder, embedder.dimension, progress, on_progress
-    )
-    known = stored_tokens(previous)
-    tokens = [tokens_of(known, digest, text) for digest, text in items]
-    change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
-    report(on_progress, "write", 0, 1)
-    write_index(
-        index_dir,
-        articles=articles,
-        chunks=chunks,
-        vectors=vectors,
-        settings=settings,
-        model=_model_info(embedder),
-        extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
-        extra_manifest={**(extra_manifest or {}), **change},
-        texts=texts,
-        progress=progress,
-    )
+    milvus = settings.store.backend == "milvus"  # its writer indexes the texts: they are kept
+    records = record_spool(index_dir)
+    vectors = tokens = chunks = None
+    try:
+        with scratch_write(index_dir, "the record scratch file"):
+            texts = _chunk_all(articles, settings, records, chunked, on_progress, keep_texts=milvus)
+            chunks, _ = records.finish()  # the chunks, read back from disk a batch at a time
+        by_id = {a.id: a for a in articles}
+
+        def text_of(position: int, chunk: StoredChunk) -> str:
+            if texts:
+                return texts[position]
+            return embed_text(chunk.chunk, by_id[chunk.chunk.article_id], settings.chunk)
+
+        cache = EmbedCache(index_dir, embedder.fingerprint, embedder.dimension)
+        reuse = Reuse(previous, cache)
+        todo = len({c.embed_hash for c in chunks if c.embed_hash not in reuse})
+        run = EmbedRun(lambda: embedder, todo, progress, on_progress, cache)
+        vectors = VectorSpool(index_dir, embedder.dimension)
+        tokens = TokenSpool.beside(index_dir)
+        spool_chunks(chunks, text_of, reuse, run, stored_tokens(previous), vectors, tokens)
+        run.close()
+        embedded = run.done
+        change = {"change": {"kind": "build", "embedded": embedded, "reused": len(chunks) - embedded}}
+        report(on_progress, "write", 0, 1)
+        write_index(
+            index_dir,
+            articles=articles,
+            chunks=chunks,
+            vectors=vectors,
+            settings=settings,
+            model=_model_info(embedder),
+            extra_files={**keyword_files(tokens), **added_file(_added(previous, articles))},
+            extra_manifest={**(extra_manifest or {}), **change},
+            texts=texts or None,
+            progress=progress,
+            records=records.path,
+        )
+    finally:
+        records.abort()
+        if chunks is not None:
+            chunks.records.close()
+        records.path.unlink(missing_ok=True)  # moved into the generation when it was written
+        if vectors is not None:
+            vectors.close()
+        if tokens is not None:
+            shutil.rmtree(tokens.scratch, ignore_errors=True)
+    cache.clear()  # its vectors are in the live generation now
     written = store_words(read_manifest(index_dir))
     report(on_progress, "write", 1, 1)
     seconds = time.perf_counter() - started
@@ -217,19 +260,27 @@ def build_id_root(roots: Sequence[Path]) -> Path | None:
 def _chunk_all(
     articles: Sequence[Article],
     settings: IndexSettings,
+    records: RecordSpool,
     chunked: Sequence[Sequence[tuple[Chunk, str]]] | None = None,
     on_progress: OnProgress | None = None,
-) -> tuple[list[StoredChunk], list[str]]:
-    """Chunk every article (or take the chunks cut elsewhere); vids are assigned in order."""
-    stored: list[StoredChunk] = []
+    keep_texts: bool = False,
+) -> list[str]:
+    """Chunk every article (or take the chunks cut elsewhere) into `records`, with the
+    articles; vids are assigned in order.
+
+    The embedded texts are returned only with `keep_texts` (else they are made again, a
+    batch at a time, when they are needed: `index.chunk.embed_text` is cheap).
+    """
     texts: list[str] = []
     for done, article in enumerate(articles, 1):
+        records.add_article(article)
         cut = chunked[done - 1] if chunked is not None else chunks_with_texts(article, settings)
         for chunk, text in cut:
-            stored.append(StoredChunk(chunk, len(stored), content_hash(text)))
-            texts.append(text)
+            records.add_chunk(StoredChunk(chunk, records.chunks, content_hash(text)))
+            if keep_texts:
+                texts.append(text)
         report(on_progress, "chunk", done, len(articles))
-    return stored, texts
+    return texts
 
 
 def _previous(index_dir: Path, embedder: Embedder) -> LoadedIndex | None:

@@ -109,6 +109,7 @@ class EmbedSettings:
 
 
 STORE_BACKENDS = ("faiss", "milvus")
+FAISS_INDEX_TYPES = ("auto", "flat", "hnsw", "hnswsq8", "ivfsq8")
 MILVUS_INDEX_TYPES = ("HNSW", "HNSW_SQ", "IVF_SQ8")
 MILVUS_TOKEN_ENV = "WENDA_MILVUS_TOKEN"
 
@@ -118,7 +119,10 @@ class StoreSettings:
     """Where the vectors live and how they are indexed.
 
     `backend` 'faiss' (the default) keeps them in the generation's FAISS file: exact below
-    `hnsw_threshold` chunks, HNSW above, unless `index_type` forces one. 'milvus' keeps them,
+    `hnsw_threshold` chunks, HNSW from there, and from `ivf_threshold` IVF over 8-bit codes
+    (`ivfsq8`: a quarter of the memory, `ivf_nlist` lists, 4 x sqrt(chunks) when 0, searched
+    `ivf_nprobe` at a time), unless `index_type` forces one of them or `hnswsq8` (the HNSW
+    graph over 8-bit codes; it cannot remove vectors, so an update that removes rebuilds it). 'milvus' keeps them,
     with the chunk texts and two BM25 fields, in one Milvus collection per generation at
     `milvus_uri`: a local file path ending in `.db` (Milvus Lite) or `http://host:19530`
     (standalone or distributed). The token is never stored: it is read from
@@ -128,8 +132,13 @@ class StoreSettings:
     memory; `milvus_bigrams` adds a BM25 field over character bigrams beside the jieba one.
     """
 
-    index_type: Literal["auto", "flat", "hnsw"] = "auto"
+    index_type: Literal["auto", "flat", "hnsw", "hnswsq8", "ivfsq8"] = "auto"
     hnsw_threshold: int = 200_000
+    # HNSW holds 1.7 KB a chunk (1.7 GB at 1M, 17 GB at 10M): from 2M chunks IVF-SQ8 (392
+    # bytes a chunk) is chosen; at 1M it had recall@10 0.96 at 0.3 ms (bench/RESULTS.md §6)
+    ivf_threshold: int = 2_000_000
+    ivf_nlist: int = 0
+    ivf_nprobe: int = 32
     hnsw_m: int = 32
     # At 1M chunks (bench/scale.py): efConstruction 200 gives recall@10 0.981 at efSearch 128
     # (0.45 ms a query) against 0.949 with 80; the build takes 324 s instead of 147, little
@@ -144,8 +153,14 @@ class StoreSettings:
     milvus_bigrams: bool = True
 
     def __post_init__(self) -> None:
-        if self.index_type not in ("auto", "flat", "hnsw"):
-            raise ValueError(f"index_type={self.index_type!r}; valid: 'auto', 'flat', 'hnsw'")
+        if self.index_type not in FAISS_INDEX_TYPES:
+            raise ValueError(
+                f"index_type={self.index_type!r}; valid: {', '.join(map(repr, FAISS_INDEX_TYPES))}"
+            )
+        if self.ivf_nlist < 0 or self.ivf_nprobe < 1:
+            raise ValueError(
+                f"ivf_nlist={self.ivf_nlist} must be >= 0 (0: 4 x sqrt(chunks)) and ivf_nprobe={self.ivf_nprobe} >= 1"
+            )
         if self.backend not in STORE_BACKENDS:
             raise ValueError(f"backend={self.backend!r}; valid: {', '.join(map(repr, STORE_BACKENDS))}")
         if self.milvus_index_type not in MILVUS_INDEX_TYPES:

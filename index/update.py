@@ -14,6 +14,7 @@ writer lock, like a build, so a crash leaves the previous index live.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ from index.store import (
 )
 from index.store.added import added_file, added_times, read_added
 from index.store.backends import VectorWriter, store_words, updated_vectors
+from index.store.keyword_writer import TokenSpool
+from index.store.spool import EmbedCache
 from index.writer import BuildReport, chunks_with_texts, keyword_files, stored_tokens, tokens_of, vectors_for
 
 
@@ -96,11 +99,18 @@ def update_index(
         new_articles, ingest = _read_added(add, root, previous.manifest, settings, echo, on_progress)
         plan = _plan(previous, new_articles, remove)
         lazy = _LazyEmbedder(embedder, embedder_factory, settings, previous, index_dir, progress)
-        result = _apply(previous, plan, settings, lazy, progress, on_progress)
-        if result.vectors is not None:  # else nothing changed: the live generation stays
-            report(on_progress, "write", 0, 1)
-            _write(index_dir, previous, plan, result)
-            report(on_progress, "write", 1, 1)
+        model = previous.manifest["model"]
+        cache = EmbedCache(index_dir, model["fingerprint"], int(model["dimension"]))
+        tokens = TokenSpool.beside(index_dir)
+        try:
+            result = _apply(previous, plan, settings, lazy, progress, on_progress, cache, tokens)
+            if result.vectors is not None:  # else nothing changed: the live generation stays
+                report(on_progress, "write", 0, 1)
+                _write(index_dir, previous, plan, result)
+                report(on_progress, "write", 1, 1)
+        finally:
+            shutil.rmtree(tokens.scratch, ignore_errors=True)
+        cache.clear()  # what it held is live now (or was never needed)
     return _report(index_dir, plan, result, ingest, time.perf_counter() - started)
 
 
@@ -252,7 +262,7 @@ class _Result:
     """The new content of the index after an update."""
 
     chunks: list[StoredChunk]
-    tokens: list[list[str]]
+    tokens: TokenSpool
     vectors: VectorWriter | None
     store: str  # the store in words, e.g. "FAISS flat"
     action: str  # what was done to it, in words
@@ -268,9 +278,12 @@ def _apply(
     settings: IndexSettings,
     lazy: _LazyEmbedder,
     progress: bool,
-    on_progress: OnProgress | None = None,
+    on_progress: OnProgress | None,
+    cache: EmbedCache,
+    tokens: TokenSpool,
 ) -> _Result:
-    """Chunk the changed articles, reuse what is unchanged, embed the rest, update the vectors."""
+    """Chunk the changed articles, reuse what is unchanged, embed the rest (each batch into
+    the durable `cache`), update the vectors; the keyword tokens go to `tokens`."""
     old_by_article: dict[str, list[StoredChunk]] = {}
     for stored in previous.chunks:
         old_by_article.setdefault(stored.chunk.article_id, []).append(stored)
@@ -278,7 +291,6 @@ def _apply(
     next_vid = int(previous.manifest.get("next_vid", 0))
     next_vid = max(next_vid, max((c.vid for c in previous.chunks), default=-1) + 1)
     chunks: list[StoredChunk] = []
-    tokens: list[list[str]] = []
     fresh: list[tuple[int, str]] = []  # (position in chunks, embedded text) of chunks needing a vector
     touched: list[tuple[int, Article, str]] = []  # every chunk of a changed article, with its embedded text
     chunked = 0
@@ -289,7 +301,7 @@ def _apply(
                 text_of = partial(
                     embed_text, stored.chunk, article, settings.chunk
                 )  # only for an older index
-                tokens.append(tokens_of(known_tokens, stored.embed_hash, text_of))
+                tokens.add(tokens_of(known_tokens, stored.embed_hash, text_of))
             continue
         kept = _by_hash(old_by_article.get(article.id, []))
         for chunk, text in chunks_with_texts(article, settings):
@@ -301,12 +313,12 @@ def _apply(
                 fresh.append((len(chunks), text))
             touched.append((len(chunks), article, text))
             chunks.append(StoredChunk(chunk, vid, digest))
-            tokens.append(tokens_of(known_tokens, digest, text))
+            tokens.add(tokens_of(known_tokens, digest, text))
         chunked += 1
         report(on_progress, "chunk", chunked, len(plan.changed))
     items = [(chunks[position].embed_hash, text) for position, text in fresh]
     new_vectors, embedded = vectors_for(
-        items, previous, lazy.get, previous.vectors.dimension, progress, on_progress
+        items, previous, lazy.get, previous.vectors.dimension, progress, on_progress, cache
     )
     store = store_words(previous.manifest)
     if not (plan.changed or plan.removed or plan.metadata_only):

@@ -22,6 +22,7 @@ from index.store.vectors import (
     VECTORS,
     FaissVectors,
     FaissWriter,
+    Rows,
     VectorStore,
     build_faiss,
     map_faiss,
@@ -91,7 +92,7 @@ def settled(settings: StoreSettings, root: Path, previous: Mapping[str, Any] | N
 
 
 def new_vectors(
-    vectors: np.ndarray,
+    vectors: Rows,
     chunks: Sequence[Any],
     settings: StoreSettings,
     dimension: int,
@@ -111,7 +112,7 @@ def new_vectors(
         if texts is None or len(texts) != len(chunks):
             raise ValueError("the Milvus store needs the embedded text of every chunk")
         by_id = {a.id: a for a in articles}
-        return MilvusWriter.build(settings, root, chunks, by_id, texts, vectors, progress)
+        return MilvusWriter.build(settings, root, chunks, by_id, texts, np.asarray(vectors), progress)
     return FaissWriter(*build_faiss(vectors, [c.vid for c in chunks], settings, dimension))
 
 

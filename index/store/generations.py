@@ -37,8 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from index.documents import Article
 from index.errors import (
     DiskFullError,
@@ -70,7 +68,7 @@ from index.store.records import (
     stored_chunk,
     write_records,
 )
-from index.store.vectors import VECTORS, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
+from index.store.vectors import VECTORS, Rows, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 2  # 2: records in records.sqlite
 READ_VERSIONS = (1, 2)  # 1: records in chunks.jsonl and articles.jsonl, read whole
@@ -336,16 +334,20 @@ def write_index(
     *,
     articles: Sequence[Article],
     chunks: Sequence[StoredChunk],
-    vectors: np.ndarray,
+    vectors: Rows,
     settings: IndexSettings,
     model: Mapping[str, Any],
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
     texts: Sequence[str] | None = None,
     progress: bool = False,
+    records: Path | None = None,
 ) -> Path:
     """Write a new generation from chunk vectors and make it live; return its directory.
 
+    `vectors` is an array or a spool on disk read a slice at a time (index.store.spool).
+    `records` is a records file already holding `articles` and `chunks` (a build's
+    RecordSpool), moved into the generation instead of written again.
     `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
     for BM25). The caller must hold the write lock (see `writer_lock`).
     """
@@ -373,6 +375,7 @@ def write_index(
         model=model,
         extra_files=extra_files,
         extra_manifest=extra_manifest,
+        records=records,
     )
 
 
@@ -387,13 +390,14 @@ def write_generation(
     extra_files: Mapping[str, FileWriter] | None = None,
     extra_manifest: Mapping[str, Any] | None = None,
     next_vid: int | None = None,
+    records: Path | None = None,
 ) -> Path:
     """Write a new generation around its ready vectors and make it live; return its directory.
 
     `vectors` (index.store.backends) must hold exactly the vids of `chunks`; once the
     generation is live it is published (the Milvus alias switched). `next_vid` is the first
     vid never used yet (vids are not reused, so a stale reference can never name another
-    chunk). The caller must hold the write lock (see `writer_lock`).
+    chunk). `records`: as for `write_index`. The caller must hold the write lock (see `writer_lock`).
     """
     if vectors.ntotal != len(chunks):
         raise ValueError(f"{len(chunks)} chunks but {vectors.ntotal} vectors")
@@ -402,7 +406,10 @@ def write_generation(
             _stage("faiss", name)
             writer(staging / name)
         _stage("chunks", RECORDS)
-        write_records(staging / RECORDS, articles, chunks)
+        if records is not None:
+            take_records(records, staging / RECORDS)
+        else:
+            write_records(staging / RECORDS, articles, chunks)
         for name, writer in (extra_files or {}).items():
             _stage(name, name)
             writer(staging / name)
@@ -414,6 +421,11 @@ def write_generation(
         _stage("manifest", MANIFEST)
         write_json(staging / MANIFEST, manifest)
     return root / staging.name
+
+
+def take_records(source: Path, target: Path) -> None:
+    """Move a build's records file (a RecordSpool's, on the same file system) into its generation."""
+    os.replace(source, target)
 
 
 def stage_hook(stage: str) -> None:

@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -78,47 +79,96 @@ def write_records(path: Path, articles: Iterable[Article], chunks: Iterable[Stor
         OSError: the file could not be written (ENOSPC when the disk is full).
         ValueError: two articles share an id, or two chunks a vid.
     """
+    spool = RecordSpool(path)
     try:
-        db = sqlite3.connect(path, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise OSError(f"SQLite could not create {path.name} ({exc})") from exc
-    try:
-        db.execute("PRAGMA journal_mode=OFF")  # a staging file: a failed write is thrown away whole
-        db.execute("PRAGMA synchronous=OFF")  # the generation is synced when it is made live
-        db.executescript(_SCHEMA)
-        db.execute("BEGIN")
-        counts = (
-            _insert(db, "INSERT INTO articles VALUES (?, ?, ?)", _article_rows(articles)),
-            _insert(db, "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)", _chunk_rows(chunks)),
+        for article in articles:
+            spool.add_article(article)
+        for stored in chunks:
+            spool.add_chunk(stored)
+        spool.close()
+    except BaseException:
+        spool.abort()
+        raise
+    return spool.articles, spool.chunks
+
+
+class RecordSpool:
+    """A records file filled as a build makes its records, so that no list of every article
+    and chunk is held: rows are inserted WRITE_BATCH at a time into `path`, which
+    `write_generation` then takes whole as the generation's records file.
+
+    Chunks are numbered in the order they are added. `finish` ends the writing and returns
+    the two read-only views, for the rest of the build to read the records back as it needs them.
+
+    Errors are raised as by `write_records` (OSError, ValueError for a repeated id or vid).
+    """
+
+    ARTICLES_SQL = "INSERT INTO articles VALUES (?, ?, ?)"
+    CHUNKS_SQL = "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.articles = self.chunks = 0
+        self._rows: dict[str, list[tuple[Any, ...]]] = {self.ARTICLES_SQL: [], self.CHUNKS_SQL: []}
+        with _sqlite_errors(path):
+            self._db = sqlite3.connect(path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=OFF")  # a scratch file: a failed build throws it away
+            self._db.execute("PRAGMA synchronous=OFF")  # the generation is synced when it is made live
+            self._db.executescript(_SCHEMA)
+            self._db.execute("BEGIN")
+
+    def add_article(self, article: Article) -> None:
+        self._add(self.ARTICLES_SQL, (self.articles, article.id, _json(article.to_dict())))
+        self.articles += 1
+
+    def add_chunk(self, stored: StoredChunk) -> None:
+        """Add the next chunk (its position is the number of chunks added before it)."""
+        chunk = stored.chunk
+        self._add(
+            self.CHUNKS_SQL,
+            (self.chunks, stored.vid, stored.embed_hash, chunk.article_id, _json(chunk.to_dict())),
         )
-        db.execute("COMMIT")
-        return counts
+        self.chunks += 1
+
+    def _add(self, sql: str, row: tuple[Any, ...]) -> None:
+        pending = self._rows[sql]
+        pending.append(row)
+        if len(pending) >= WRITE_BATCH:
+            self._flush(sql)
+
+    def _flush(self, sql: str) -> None:
+        with _sqlite_errors(self.path):
+            self._db.executemany(sql, self._rows[sql])
+        self._rows[sql].clear()
+
+    def close(self) -> None:
+        """Write what is pending and close the file."""
+        for sql in self._rows:
+            self._flush(sql)
+        with _sqlite_errors(self.path):
+            self._db.execute("COMMIT")
+            self._db.close()
+
+    def finish(self) -> tuple[ChunkRecords, ArticleRecords]:
+        """`close`, then open the file read-only: (chunks, articles)."""
+        self.close()
+        return open_records(self.path)
+
+    def abort(self) -> None:
+        """Close the file, keeping what was written (a failed writer's caller throws it away)."""
+        self._db.close()
+
+
+@contextmanager
+def _sqlite_errors(path: Path) -> Iterator[None]:
+    """SQLite's errors as write_records raises them."""
+    try:
+        yield
     except sqlite3.IntegrityError as exc:
         raise ValueError(f"duplicate record in {path.name} ({exc})") from exc
     except sqlite3.Error as exc:
         full = "full" in str(exc).lower()
         raise OSError(28 if full else 5, f"SQLite could not write it ({exc})", str(path)) from exc
-    finally:
-        db.close()
-
-
-def _insert(db: sqlite3.Connection, sql: str, rows: Iterator[tuple[Any, ...]]) -> int:
-    count = 0
-    while batch := [row for _, row in zip(range(WRITE_BATCH), rows)]:
-        db.executemany(sql, batch)
-        count += len(batch)
-    return count
-
-
-def _article_rows(articles: Iterable[Article]) -> Iterator[tuple[Any, ...]]:
-    for seq, article in enumerate(articles):
-        yield seq, article.id, _json(article.to_dict())
-
-
-def _chunk_rows(chunks: Iterable[StoredChunk]) -> Iterator[tuple[Any, ...]]:
-    for position, stored in enumerate(chunks):
-        data = _json(stored.chunk.to_dict())
-        yield position, stored.vid, stored.embed_hash, stored.chunk.article_id, data
 
 
 def _json(value: Any) -> str:
@@ -205,7 +255,10 @@ class ChunkRecords(Sequence[StoredChunk]):
 
     def __getitem__(self, position: int | slice) -> StoredChunk | list[StoredChunk]:
         if isinstance(position, slice):
-            return [self[i] for i in range(*position.indices(self._count))]
+            start, stop, step = position.indices(self._count)
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            return list(self._range(start, stop))
         if position < 0:
             position += self._count
         if not 0 <= position < self._count:
@@ -221,11 +274,15 @@ class ChunkRecords(Sequence[StoredChunk]):
     def __iter__(self) -> Iterator[StoredChunk]:
         """Every chunk in position order, read in batches (not kept in the cache)."""
         for start in range(0, self._count, READ_BATCH):
-            rows = self.records.query(
-                "SELECT vid, embed_hash, data FROM chunks WHERE position >= ? AND position < ? ORDER BY position",
-                (start, start + READ_BATCH),
-            )
-            yield from (_stored(row) for row in rows)
+            yield from self._range(start, start + READ_BATCH)
+
+    def _range(self, start: int, stop: int) -> Iterator[StoredChunk]:
+        """The chunks at positions start..stop-1, read in one query (not kept in the cache)."""
+        rows = self.records.query(
+            "SELECT vid, embed_hash, data FROM chunks WHERE position >= ? AND position < ? ORDER BY position",
+            (start, stop),
+        )
+        return (_stored(row) for row in rows)
 
     def vids(self) -> np.ndarray:
         """The vid of every chunk, in position order (int64)."""

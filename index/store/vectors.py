@@ -2,8 +2,11 @@
 
 Only this module imports faiss. The builders make, fill, update and save FAISS indexes
 through it; qa searches through `VectorStore` (`LoadedIndex.vectors`), never through faiss.
-Every index is an `IndexIDMap2` whose ids are the chunks' `vid`s, over exact inner-product
-search (flat) or an HNSW graph (see `faiss_kind`).
+The ids of every index are the chunks' `vid`s: an `IndexIDMap2` over exact inner-product
+search (flat), an HNSW graph, or an HNSW graph over 8-bit codes (hnswsq8); or an IVF index
+over 8-bit codes (ivfsq8) that keeps the ids itself, with a hash table from id to entry, so
+that it can remove and reconstruct by vid (see `faiss_kind`). Indexes are filled batch by
+batch from whatever holds the vectors (an array or an index.store.spool.VectorSpool).
 """
 
 from __future__ import annotations
@@ -20,13 +23,29 @@ import numpy as np
 
 from index.settings import StoreSettings
 
-FAISS_TYPES = ("flat", "hnsw")
+FAISS_TYPES = ("flat", "hnsw", "hnswsq8", "ivfsq8")
+ADD_ROWS = 65_536  # vectors added to an index at a time
+TRAIN_ROWS = 100_000  # at most this many vectors train the 8-bit codes and the IVF centroids
 VECTORS = "vectors.faiss"  # the FAISS file of a generation
 # Flat codes (IndexFlat, and the vectors under an HNSW graph) mapped from the file, read-only:
 # plain IO_FLAG_MMAP still copies them into memory with faiss-cpu 1.15 (bench/RESULTS.md).
 MMAP_FLAGS = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY
 
 log = logging.getLogger("wenda.index")
+
+
+class Rows(Protocol):
+    """Vectors a writer reads a slice at a time: an array, or index.store.spool.VectorSpool."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def ndim(self) -> int: ...
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, rows: slice, /) -> Any: ...
 
 
 class VectorStore(Protocol):
@@ -123,50 +142,97 @@ def faiss_kind(count: int, settings: StoreSettings) -> str:
     """The FAISS index type for `count` chunks: the forced one, or by size when `auto`."""
     if settings.index_type != "auto":
         return settings.index_type
+    if count >= settings.ivf_threshold:
+        return "ivfsq8"
     return "hnsw" if count >= settings.hnsw_threshold else "flat"
+
+
+def ivf_lists(count: int, settings: StoreSettings) -> int:
+    """IVF lists for `count` vectors: the setting, else 4 x sqrt(count); at least 1, and at
+    most one a 39 training vectors (FAISS's minimum for k-means)."""
+    wanted = settings.ivf_nlist or int(4 * count**0.5)
+    return max(1, min(wanted, min(count, TRAIN_ROWS) // 39))
 
 
 def make_faiss_index(
     dimension: int, count: int, settings: StoreSettings, kind: str | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """An empty FAISS index of the type the settings and corpus size call for, with its description."""
+    """An empty FAISS index of the type the settings and corpus size call for, with its
+    description (the 8-bit and IVF types still need `train_faiss`)."""
     kind = kind or faiss_kind(count, settings)
     inner: Any
-    info: dict[str, Any]
+    info: dict[str, Any] = {"type": kind, "metric": "inner_product"}
+    ip = faiss.METRIC_INNER_PRODUCT
     if kind == "flat":
-        inner, info = faiss.IndexFlatIP(dimension), {"type": "flat", "metric": "inner_product"}
-    elif kind == "hnsw":
-        inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner = faiss.IndexFlatIP(dimension)
+    elif kind in ("hnsw", "hnswsq8"):
+        if kind == "hnsw":
+            inner = faiss.IndexHNSWFlat(dimension, settings.hnsw_m, ip)
+        else:
+            eight_bits = faiss.ScalarQuantizer.QT_8bit
+            inner = faiss.IndexHNSWSQ(dimension, eight_bits, settings.hnsw_m, ip)  # type: ignore[arg-type]
         inner.hnsw.efConstruction = settings.hnsw_ef_construction
         inner.hnsw.efSearch = settings.hnsw_ef_search
-        info = {
-            "type": "hnsw",
-            "metric": "inner_product",
+        info |= {
             "m": settings.hnsw_m,
             "ef_construction": settings.hnsw_ef_construction,
             "ef_search": settings.hnsw_ef_search,
         }
+    elif kind == "ivfsq8":
+        nlist = ivf_lists(count, settings)
+        quantizer = faiss.IndexFlatIP(dimension)  # faiss's Python keeps it alive with the index
+        inner = faiss.IndexIVFScalarQuantizer(quantizer, dimension, nlist, faiss.ScalarQuantizer.QT_8bit, ip)
+        inner.nprobe = settings.ivf_nprobe
+        # remove and reconstruct by vid (the stubs lack DirectMap)
+        inner.set_direct_map_type(faiss.DirectMap.Hashtable)  # type: ignore[attr-defined]
+        info |= {"nlist": nlist, "nprobe": settings.ivf_nprobe}
     else:
         raise ValueError(f"FAISS index type {kind!r} is unknown; valid: {FAISS_TYPES}")
     info["threshold"] = settings.hnsw_threshold
+    info["ivf_threshold"] = settings.ivf_threshold
     info["chosen"] = "forced" if settings.index_type != "auto" else "auto"
-    return faiss.IndexIDMap2(inner), info
+    return (inner if kind == "ivfsq8" else faiss.IndexIDMap2(inner)), info
+
+
+def train_faiss(index: Any, vectors: Rows, seed: int = 0) -> None:
+    """Train an index that needs it (8-bit codes, IVF centroids) on at most TRAIN_ROWS of
+    `vectors`, drawn evenly and deterministically (a resumed build trains as an uninterrupted one).
+
+    `vectors` is read one slice at a time, so a spool on disk is never loaded whole.
+    """
+    if index.is_trained or len(vectors) == 0:
+        return
+    rng = np.random.default_rng(seed)
+    wanted = np.sort(rng.choice(len(vectors), size=min(len(vectors), TRAIN_ROWS), replace=False))
+    parts = []
+    for start in range(0, len(vectors), ADD_ROWS):
+        rows = wanted[(wanted >= start) & (wanted < start + ADD_ROWS)] - start
+        if len(rows):
+            parts.append(np.asarray(vectors[start : start + ADD_ROWS])[rows])
+    index.train(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32))
 
 
 def build_faiss(
-    vectors: np.ndarray, ids: Sequence[int], settings: StoreSettings, dimension: int, kind: str | None = None
+    vectors: Rows, ids: Sequence[int], settings: StoreSettings, dimension: int, kind: str | None = None
 ) -> tuple[Any, dict[str, Any]]:
-    """A FAISS index holding `vectors` under `ids`, of the type the settings call for, with its description."""
+    """A FAISS index holding `vectors` under `ids`, of the type the settings call for, with its description.
+
+    `vectors` is an array or anything sliced like one (index.store.spool.VectorSpool); it is
+    added ADD_ROWS at a time.
+    """
     index, info = make_faiss_index(dimension, len(vectors), settings, kind)
-    if len(vectors):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+    train_faiss(index, vectors)
+    vids = np.asarray(ids, dtype=np.int64)
+    for start in range(0, len(vectors), ADD_ROWS):
+        batch = np.ascontiguousarray(vectors[start : start + ADD_ROWS], dtype=np.float32)
+        index.add_with_ids(batch, vids[start : start + len(batch)])
     return index, info
 
 
 def supports_removal(faiss_index: Any) -> bool:
-    """True when vectors can be removed in place (flat); HNSW graphs cannot drop a node."""
+    """True when vectors can be removed in place (flat, IVF); HNSW graphs cannot drop a node."""
     inner = faiss.downcast_index(faiss_index.index) if hasattr(faiss_index, "index") else faiss_index
-    return isinstance(inner, faiss.IndexFlat)
+    return isinstance(faiss.downcast_index(inner), faiss.IndexFlat | faiss.IndexIVF)
 
 
 def update_faiss(
@@ -202,12 +268,25 @@ def update_faiss(
     vectors = np.stack(rows) if rows else np.zeros((0, int(index.d)), dtype=np.float32)
     rebuilt, new_info = build_faiss(vectors, vids, settings, int(index.d), kind)
     reason = "type changed with size" if not same_kind else "HNSW cannot remove vectors"
+    # note: the rebuild holds every vector once in memory (reconstructed; 8-bit codes decode
+    # to within 1/255 of each dimension's range)
     return rebuilt, new_info, f"rebuilt from stored vectors ({reason}; nothing re-embedded)"
 
 
 def stored_ids(index: Any) -> np.ndarray | None:
-    """The ids held by an ID-mapped index, as int64 (None for an index without an id map)."""
-    return faiss.vector_to_array(index.id_map).astype(np.int64) if hasattr(index, "id_map") else None
+    """The ids held by an ID-mapped or IVF index, as int64 (None for an index without ids)."""
+    if hasattr(index, "id_map"):
+        return faiss.vector_to_array(index.id_map).astype(np.int64)
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is None or ivf.invlists is None:
+        return None
+    lists = ivf.invlists
+    parts = [
+        faiss.rev_swig_ptr(lists.get_ids(number), lists.list_size(number)).astype(np.int64)
+        for number in range(lists.nlist)
+        if lists.list_size(number)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
 
 def read_faiss(path: Path) -> Any:

@@ -18,6 +18,7 @@ from index.build import build_index
 from index.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from index.settings import IndexSettings
 from index.store import CURRENT, live_generation, load_index, writer_lock
+from index.store.spool import CACHE_DIR
 from index.update import update_index
 
 
@@ -349,7 +350,7 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         ({"index.store.generations.write_records": records_full}, "records.sqlite"),
         (
             {
-                "index.writer.write_keyword_index": numpy_full,
+                "index.store.keyword_writer._write_bm25": numpy_full,
                 "index.files.shutil.disk_usage": lambda d: full_disk,
             },
             "keyword",
@@ -364,8 +365,12 @@ def test_disk_full_while_writing_is_a_named_error_and_the_old_index_stays(
         message = str(caught.value)
         assert message.startswith(f"disk full while writing {name}") and "free space and retry" in message
         assert "\n" not in message
-        assert ((root / CURRENT).read_text(), sorted(p.name for p in root.iterdir())) == before
+        # the vectors embedded on the way stay in the durable cache, for the retry
+        left = sorted(p.name for p in root.iterdir() if p.name != CACHE_DIR)
+        assert ((root / CURRENT).read_text(), left) == before
         assert set(load_index(root).articles) == {"000_40a999470f34a1c1#1", "000_40a999470f34a1c1#2"}
+    retry = update_index(root, add=[extra], embedder=fake_embedder, progress=False)
+    assert retry.embedded == 0 and retry.added and not (root / CACHE_DIR).exists()
 
 
 def test_another_failed_write_names_the_file_and_leaves_the_old_index(
@@ -381,7 +386,11 @@ def test_another_failed_write_names_the_file_and_leaves_the_old_index(
     def refused(path, articles, chunks):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr("index.store.generations.write_records", refused)
+    def refused_move(source, target):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr("index.store.generations.write_records", refused)  # an update writes them
+    monkeypatch.setattr("index.store.generations.take_records", refused_move)  # a build moves its own
     with pytest.raises(IndexWriteError) as caught:
         build_index(sample_corpus, root, IndexSettings(), embedder=fake_embedder, progress=False)
     assert str(caught.value) == (
