@@ -259,7 +259,8 @@ def _echo(line: str) -> None:
 
 def _info(args: argparse.Namespace) -> int:
     manifest = read_manifest(args.index)
-    verify_files(live_generation(args.index), manifest)  # a damaged index is an error, not a description
+    # a damaged index is an error, not a description; every file is read (no stat stamp)
+    verify_files(live_generation(args.index), manifest, full=True)
     if args.json:
         print(json.dumps(manifest, ensure_ascii=False, indent=2))
         return EXIT_OK

@@ -24,6 +24,7 @@ Milvus), the BM25 files through index.store.keyword.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -315,18 +316,72 @@ def check_model(
         )
 
 
-def verify_files(generation: Path, manifest: Mapping[str, Any]) -> None:
-    """Check that every file listed in the manifest exists with its size and checksum."""
-    for name, expected in manifest["files"].items():
+VERIFIED = ".verified.json"  # each file's stat when its checksum last matched (see verify_files)
+SETTLED_NS = 2_000_000_000  # a file changed this recently is never trusted by its stat alone
+
+
+def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = False) -> None:
+    """Check that every file listed in the manifest exists with its size and checksum.
+
+    Reading every file is most of a large index's load (seconds a gigabyte), so a check that
+    passes records each file's size, inode and modification and change times in the
+    generation's VERIFIED stamp, and the next check (unless `full`) reads again only a file
+    whose stat differs. Any write to a file moves its change time, which no tool can set
+    back, so a file changed in place is always read again. A file changed less than
+    SETTLED_NS before a check is not stamped (file times tick coarsely: a change within the
+    same tick could leave them equal), and the stamp names the manifest it was made for.
+    Damage that no write caused (a failing disk) shows only in a `full` check, as
+    `python -m index info` runs it.
+    """
+    files = manifest["files"]
+    key = _files_key(files)
+    stamp = {} if full else _read_stamp(generation, key)
+    settled = time.time_ns() - SETTLED_NS
+    trusted: dict[str, list[int]] = {}
+    for name, expected in files.items():
         path = generation / name
         if not path.is_file():
             raise IndexCorruptError(
                 f"index file {name!r} is missing from {str(generation)!r}; rebuild the index"
             )
-        if path.stat().st_size != expected["bytes"] or sha256_file(path) != expected["sha256"]:
+        state = _stat(path)
+        if stamp.get(name) != state and (
+            state[0] != expected["bytes"] or sha256_file(path) != expected["sha256"]
+        ):
             raise IndexCorruptError(
                 f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index"
             )
+        if max(state[2], state[3]) < settled:
+            trusted[name] = state
+    if trusted != stamp:
+        try:  # a read-only generation is checked in full every time
+            write_json(generation / VERIFIED, {"manifest": key, "files": trusted}, atomic=True)
+        except OSError:
+            pass
+
+
+def _stat(path: Path) -> list[int]:
+    found = path.stat()
+    return [found.st_size, found.st_ino, found.st_mtime_ns, found.st_ctime_ns]
+
+
+def _files_key(files: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def _read_stamp(generation: Path, key: str) -> dict[str, list[int]]:
+    """The stats of the files a check found sound, when the stamp is for this manifest."""
+    try:
+        stamp = json.loads((generation / VERIFIED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if (
+        not isinstance(stamp, dict)
+        or stamp.get("manifest") != key
+        or not isinstance(stamp.get("files"), dict)
+    ):
+        return {}
+    return stamp["files"]
 
 
 def write_index(

@@ -459,3 +459,42 @@ def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(
     monkeypatch.setattr("index.build.read_corpus", no_reading)
     with writer_lock(tmp_path / "idx"), pytest.raises(IndexLockedError, match="another process"):
         build_index(sample_corpus, tmp_path / "idx", IndexSettings(), progress=False)
+
+
+def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import index.store.generations as generations
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    generation = live_generation(root)
+    read: list[str] = []
+    real_sha = generations.sha256_file
+
+    def counted(path):
+        read.append(path.name)
+        return real_sha(path)
+
+    monkeypatch.setattr(generations, "sha256_file", counted)
+    load_index(root)  # just written: files this fresh are read, and not stamped
+    assert "vectors.faiss" in read and not (generation / generations.VERIFIED).exists()
+    monkeypatch.setattr(generations, "SETTLED_NS", 0)  # as if the files were written long ago
+    read.clear()
+    load_index(root)
+    assert "vectors.faiss" in read and (generation / generations.VERIFIED).is_file()
+    read.clear()
+    load_index(root)
+    assert read == []  # every file's stat is the stamped one
+    time.sleep(0.05)
+    with (generation / "vectors.faiss").open("r+b") as handle:  # one byte changed in place
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 0xFF]))
+    with pytest.raises(IndexCorruptError, match="vectors.faiss.*checksum mismatch"):
+        load_index(root)
+    assert read == ["vectors.faiss"]
+    read.clear()
+    with pytest.raises(IndexCorruptError, match="checksum mismatch"):
+        generations.verify_files(generation, json.loads((generation / "manifest.json").read_text()), full=True)
+    assert "records.sqlite" in read  # a full check reads every file, stamped or not
