@@ -464,7 +464,7 @@ def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(
 def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched(
     sample_corpus, tmp_path, fake_embedder, monkeypatch
 ):
-    import index.store.generations as generations
+    from index.store import generations
 
     root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
     generation = live_generation(root)
@@ -496,5 +496,7 @@ def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched
     assert read == ["vectors.faiss"]
     read.clear()
     with pytest.raises(IndexCorruptError, match="checksum mismatch"):
-        generations.verify_files(generation, json.loads((generation / "manifest.json").read_text()), full=True)
+        generations.verify_files(
+            generation, json.loads((generation / "manifest.json").read_text()), full=True
+        )
     assert "records.sqlite" in read  # a full check reads every file, stamped or not
