@@ -21,6 +21,7 @@ postings are far longer than in a real archive of N distinct chunks (a pessimist
 keyword search time), and recall against it means little.
 
     python bench/scale.py [--sizes 100000,1000000] [--types flat,hnsw,ivfsq8,ivfpq] [--keyword-sizes 100000]
+    python bench/scale.py --sizes "" --keyword-sizes "" --streamed-sizes 10000000 --nprobe 16,32,64
     python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000
     python bench/query.py --index /tmp/idx-1m --questions CMRC/questions.jsonl --limit 200 --rounds 2
 """
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -177,6 +179,72 @@ def run_size(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
                 ivf.nprobe = nprobe
                 report(kind, f"nprobe={nprobe}", *single_queries(index, queries), truth)
         del index
+
+
+def run_streamed(n: int, base: np.ndarray, args, rng: np.random.Generator) -> None:
+    """IVF-SQ8 at a size whose vectors do not fit in memory (10M x 384 floats are 15 GB), built
+    as the store builds it (index.store.vectors: make_faiss_index, train_faiss, ADD_ROWS at a
+    time) from vectors made block by block, never all held: each block comes from its own
+    seeded generator, so the exact top 10 (merged block by block) and the index see the same
+    vectors. Prints the build time, the RSS growth and an nprobe sweep."""
+    import tempfile
+
+    import faiss
+
+    from index.settings import StoreSettings
+    from index.store.vectors import ADD_ROWS, TRAIN_ROWS, make_faiss_index, train_faiss
+
+    block = 500_000
+    starts = range(0, n, block)
+    scratch = Path(tempfile.mkdtemp(prefix="wenda-scale-", dir=args.scratch))
+
+    def vectors_of(start: int) -> np.ndarray:
+        """Block `start`'s vectors: made (and kept on disk) the first time, then mapped from disk."""
+        path = scratch / f"{start}.npy"
+        if path.exists():
+            return np.load(path, mmap_mode="r")
+        made = mixtures(base, min(block, n - start), np.random.default_rng([args.seed, start]), args.noise)[0]
+        np.save(path, made)
+        return made
+
+    queries = synthetic(base, args.queries, rng, args.noise)
+    before, started = rss_mb(), time.perf_counter()
+    top_scores = np.full((len(queries), 10), -np.inf, dtype=np.float32)
+    top_ids = np.full((len(queries), 10), -1, dtype=np.int64)
+    train = []
+    for start in starts:
+        vectors = vectors_of(start)
+        exact = faiss.IndexFlatIP(base.shape[1])
+        exact.add(vectors)
+        scores, ids = exact.search(queries, 10)
+        scores = np.concatenate([top_scores, scores], axis=1)
+        ids = np.concatenate([top_ids, ids + start], axis=1)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+        top_scores, top_ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+        share = max(1, TRAIN_ROWS * len(vectors) // n)
+        train.append(vectors[rng.choice(len(vectors), size=min(share, len(vectors)), replace=False)])
+    print(
+        f"\n== {n:,} vectors x {base.shape[1]}, streamed in blocks of {block:,}: exact top 10 of "
+        f"{len(queries)} queries in {time.perf_counter() - started:.1f} s; RSS growth {rss_mb() - before:.0f} MB"
+    )
+    settings = StoreSettings(index_type="ivfsq8", ivf_nlist=args.nlist)
+    started = time.perf_counter()
+    index, info = make_faiss_index(base.shape[1], n, settings)
+    train_faiss(index, np.concatenate(train))
+    del train
+    for start in starts:
+        vectors = vectors_of(start)
+        for at in range(0, len(vectors), ADD_ROWS):
+            part = np.ascontiguousarray(vectors[at : at + ADD_ROWS])
+            index.add_with_ids(part, np.arange(start + at, start + at + len(part), dtype=np.int64))
+    print(
+        f"  ivfsq8 (nlist {info['nlist']}, as the store builds it): build {time.perf_counter() - started:.1f} s "
+        f"({n / (time.perf_counter() - started):,.0f} vectors/s incl. regenerating them); RSS growth {rss_mb() - before:.0f} MB"
+    )
+    shutil.rmtree(scratch)
+    for nprobe in args.nprobe:
+        index.nprobe = nprobe
+        report("ivfsq8", f"nprobe={nprobe}", *single_queries(index, queries), top_ids)
 
 
 def keyword_size(n: int, args, rng: np.random.Generator) -> None:
@@ -353,6 +421,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="100000,1000000")
     parser.add_argument("--types", default="flat,hnsw,ivfsq8,ivfpq")
     parser.add_argument("--keyword-sizes", default="100000", help="comma-separated; empty to skip")
+    parser.add_argument(
+        "--streamed-sizes",
+        default="",
+        help="comma-separated: IVF-SQ8 alone, vectors made block by block (10M)",
+    )
+    parser.add_argument(
+        "--scratch", default=None, help="where --streamed-sizes keeps its vector blocks (/tmp)"
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.5, help="scale of the covariance-shaped noise")
     parser.add_argument("--hnsw-m", type=int, default=32)
@@ -388,6 +464,8 @@ def main() -> None:
     describe("synthetic 20k (same process)", synthetic(base, 20_000, rng, args.noise), rng)
     for n in [int(x) for x in args.sizes.split(",") if x]:
         run_size(n, base, args, rng)
+    for n in [int(x) for x in args.streamed_sizes.split(",") if x]:
+        run_streamed(n, base, args, rng)
     for n in [int(x) for x in args.keyword_sizes.split(",") if x]:
         keyword_size(n, args, rng)
     if args.write_index:
