@@ -429,6 +429,9 @@ def main() -> None:
     parser.add_argument(
         "--scratch", default=None, help="where --streamed-sizes keeps its vector blocks (/tmp)"
     )
+    parser.add_argument(
+        "--nlist", type=int, default=0, help="IVF lists of --streamed-sizes (0: the store's 4 x sqrt(n))"
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--noise", type=float, default=0.5, help="scale of the covariance-shaped noise")
     parser.add_argument("--hnsw-m", type=int, default=32)
