@@ -152,7 +152,7 @@ def write_locked(
 
         cache = EmbedCache(index_dir, embedder.fingerprint, embedder.dimension)
         reuse = Reuse(previous, cache)
-        todo = len({c.embed_hash for c in chunks if c.embed_hash not in reuse})
+        todo = sum(digest not in reuse for digest in chunks.embed_hashes())
         run = EmbedRun(lambda: embedder, todo, progress, on_progress, cache)
         vectors = VectorSpool(index_dir, embedder.dimension)
         tokens = TokenSpool.beside(index_dir)

@@ -284,6 +284,10 @@ class ChunkRecords(Sequence[StoredChunk]):
         )
         return (_stored(row) for row in rows)
 
+    def embed_hashes(self) -> set[str]:
+        """The distinct embed hashes of the chunks (read from their column, no record parsed)."""
+        return {digest for (digest,) in self.records.query("SELECT DISTINCT embed_hash FROM chunks")}
+
     def vids(self) -> np.ndarray:
         """The vid of every chunk, in position order (int64)."""
         rows = self.records.query("SELECT vid FROM chunks ORDER BY position")
