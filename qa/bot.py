@@ -33,7 +33,7 @@ from qa.fuse import reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
 from qa.passages import Candidate, Ranked, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
-from qa.question import check_question, clip, contextual_queries, elliptical
+from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
 from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
@@ -144,6 +144,11 @@ class Bot:
         if elliptical(question):  # "那2023年呢？" asks nothing on its own
             return combined
         found = self._reading(question, readings[:1], vectors[:1], own, top_k, clock)
+        if found.evidence.absent > 0 and found.evidence.script == "cjk" and not refers_back(question):
+            # it opens like a follow-up ("那…") but asks, without pointing back, about something
+            # the articles never mention (明天, 下雨): what the previous question found does not
+            # answer it
+            return found
         return combined if self.answerable(combined) >= self.answerable(found) else found
 
     def _read(self, text: str) -> Reading:

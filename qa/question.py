@@ -70,8 +70,13 @@ def clip(text: str, max_chars: int) -> str:
     return " ".join(text.split())[:max_chars]
 
 
+def refers_back(question: str) -> bool:
+    """True for a question pointing back with a pronoun ("它是什么时候召开的？")."""
+    return bool(_REFERS_BACK.search(question))
+
+
 def contextual_queries(question: str, history: Sequence[str]) -> list[str]:
     """The question, plus the question read with the previous one when it is a follow-up."""
-    if history and (_FOLLOW_UP.search(question) or _REFERS_BACK.search(question)):
+    if history and (_FOLLOW_UP.search(question) or refers_back(question)):
         return [question, f"{history[-1]} {question}"]
     return [question]

@@ -24,6 +24,8 @@ FRAMING = frozenset(
     "叫 叫做 称为 称作 有 没有 会 能 能够 可以 要 需要 应该 做 进行 发生 出现 位于 属于 包括 包含 主要 "
     "具体 分别 一下 一共 总共 到底 究竟 目前 现在 今天 今年 请 问 告诉 知道 介绍 说说 讲讲 "
     "tell me please know describe explain".split()
+) | frozenset(  # words pointing back or framing the question, never what the answer must hold
+    "它 它们 他 她 他们 她们 这 那 这个 那个 这些 那些 这份 这项 这次 这一 其中 这里 那里 此 时候 反过来".split()
 )
 
 

@@ -137,7 +137,7 @@ def test_what_is_asked_for_must_be_something_the_question_does_not_already_name(
 
 
 def test_a_follow_up_that_only_names_what_changes_has_no_reading_of_its_own():
-    from qa.question import elliptical
+    from qa.question import elliptical, refers_back
 
     assert (
         elliptical("那2023年呢？")
@@ -145,5 +145,9 @@ def test_a_follow_up_that_only_names_what_changes_has_no_reading_of_its_own():
         and elliptical("what about Uzbekistan?")
     )
     assert not elliptical("那明天会下雨吗？")
+    assert refers_back("它的秘书处设在哪里？") and refers_back("这份协议标志着什么？")
+    assert not refers_back("那明天会下雨吗？")
+    # a pronoun is no term an answer must hold
+    assert [t.word for t in question_terms("它是什么时候召开的？")] == ["召开"]
     assert not elliptical("它的秘书处设在哪里？")
     assert not elliptical("那里附近有什么好玩的景点？")

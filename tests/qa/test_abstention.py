@@ -27,7 +27,7 @@ def _rows(path: Path) -> list[dict]:
 # Issue 11 asks for every seed unanswerable question and 95 % of our own to abstain; the rule
 # does not reach that yet (README, "Abstention"). These floors are the figures it reaches, so
 # that a change that loses ground fails; raise them as the rule improves.
-SEED_UNANSWERABLE_FLOOR = 7  # of 12 (7 measured: DN02, DN04-DN07, DN11, DN12)
+SEED_UNANSWERABLE_FLOOR = 8  # of 12 (8 measured: DN02, DN04-DN07, DN10-DN12)
 OWN_UNANSWERABLE_FLOOR = 0.50  # share of the held-out half (0.55 measured: 22 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.0375 measured: 3 of 80)
 
@@ -96,3 +96,12 @@ def test_follow_ups_read_with_the_previous_question_only_when_that_is_better_sup
     kyrgyz = sample_bot.ask("那吉尔吉斯斯坦呢？", history=["哈萨克斯坦的新经济政策叫什么？"])
     assert not kyrgyz.abstained and "2026年前国家发展纲要" in _squash(kyrgyz.answer)
     assert sample_bot.ask("北京天气怎么样？", history=["2024年中国与中亚五国的贸易额达到多少？"]).abstained
+
+
+def test_an_off_topic_follow_up_is_judged_on_its_own_and_a_pointing_back_one_with_the_history(sample_bot):
+    # opens like a follow-up (那…) but asks about weather the articles never mention
+    weather = sample_bot.ask("那后天会刮大风吗？", history=["首届中国—中亚峰会在哪座城市举行？"])
+    assert weather.abstained and weather.answer is None
+    # 它 points back; 召开 is not the articles' word (举行), so only the history finds the date
+    held = sample_bot.ask("它是什么时候召开的？", history=["第四次中亚国家元首协商会议在哪个国家举行？"])
+    assert not held.abstained and "2022年7月" in _squash(held.answer)
