@@ -8,7 +8,12 @@ with `synthetic/`, which is what the synthetic distractors could take away), fal
 abstentions, the `ask` p50/p95 (after one warm-up question) and the RSS after all of them.
 Run it on the small index too for the comparison.
 
-    python bench/big_recall.py --index /tmp/idx-1m --questions CMRC/questions.jsonl [--limit 1000]
+With --ann it also measures what approximate search itself loses on these questions: the
+recall@10 of the index's dense search (as the bot searches it) against exact inner-product
+search over every stored vector, so a recall drop in a big index can be told apart into the
+ANN's share and the distractors'.
+
+    python bench/big_recall.py --index /tmp/idx-1m --questions CMRC/questions.jsonl [--limit 1000] [--ann [--ef-search 512,2048]]
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--questions", type=Path, required=True, help="JSONL with `question` and `answers`")
     parser.add_argument("--limit", type=int, default=0, help="the first N questions (0: all)")
+    parser.add_argument("--ann", action="store_true", help="also: ANN recall@10 against exact search")
+    parser.add_argument("--ef-search", default="512,2048", help="with --ann on HNSW: also at these efSearch")
     args = parser.parse_args()
 
     from qa.bot import load_bot
@@ -65,6 +72,56 @@ def main() -> None:
     )
     print(f"  recall@1 {at(real_rank, 1):.3f}  recall@5 {at(real_rank, 5):.3f}  (a real article's passage)")
     print(f"  false abstentions {abstained} ({abstained / n:.1%})")
+    if args.ann:
+        ann_recall(bot, [i.question for i in items], [int(x) for x in args.ef_search.split(",") if x])
+
+
+def ann_recall(bot, questions: list[str], ef_search: list[int], k: int = 10, block: int = 65_536) -> None:
+    """Recall@k of the bot's dense search against exact search over all stored vectors (vids
+    are 0..n-1 in a built index), how close the exact top k lie (near-ties make recall@k a
+    harsh measure), and how many of the exact top-k slots are real chunks, not synthetic ones;
+    for an HNSW index, again at each efSearch of `ef_search`."""
+    import faiss
+    import numpy as np
+
+    vectors = np.asarray(bot.embedder.embed_queries(questions), dtype=np.float32)
+    started = time.perf_counter()
+    stored = bot.dense.vectors
+    best_scores = np.full((len(vectors), k), -np.inf, dtype=np.float32)
+    best_ids = np.full((len(vectors), k), -1, dtype=np.int64)
+    ids = np.arange(stored.ntotal, dtype=np.int64)
+    for start in range(0, len(ids), block):
+        part = ids[start : start + block]
+        scores = vectors @ stored.reconstruct(part).T
+        scores = np.concatenate([best_scores, scores], axis=1)
+        every = np.concatenate([best_ids, np.broadcast_to(part, (len(vectors), len(part)))], axis=1)
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        best_scores, best_ids = np.take_along_axis(scores, order, 1), np.take_along_axis(every, order, 1)
+    chunks = bot.index.chunks
+    real = np.mean([not chunks[int(i)].chunk.article_id.startswith("synthetic/") for i in best_ids.ravel()])
+    print(
+        f"  exact dense top {k} of {len(vectors)} questions ({time.perf_counter() - started:.1f} s): "
+        f"cosine spread from 1st to {k}th {np.mean(best_scores[:, 0] - best_scores[:, -1]):.4f}; "
+        f"real chunks in {real:.1%} of its slots"
+    )
+    inner = faiss.downcast_index(getattr(stored.index, "index", stored.index))
+    settings = [None, *ef_search] if hasattr(inner, "hnsw") else [None]
+    for ef in settings:
+        if ef is not None:
+            inner.hnsw.efSearch = ef
+        times, hits, tenth = [], 0, []
+        for vector, truth in zip(vectors, best_ids):
+            begun = time.perf_counter()
+            found, scores = stored.search(vector, k)
+            times.append(time.perf_counter() - begun)
+            hits += len(set(found.tolist()) & set(truth.tolist()))
+            tenth.append(scores[-1])
+        label = "as stored" if ef is None else f"efSearch {ef}"
+        print(
+            f"  dense ANN ({label}): recall@{k} against exact {hits / (k * len(vectors)):.4f}; "
+            f"{k}th cosine {np.mean(tenth) - np.mean(best_scores[:, -1]):+.4f} from the exact {k}th; "
+            f"p50 {ms(pct(times, 50))}"
+        )
 
 
 if __name__ == "__main__":
