@@ -25,6 +25,10 @@ BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_qu
 
 
 RENDERED_TERMS_COUNT = False
+# An English question at least this much of whose weight (IDF) is terms the corpus holds no
+# rendering of asks about something else (qa.bot.Bot.vetoes): "How do I renew my passport
+# online?" on a corpus about Central Asia.
+ENGLISH_ABSENT_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class Evidence:
     mismatch: float  # 1 when the question's script differs from the passage's (English on Chinese)
     script: str  # "latin" or "cjk": which background the question is compared with
     bridged: bool = False  # an English question whose terms were rendered in Chinese (qa.lexicon)
+    absent_terms: tuple[str, ...] = ()  # the question's terms the corpus never contains
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class AnswerCheck:
     typed: float
     unmatched: tuple[str, ...] = ()  # constraint terms (qa.terms.constraints) the passage lacks
     absent_names: tuple[str, ...] = ()
+    absent_terms: tuple[str, ...] = ()
 
     @classmethod
     def of(
@@ -89,8 +95,11 @@ class AnswerCheck:
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
         weights = [term_weight(t, keyword.idf, keyword.knows) / top for t in question_terms]
         missing = max((w for t, w in zip(question_terms, weights) if not covered(t, tokens)), default=0.0)
-        gone = sum(w for t, w in zip(question_terms, weights) if not known(t, keyword.knows))
-        return cls(min(1.0, missing), gone / sum(weights), typed, lacking, names)
+        absent = [(t, w) for t, w in zip(question_terms, weights) if not known(t, keyword.knows)]
+        gone = sum(w for _, w in absent)
+        return cls(
+            min(1.0, missing), gone / sum(weights), typed, lacking, names, tuple(t.word for t, _ in absent)
+        )
 
 
 def evidence(
@@ -117,6 +126,7 @@ def evidence(
             0.0,
             script,
             bridged,
+            check.absent_terms,
         )
     cosine = max(c.relevance for c in top)
     coverage = max((s.coverage for s in scored), default=0.0)
@@ -133,6 +143,7 @@ def evidence(
         mismatch,
         script,
         bridged,
+        check.absent_terms,
     )
 
 

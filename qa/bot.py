@@ -19,6 +19,7 @@ from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
 from index.text import latin_share, split_sentences
 from qa.abstain import (
+    ENGLISH_ABSENT_SHARE,
     AnswerCheck,
     Background,
     Evidence,
@@ -273,10 +274,13 @@ class Bot:
 
     def vetoes(self, found: Gathered) -> tuple[str, ...]:
         """The terms that make the bot abstain whatever the rule says: names the corpus never
-        contains (欧盟 in a corpus about Central Asia), and in a Chinese question, numbers,
-        ordinals and names the answer's passage lacks (2023 when it speaks of 2024)."""
+        contains (欧盟 in a corpus about Central Asia); in a Chinese question, numbers,
+        ordinals and names the answer's passage lacks (2023 when it speaks of 2024); in an
+        English question rendered in Chinese, the terms the corpus holds no rendering of,
+        when they make up half its weight or more (passport, renew, online)."""
         ev = found.evidence
-        return ev.absent_names + (ev.unmatched if ev.script == "cjk" else ())
+        english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
+        return ev.absent_names + (ev.unmatched if ev.script == "cjk" else ()) + english
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

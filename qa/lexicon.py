@@ -139,6 +139,13 @@ ORDINALS = {
         "first second third fourth fifth sixth seventh eighth ninth tenth".split(), "一二三四五六七八九十"
     )
 }
+# Counts and months in words: Chinese writes them inside other words (五国, 7月), which the
+# corpus's word list does not show apart.
+COUNTING_WORDS = frozenset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty hundred thousand "
+    "million billion dozen january february march april may june july august september october "
+    "november december".split()
+)
 _TOKEN = re.compile(
     r"(?P<number>\d+(?:[.,]\d+)*)(?:st|nd|rd|th|s)?(?![A-Za-z])"
     r"|(?P<word>[A-Za-z][A-Za-z0-9]*(?:['’][A-Za-z]+)*)['’]?"
@@ -675,16 +682,19 @@ def _drop_how_measures(words: list[_Word]) -> list[_Word]:
     return out
 
 
-def _phrase_at(words: Sequence[_Word], i: int, lexicon: Lexicon) -> tuple[int, str] | None:
-    """The longest phrase starting at word i that the dictionary glosses exactly: (length, key)."""
+def _phrase_at(
+    words: Sequence[_Word], i: int, lexicon: Lexicon, longest: int = MAX_PHRASE_WORDS
+) -> tuple[int, str] | None:
+    """The longest phrase (of at most `longest` words) starting at word i that the dictionary
+    glosses exactly: (length, key)."""
     if words[i].stop or words[i].number:
         return None
-    for n in range(min(MAX_PHRASE_WORDS, len(words) - i), 1, -1):
+    for n in range(min(longest, len(words) - i), 1, -1):
         span = words[i : i + n]
         if any(w.number for w in span) or not _may_end_phrase(span[-1], i + n == len(words)):
             continue
         head = normalise(" ".join(w.text for w in span[:-1]))
-        for form in word_forms(span[-1].text):
+        for form in word_forms(span[-1].text) + _demonym_places(span[-1]):
             if (key := f"{head} {form}") in lexicon.exact:
                 return n, key
             # A two-word compound the dictionary glosses the other way round:
@@ -692,6 +702,13 @@ def _phrase_at(words: Sequence[_Word], i: int, lexicon: Lexicon) -> tuple[int, s
             if n == 2 and (key := f"{form} of {head}") in lexicon.exact:
                 return n, key
     return None
+
+
+def _demonym_places(word: _Word) -> list[str]:
+    """The place a capitalised adjective of place may be named after, for phrases: "Central
+    Asian" is 中亚 as "Central Asia" is ("Asian" -> asia, "Korean" -> korea, "Indian" -> india)."""
+    low = word.text.lower()
+    return [low[:-1]] if word.capital and len(low) > 4 and low.endswith("an") else []
 
 
 def _may_end_phrase(word: _Word, clause_end: bool) -> bool:
@@ -765,12 +782,15 @@ class _Span:
     term: EnglishTerm
 
 
-def _clause_terms(words: list[_Word], first: bool, lexicon: Lexicon) -> list[EnglishTerm]:
-    """The terms of one clause: phrases the dictionary knows, longest first, and single words."""
+def _clause_terms(
+    words: list[_Word], first: bool, lexicon: Lexicon, longest: int = MAX_PHRASE_WORDS
+) -> list[EnglishTerm]:
+    """The terms of one clause: phrases the dictionary knows (of at most `longest` words),
+    longest first, and single words."""
     spans: list[_Span] = []
     i = 0
     while i < len(words):
-        if phrase := _phrase_at(words, i, lexicon):
+        if longest > 1 and (phrase := _phrase_at(words, i, lexicon, longest)):
             n, key = phrase
             name = _is_name(words, i, first, lexicon)
             text = " ".join(w.text for w in words[i : i + n])
@@ -910,17 +930,37 @@ def translate(
     if limit < 1:
         raise ValueError(f"limit={limit} must be at least 1")
     lexicon = lexicon if lexicon is not None else load_lexicon()
-    out = []
+    out: list[TranslatedTerm] = []
     for term in english_terms(question, lexicon):
-        exact, contained = _tiers(term, lexicon, single_chars)
-        # Words of short glosses that merely contain the term (死刑, "capital punishment", for
-        # "capital") count only when the corpus holds none of the exact renderings.
-        holds = [c for c in exact if corpus_holds(c, known)]
-        held = holds or [c for c in contained if corpus_holds(c, known)]
-        if term.is_name and not held and all(known(w) for w in fold(term.text).split()):
-            held = [fold(term.text)]  # the corpus writes the name in Latin letters: CBMM, JSR
-        out.append(TranslatedTerm(term, tuple((exact + contained)[:limit]), tuple(held[:limit])))
+        out += _translated(term, known, limit, single_chars, lexicon)
     return out
+
+
+def _translated(
+    term: EnglishTerm, known: Callable[[str], bool], limit: int, single_chars: bool, lexicon: Lexicon
+) -> list[TranslatedTerm]:
+    """A term with its renderings; a phrase none of whose renderings the corpus holds, as its
+    shorter phrases and words when the corpus holds some of them ("ancient Silk Road", which
+    the corpus does not hold, is "ancient" and "Silk Road", which it does)."""
+    exact, contained = _tiers(term, lexicon, single_chars)
+    # Words of short glosses that merely contain the term (死刑, "capital punishment", for
+    # "capital") count only when the corpus holds none of the exact renderings.
+    holds = [c for c in exact if corpus_holds(c, known)]
+    held = holds or [c for c in contained if corpus_holds(c, known)]
+    size = len(term.text.split())
+    if (term.is_name or size > 1) and not held and all(known(w) for w in fold(term.text).split()):
+        held = [fold(term.text)]  # the corpus writes it in Latin letters: CBMM, JSR, "real world"
+    if not held and size > 1 and term.kind != "pinyin":
+        words = _clauses(term.text)[0]
+        parts = _clause_terms(words, False, lexicon, longest=size - 1)
+        if all(len(part.text.split()) < size for part in parts):  # not a name joined again
+            split = [t for part in parts for t in _translated(part, known, limit, single_chars, lexicon)]
+            if any(t.known for t in split):
+                return split
+    if not held and term.key in COUNTING_WORDS:
+        # Chinese writes a count inside its word (五国, 六国元首): not a word the corpus lacks
+        exact, contained = [], []
+    return [TranslatedTerm(term, tuple((exact + contained)[:limit]), tuple(held[:limit]))]
 
 
 def _tiers(term: EnglishTerm, lexicon: Lexicon, single_chars: bool) -> tuple[list[str], list[str]]:

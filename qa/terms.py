@@ -88,8 +88,12 @@ def known(term: Term, vocabulary: Callable[[str], bool]) -> bool:
 
 
 def chinese_term(word: str, alternatives: Sequence[str] = ()) -> Term:
-    """A term for a Chinese word (an English term's rendering), with other renderings."""
-    grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
+    """A term for a Chinese word (an English term's rendering), with other renderings. A
+    name the corpus writes in Latin letters ("mit opencourseware") is held through its words."""
+    if " " in word:
+        grams: tuple[str, ...] = tuple(word.split())
+    else:
+        grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
     return Term(word, grams, _parts(word), tuple(chinese_term(a) for a in alternatives))
 
 

@@ -27,9 +27,9 @@ def _rows(path: Path) -> list[dict]:
 # Issue 11 asks for every seed unanswerable question and 95 % of our own to abstain; the rule
 # does not reach that yet (README, "Abstention"). These floors are the figures it reaches, so
 # that a change that loses ground fails; raise them as the rule improves.
-SEED_UNANSWERABLE_FLOOR = 8  # of 12 (8 measured: DN02, DN04-DN07, DN10-DN12)
-OWN_UNANSWERABLE_FLOOR = 0.50  # share of the held-out half (0.55 measured: 22 of 40)
-OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.0375 measured: 3 of 80)
+SEED_UNANSWERABLE_FLOOR = 9  # of 12 (9 measured: DN02, DN04-DN07, DN09-DN12)
+OWN_UNANSWERABLE_FLOOR = 0.65  # share of the held-out half (0.675 measured: 27 of 40)
+OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
 
 
 def test_seed_unanswerable_questions_abstain_at_least_as_often_as_measured(sample_bot, shared_dir):
@@ -105,3 +105,11 @@ def test_an_off_topic_follow_up_is_judged_on_its_own_and_a_pointing_back_one_wit
     # 它 points back; 召开 is not the articles' word (举行), so only the history finds the date
     held = sample_bot.ask("它是什么时候召开的？", history=["第四次中亚国家元首协商会议在哪个国家举行？"])
     assert not held.abstained and "2022年7月" in _squash(held.answer)
+
+
+def test_an_english_question_about_what_the_articles_never_mention_abstains(sample_bot):
+    for question in ["How do I fix a flat bicycle tyre?", "What is a good recipe for chocolate cake?"]:
+        answer = sample_bot.ask(question)
+        assert answer.abstained and answer.answer is None, question
+    held = sample_bot.ask("Where was the second China–Central Asia Summit held?")
+    assert not held.abstained and "阿斯塔纳" in held.answer

@@ -227,6 +227,25 @@ def test_the_known_filter_tells_present_absent_and_unknown_terms(lexicon: Lexico
     assert [t.known[0] for t in summit] == ["峰会", "举行"]  # 峰会 ranks below 高峰, 顶峰, …
 
 
+def test_an_adjective_of_place_ends_a_phrase_as_its_place_does(lexicon: Lexicon):
+    vocabulary = set(tokenize(CORPUS))
+    question = "How much did China trade with the five Central Asian countries?"
+    terms = {t.text: t for t in translate(question, vocabulary.__contains__, lexicon=lexicon)}
+    assert terms["Central Asian"].known[0] == "中亚"
+    # a count the corpus writes inside its words (五国) is unknown, not absent
+    assert terms["five"].status == "unknown"
+
+
+def test_a_phrase_the_corpus_lacks_is_read_as_its_shorter_phrases_and_words(lexicon: Lexicon):
+    vocabulary = set(tokenize("古丝绸之路上的商人把瓷器运往西方。"))
+    terms = translate("What goods travelled the ancient Silk Road?", vocabulary.__contains__, lexicon=lexicon)
+    statuses = {t.text: t.status for t in terms}
+    assert statuses["Silk Road"] == "present" and "ancient Silk Road" not in statuses
+    # a phrase whose words are all names nobody glosses stays whole, read once
+    names = translate("Who is Qwzx Vbnm?", vocabulary.__contains__, lexicon=lexicon)
+    assert [t.text for t in names] == ["Qwzx Vbnm"]
+
+
 def test_a_word_jieba_cut_differently_counts_through_its_bigrams(lexicon: Lexicon):
     bigrams_only = {"#土库", "#库曼", "#曼斯", "#斯坦"}
     (term,) = translate("Turkmenistan", bigrams_only.__contains__, lexicon=lexicon)
