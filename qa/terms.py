@@ -34,7 +34,7 @@ class Term:
     """One term of a question, with its keyword tokens."""
 
     word: str
-    tokens: tuple[str, ...]  # the word itself, and its `#`-marked bigrams for Chinese words
+    tokens: tuple[str, ...]  # its `#`-marked bigrams (Chinese words), or its words (a Latin name)
     parts: tuple[str, ...] = ()  # the shorter words jieba's search mode finds inside it
     alternatives: tuple[Term, ...] = ()  # other words for it (an English term's other renderings)
 
