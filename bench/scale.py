@@ -22,7 +22,7 @@ keyword search time), and recall against it means little.
 
     python bench/scale.py [--sizes 100000,1000000] [--types flat,hnsw,ivfsq8,ivfpq] [--keyword-sizes 100000]
     python bench/scale.py --sizes "" --keyword-sizes "" --streamed-sizes 10000000 --nprobe 16,32,64
-    python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000
+    python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000 [--index-type ivfsq8]
     python bench/query.py --index /tmp/idx-1m --questions CMRC/questions.jsonl --limit 200 --rounds 2
 """
 
@@ -32,6 +32,7 @@ import argparse
 import re
 import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -316,6 +317,8 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
     sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
     extra = n - len(real.chunks)
     settings = IndexSettings.from_dict(real.manifest["settings"])
+    if args.index_type:
+        settings = replace(settings, store=replace(settings.store, index_type=args.index_type))
     before = rss_mb()
     with writer_lock(target):
         vectors = VectorSpool(target, base.shape[1])
@@ -446,6 +449,9 @@ def main() -> None:
         "--write-index", type=Path, default=None, help="write a servable synthetic index here"
     )
     parser.add_argument("--index-size", type=int, default=1_000_000, help="chunks of the --write-index index")
+    parser.add_argument(
+        "--index-type", default="", help="FAISS type of the --write-index index (default: --index's, auto)"
+    )
     args = parser.parse_args()
     if not (args.index / "CURRENT").is_file():
         parser.error(f"no index at {args.index}: build the CMRC trial index first (see --help for --index)")
