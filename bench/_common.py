@@ -64,3 +64,14 @@ def machine_notes() -> str:
         f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; nproc={os.cpu_count()}; "
         f"torch threads={torch.get_num_threads()}; python {platform.python_version()}; {platform.machine()}"
     )
+
+
+def keep_top(
+    best_scores: np.ndarray, best_ids: np.ndarray, scores: np.ndarray, ids: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top k merged block by block: the k best of the rows kept so far and of a new
+    block's `scores` (queries x block) with their `ids` (block ids, or queries x block)."""
+    scores = np.concatenate([best_scores, scores], axis=1)
+    ids = np.concatenate([best_ids, np.broadcast_to(ids, scores[:, best_scores.shape[1] :].shape)], axis=1)
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)

@@ -22,7 +22,7 @@ import argparse
 import time
 from pathlib import Path
 
-from _common import machine_notes, memory_words, ms, pct
+from _common import keep_top, machine_notes, memory_words, ms, pct
 
 
 def main() -> None:
@@ -92,11 +92,7 @@ def ann_recall(bot, questions: list[str], ef_search: list[int], k: int = 10, blo
     ids = np.arange(stored.ntotal, dtype=np.int64)
     for start in range(0, len(ids), block):
         part = ids[start : start + block]
-        scores = vectors @ stored.reconstruct(part).T
-        scores = np.concatenate([best_scores, scores], axis=1)
-        every = np.concatenate([best_ids, np.broadcast_to(part, (len(vectors), len(part)))], axis=1)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        best_scores, best_ids = np.take_along_axis(scores, order, 1), np.take_along_axis(every, order, 1)
+        best_scores, best_ids = keep_top(best_scores, best_ids, vectors @ stored.reconstruct(part).T, part, k)
     chunks = bot.index.chunks
     real = np.mean([not chunks[int(i)].chunk.article_id.startswith("synthetic/") for i in best_ids.ravel()])
     print(

@@ -36,7 +36,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, machine_notes, ms, pct, rss_mb
+from _common import ROOT, keep_top, machine_notes, ms, pct, rss_mb
 
 
 def real_vectors(index_dir: Path) -> np.ndarray:
@@ -218,10 +218,7 @@ def run_streamed(n: int, base: np.ndarray, args, rng: np.random.Generator) -> No
         exact = faiss.IndexFlatIP(base.shape[1])
         exact.add(vectors)
         scores, ids = exact.search(queries, 10)
-        scores = np.concatenate([top_scores, scores], axis=1)
-        ids = np.concatenate([top_ids, ids + start], axis=1)
-        order = np.argsort(-scores, axis=1, kind="stable")[:, :10]
-        top_scores, top_ids = np.take_along_axis(scores, order, 1), np.take_along_axis(ids, order, 1)
+        top_scores, top_ids = keep_top(top_scores, top_ids, scores, ids + start, 10)
         share = max(1, TRAIN_ROWS * len(vectors) // n)
         train.append(vectors[rng.choice(len(vectors), size=min(share, len(vectors)), replace=False)])
     print(

@@ -141,15 +141,15 @@ class Bot:
         if len(queries) == 1:
             return self._reading(question, readings, vectors, own, top_k, clock)
         terms = follow_up_terms(own, self._read(earlier[-1]).terms)
-        combined = self._reading(question, readings, vectors, terms, top_k, clock)
         if elliptical(question):  # "那2023年呢？" asks nothing on its own
-            return combined
+            return self._reading(question, readings, vectors, terms, top_k, clock)
         found = self._reading(question, readings[:1], vectors[:1], own, top_k, clock)
         if found.evidence.absent > 0 and found.evidence.script == "cjk" and not refers_back(question):
             # it opens like a follow-up ("那…") but asks, without pointing back, about something
             # the articles never mention (明天, 下雨): what the previous question found does not
-            # answer it
+            # answer it, so that reading is not gathered at all
             return found
+        combined = self._reading(question, readings, vectors, terms, top_k, clock)
         return combined if self.answerable(combined) >= self.answerable(found) else found
 
     def _read(self, text: str) -> Reading:
