@@ -228,10 +228,16 @@ class RayEmbedder:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimension), dtype=np.float32)
 
     def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]:
-        """The vectors of `texts`, in order, batch by batch as the actors finish them."""
+        """The vectors of `texts`, in order, batch by batch as the actors finish them.
+
+        An actor call holds at most `options.batch_size` chunks, or fewer
+        when the caller asks for smaller batches (a server's build, whose progress should move).
+        The texts are split into enough blocks for every actor of the pool to get some.
+        """
         if not texts:
             return
         ray = self.ray
+        batch_size = max(1, min(batch_size, self.options.batch_size))
         items = [{"row": i, "text": t} for i, t in enumerate(texts)]
         blocks = max(1, min(len(items) // max(1, batch_size) + 1, 8 * self.options.workers))
         dataset = ray.data.from_items(items, override_num_blocks=blocks).map_batches(
