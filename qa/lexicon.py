@@ -941,7 +941,8 @@ def _translated(
 ) -> list[TranslatedTerm]:
     """A term with its renderings; a phrase none of whose renderings the corpus holds, as its
     shorter phrases and words when the corpus holds some of them ("ancient Silk Road", which
-    the corpus does not hold, is "ancient" and "Silk Road", which it does)."""
+    the corpus does not hold, is "ancient" and "Silk Road", which it does), unless it is a
+    proper name the dictionary renders whole ("World Cup" is 世界杯, not 世界 and a cup)."""
     exact, contained = _tiers(term, lexicon, single_chars)
     # Words of short glosses that merely contain the term (死刑, "capital punishment", for
     # "capital") count only when the corpus holds none of the exact renderings.
@@ -950,7 +951,9 @@ def _translated(
     size = len(term.text.split())
     if (term.is_name or size > 1) and not held and all(known(w) for w in fold(term.text).split()):
         held = [fold(term.text)]  # the corpus writes it in Latin letters: CBMM, JSR, "real world"
-    if not held and size > 1 and term.kind != "pinyin":
+    # a proper name the dictionary renders whole is one thing: "World Cup" (世界杯)
+    proper = term.is_name and lexicon.proper(term.key)
+    if not held and size > 1 and term.kind != "pinyin" and not proper:
         words = _clauses(term.text)[0]
         parts = _clause_terms(words, False, lexicon, longest=size - 1)
         if all(len(part.text.split()) < size for part in parts):  # not a name joined again

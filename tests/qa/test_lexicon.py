@@ -241,6 +241,14 @@ def test_a_phrase_the_corpus_lacks_is_read_as_its_shorter_phrases_and_words(lexi
     terms = translate("What goods travelled the ancient Silk Road?", vocabulary.__contains__, lexicon=lexicon)
     statuses = {t.text: t.status for t in terms}
     assert statuses["Silk Road"] == "present" and "ancient Silk Road" not in statuses
+    # a proper name the dictionary renders whole stays whole, absent, though the corpus holds
+    # one of its words (世界): "World Cup" is 世界杯, not the world and a cup
+    vocabulary = set(tokenize("2022年，中国同中亚五国在世界舞台上加强合作。"))
+    cup = {
+        t.text: t for t in translate("Who won the 2022 World Cup?", vocabulary.__contains__, lexicon=lexicon)
+    }
+    assert cup["World Cup"].status == "absent" and "世界杯" in cup["World Cup"].renderings
+    assert "World" not in cup and "Cup" not in cup
     # a phrase whose words are all names nobody glosses stays whole, read once
     names = translate("Who is Qwzx Vbnm?", vocabulary.__contains__, lexicon=lexicon)
     assert [t.text for t in names] == ["Qwzx Vbnm"]
