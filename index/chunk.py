@@ -19,6 +19,7 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from index.documents import Article, Chunk, content_hash
 from index.settings import ChunkSettings
+from index.text import simplified
 
 
 def make_splitter(settings: ChunkSettings) -> RecursiveCharacterTextSplitter:
@@ -132,13 +133,14 @@ def embed_text(chunk: Chunk, article: Article, settings: ChunkSettings) -> str:
     """The text given to the embedder: the passage, with its title and section as context.
 
     A title made up from the lead sentence adds nothing the passage lacks, so it is left out.
+    Traditional characters are given as simplified ones (`index.text.simplified`), as queries are.
     """
     context: list[str] = []
     if settings.context == "title+section" and article.title_from != "lead":
         context.append(article.title)
     if settings.context in ("section", "title+section") and chunk.section:
         context.append(chunk.section)
-    return "\n".join([*context, chunk.text])
+    return simplified("\n".join([*context, chunk.text]))
 
 
 def _body_start(article: Article, start: int, end: int) -> int | None:

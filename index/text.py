@@ -112,6 +112,13 @@ def _converter() -> Any:
     return opencc.OpenCC("t2s")
 
 
+def simplified(text: str) -> str:
+    """The text in simplified characters, nothing else changed: the form texts are embedded in,
+    so a traditional corpus or question is embedded as its simplified twin is (the model has
+    seen far more simplified text, and the keyword side folds to it too)."""
+    return _converter().convert(text)
+
+
 def fold(text: str) -> str:
     """NFKC, lower case and simplified characters: the form both sides are matched in."""
     text = unicodedata.normalize("NFKC", text).lower()

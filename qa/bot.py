@@ -17,7 +17,7 @@ from index.embed import Embedder, make_embedder
 from index.settings import IndexSettings
 from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
-from index.text import latin_share, split_sentences
+from index.text import latin_share, simplified, split_sentences
 from qa.abstain import (
     ENGLISH_ABSENT_SHARE,
     AnswerCheck,
@@ -131,7 +131,9 @@ class Bot:
         seconds of each step.
         """
         clock = _Clock(steps)
-        earlier = [clip(h, self.settings.max_question_chars) for h in history if h and h.strip()]
+        # read in simplified characters: a traditional question is asked as its simplified twin
+        question = simplified(question)
+        earlier = [simplified(clip(h, self.settings.max_question_chars)) for h in history if h and h.strip()]
         queries = contextual_queries(question, earlier)
         if vectors is None or len(vectors) != len(queries):
             vectors = self.embedder.embed_queries(queries)
@@ -290,7 +292,7 @@ class Bot:
 
     def _answer(self, question: str, found: Gathered) -> Answer:
         top, texts, chosen = found.candidates, found.texts, found.chosen
-        if (field := asked_field(question)) and top:
+        if (field := asked_field(simplified(question))) and top:
             return self._provenance_answer(question, found, field)
         # a veto (a name the corpus never contains, a year the passage lacks) decides on its own
         abstained = not chosen or self.answerable(found) < self.settings.abstain_threshold

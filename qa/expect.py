@@ -13,6 +13,8 @@ import re
 from functools import lru_cache
 from typing import Literal
 
+from index.text import simplified
+
 Expect = Literal["number", "date", "place", "person", "any"]
 
 _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
@@ -56,6 +58,7 @@ _PERSON_HINT = re.compile(
 
 def expected_kind(question: str) -> Expect:
     """The kind of answer the question asks for ("any" when its question word names none)."""
+    question = simplified(question)  # 幾個 asks for a number as 几个 does
     for kind, pattern in _ASKS:
         if pattern.search(question):
             return kind
@@ -73,6 +76,7 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     whose only place is 撒马尔罕, nor "2023年的贸易额是多少？" by one whose only number is 2023."""
     if kind == "any":
         return True
+    sentence, question = simplified(sentence), simplified(question)  # 國, 縣 end places as 国, 县 do
     if kind in ("number", "date"):
         pattern = _NUMBER if kind == "number" else _DATE
         return any(m.group() not in question for m in pattern.finditer(sentence))

@@ -10,7 +10,8 @@ from bisect import bisect_right
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from index.chunk import chunk_article, sentence_starts
+from index.chunk import chunk_article, embed_text, sentence_starts
+from index.documents import Article, Section
 from index.ingest import corpus_files, read_corpus
 from index.ingest.layout import parse_layout
 from index.ingest.readers import build_article
@@ -201,3 +202,17 @@ def _assert_no_sentence_cut_that_fits(article, chunks, size):
                 while sentence_start > section.start and article.text[sentence_start - 1].isspace():
                     sentence_start -= 1
                 assert sentence_end - sentence_start > size, (article.text[sentence_start:sentence_end], size)
+
+
+def test_traditional_text_is_embedded_as_its_simplified_twin():
+    """The model is given simplified characters (queries too), so a traditional corpus is
+    embedded as the simplified one is; the chunk itself keeps the text as written."""
+    settings = ChunkSettings()
+    text = "第二屆中國—中亞峯會在哈薩克斯坦阿斯塔納獨立宮舉行。"
+    article = Article("a", "峯會報道", text, ((0, len(text)),), (Section(None, 0, len(text)),))
+    (chunk,) = chunk_article(article, settings)
+    assert chunk.text == text
+    assert (
+        embed_text(chunk, article, settings)
+        == "峰会报道\n第二届中国—中亚峰会在哈萨克斯坦阿斯塔纳独立宫举行。"
+    )

@@ -60,6 +60,7 @@ def test_a_follow_up_replaces_the_previous_questions_name_of_the_same_kind():
         ("How many countries attended?", "number"),
         ("Who signed the treaty?", "person"),
         ("“中国—中亚精神”的核心内涵是什么？", "any"),
+        ("中國已經在中亞建了幾個魯班工坊？", "number"),  # 幾個 in traditional characters
     ],
 )
 def test_what_a_question_asks_for(question, kind):
@@ -71,6 +72,9 @@ def test_a_sentence_holds_what_is_asked_for_or_not():
     assert not holds("number", "双方同意深化合作")
     assert holds("date", "2022年7月，会议在比什凯克举行")
     assert holds("any", "任何句子")
+    # traditional characters hold what their simplified twins hold: 縣 ends a place as 县 does
+    assert holds("place", "會議在昌吉縣舉行", "會議在哪裡舉行？")
+    assert not holds("place", "雙方同意深化合作", "會議在哪裡舉行？")
 
 
 def test_metadata_questions_are_answered_from_metadata_or_not_at_all():
