@@ -1,7 +1,7 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
-多少/几 ask for a number, 哪一年/何时 for a date, 哪里 for a place, 谁 for a person (and the
-English question words likewise). A sentence that holds nothing of the kind asked for is
+多少/几 ask for a number, 哪一年 for a year, 何时 for a date, 哪里 for a place, 谁 for a
+person (and the English question words likewise). A sentence that holds nothing of the kind asked for is
 weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a sentence that
 names no person. The check is deliberately lenient (a number or a name anywhere in the
 sentence counts); it is one input of the abstention rule, not a verdict.
@@ -15,9 +15,11 @@ from typing import Literal
 
 from index.text import simplified
 
-Expect = Literal["number", "date", "place", "person", "any"]
+Expect = Literal["year", "number", "date", "place", "person", "any"]
 
 _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
+    # a year is asked for, not any date: "6月17日" does not say which year something was built
+    ("year", re.compile(r"哪一?年|何年|\bwhat year\b|\bwhich year\b|\bin what year\b", re.IGNORECASE)),
     (
         "date",
         re.compile(
@@ -48,6 +50,9 @@ _NUMBER = re.compile(
 _DATE = re.compile(
     r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|[春夏秋冬]季|[去今明前]年|此前|当天|同年"
 )
+_YEAR = re.compile(
+    r"\d{2,4}\s*年|[一二三四五六七八九十〇零]{2,4}年|\d{4}|[去今明前]年|同年|当年|翌年|次年|世纪|年代"
+)
 _PLACE_SUFFIX = re.compile(
     r"[\u4e00-\u9fff]{1,8}(?:国|省|市|县|州|城|镇|村|区|岛|山|河|湖|海|洋|洲|湾|港|宫|馆|厅|院|站|斯坦|大学|广场)"
 )
@@ -77,8 +82,8 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     if kind == "any":
         return True
     sentence, question = simplified(sentence), simplified(question)  # 國, 縣 end places as 国, 县 do
-    if kind in ("number", "date"):
-        pattern = _NUMBER if kind == "number" else _DATE
+    if kind in ("number", "date", "year"):
+        pattern = {"number": _NUMBER, "date": _DATE, "year": _YEAR}[kind]
         return any(m.group() not in question for m in pattern.finditer(sentence))
     tags, hint = (_PLACE_TAGS, _PLACE_SUFFIX) if kind == "place" else (_PERSON_TAGS, _PERSON_HINT)
     names = [word for word, flag in _pos_words(sentence) if flag in tags]

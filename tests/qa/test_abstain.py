@@ -54,7 +54,8 @@ def test_a_follow_up_replaces_the_previous_questions_name_of_the_same_kind():
     ("question", "kind"),
     [
         ("2024年的贸易额是多少？", "number"),
-        ("峰会是哪一年举行的？", "date"),
+        ("峰会是哪一年举行的？", "year"),
+        ("峰会是什么时候举行的？", "date"),
         ("吉尔吉斯斯坦总统是谁？", "person"),
         ("峰会在哪里举行？", "place"),
         ("How many countries attended?", "number"),
@@ -71,6 +72,9 @@ def test_a_sentence_holds_what_is_asked_for_or_not():
     assert holds("number", "贸易额达到948亿美元")
     assert not holds("number", "双方同意深化合作")
     assert holds("date", "2022年7月，会议在比什凯克举行")
+    # a day of a month does not say which year: "哪一年建成" is not answered by "6月17日"
+    assert not holds("year", "6月17日，峰会在阿斯塔纳独立宫举行。", "独立宫是哪一年建成的？")
+    assert holds("year", "独立宫于2004年建成。", "独立宫是哪一年建成的？")
     assert holds("any", "任何句子")
     # traditional characters hold what their simplified twins hold: 縣 ends a place as 县 does
     assert holds("place", "會議在昌吉縣舉行", "會議在哪裡舉行？")
