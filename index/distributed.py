@@ -230,9 +230,9 @@ class RayEmbedder:
     def embed_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[np.ndarray]:
         """The vectors of `texts`, in order, batch by batch as the actors finish them.
 
-        An actor call holds at most `options.batch_size` chunks, or fewer
-        when the caller asks for smaller batches (a server's build, whose progress should move).
-        The texts are split into enough blocks for every actor of the pool to get some.
+        An actor call holds at most `options.batch_size` chunks, or fewer when the caller asks
+        for smaller batches (a server's build, whose progress should move). The texts are split
+        into enough blocks for every actor of the pool to get some.
         """
         if not texts:
             return

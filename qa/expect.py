@@ -1,9 +1,9 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
 多少/几 ask for a number, 哪一年 for a year, 何时 for a date, 哪里 for a place, 谁 for a
-person (and the English question words likewise). A sentence that holds nothing of the kind asked for is
-weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a sentence that
-names no person. The check is deliberately lenient (a number or a name anywhere in the
+person (and the English question words likewise). A sentence that holds nothing of the kind
+asked for is weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a
+sentence that names no person. The check is deliberately lenient (a number or a name anywhere in the
 sentence counts); it is one input of the abstention rule, not a verdict.
 """
 

@@ -3,34 +3,29 @@ abstentions as the simplified original (issue 11: within one point)."""
 
 from __future__ import annotations
 
-import json
-import unicodedata
+from dataclasses import replace
 from pathlib import Path
 
 import opencc
 import pytest
 
 from index.build import build_index
+from qa.evaluate import EvalItem, read_items, squash
 
 EVAL = Path(__file__).resolve().parents[2] / "eval"
 pytestmark = pytest.mark.slow
 
 
-def _squash(text: str) -> str:
-    return "".join(unicodedata.normalize("NFKC", text).split())
+def _items() -> list[EvalItem]:
+    return read_items(EVAL / "sample_answerable.jsonl") + read_items(EVAL / "sample_unanswerable.jsonl")
 
 
-def _rows(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def _outcomes(bot, rows: list[dict]) -> list[tuple[bool, bool]]:
+def _outcomes(bot, items: list[EvalItem]) -> list[tuple[bool, bool]]:
     """(an answer in the top 5, abstained) per question."""
     out = []
-    for row in rows:
-        answer = bot.ask(row["question"], history=row.get("history"))
-        found = any(_squash(a) in _squash(p.text) for a in row["answers"] for p in answer.passages)
+    for item in items:
+        answer = bot.ask(item.question, history=list(item.history))
+        found = any(squash(a) in squash(p.text) for a in item.answers for p in answer.passages)
         out.append((found, answer.abstained))
     return out
 
@@ -44,25 +39,25 @@ def traditional(tmp_path_factory, sample_corpus, real_embedder):
     corpus = tmp_path_factory.mktemp("trad-corpus")
     for path in sorted(sample_corpus.iterdir()):
         (corpus / path.name).write_text(convert(path.read_text(encoding="utf-8")), encoding="utf-8")
-    text = _squash("".join(p.read_text(encoding="utf-8") for p in corpus.iterdir()))
-    rows = []
-    for row in _rows(EVAL / "sample_answerable.jsonl") + _rows(EVAL / "sample_unanswerable.jsonl"):
-        answers = [convert(a) for a in row["answers"]]
-        assert all(_squash(a) in text for a in answers), row  # still verbatim in the converted text
-        history = [convert(h) for h in row.get("history") or ()]
-        rows.append({**row, "question": convert(row["question"]), "answers": answers, "history": history})
+    text = squash("".join(p.read_text(encoding="utf-8") for p in corpus.iterdir()))
+    items = []
+    for item in _items():
+        answers = tuple(convert(a) for a in item.answers)
+        assert all(squash(a) in text for a in answers), item  # still verbatim in the converted text
+        history = tuple(convert(h) for h in item.history)
+        items.append(replace(item, question=convert(item.question), answers=answers, history=history))
     index = tmp_path_factory.mktemp("trad-index") / "index"
     build_index(corpus, index, embedder=real_embedder, progress=False)
-    return load_bot(index, embedder=real_embedder), rows
+    return load_bot(index, embedder=real_embedder), items
 
 
 def test_a_traditional_corpus_answers_and_abstains_as_the_simplified_one(sample_bot, traditional):
     bot, converted = traditional
-    original = _rows(EVAL / "sample_answerable.jsonl") + _rows(EVAL / "sample_unanswerable.jsonl")
-    assert sum(c["question"] != o["question"] for c, o in zip(converted, original)) > 50  # really converted
+    original = _items()
+    assert sum(c.question != o.question for c, o in zip(converted, original)) > 50  # really converted
     simplified, trad = _outcomes(sample_bot, original), _outcomes(bot, converted)
-    answerable = [i for i, r in enumerate(original) if r["answers"]]
-    unanswerable = [i for i, r in enumerate(original) if not r["answers"]]
+    answerable = [i for i, item in enumerate(original) if item.answers]
+    unanswerable = [i for i, item in enumerate(original) if not item.answers]
 
     def share(outcomes, rows, field):
         return sum(outcomes[i][field] for i in rows) / len(rows)
