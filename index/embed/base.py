@@ -15,7 +15,6 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from index.settings import DEFAULT_MODEL_ID, EmbedSettings, cache_dir
-from index.text import simplified
 
 QUERY_PROMPTS = ("query",)  # the model's named prompts to use, first found wins
 PASSAGE_PROMPTS = ("document", "passage")
@@ -52,13 +51,13 @@ class PromptedEmbedder:
         return {"query": self._query_prompt, "passage": self._passage_prompt}
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed questions (with the model's query prompt), in simplified characters."""
-        return self._encode([simplified(t) for t in texts], self._query_prompt, progress=False)
+        """Embed questions (with the model's query prompt). `qa.bot.Bot.gather` gives them in
+        simplified characters, as `index.chunk.embed_text` gives passages."""
+        return self._encode(texts, self._query_prompt, progress=False)
 
     def embed_passages(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
-        """Embed passages (with the model's passage prompt), in simplified characters (a
-        build's texts already are: `index.chunk.embed_text`)."""
-        return self._encode([simplified(t) for t in texts], self._passage_prompt, progress=progress)
+        """Embed passages (with the model's passage prompt)."""
+        return self._encode(texts, self._passage_prompt, progress=progress)
 
     def _encode(self, texts: Sequence[str], prompt: str | None, progress: bool) -> np.ndarray:
         raise NotImplementedError
