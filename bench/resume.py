@@ -183,13 +183,10 @@ def main() -> int:
     print(
         f"killed build: exit {code} (SIGKILL is {-signal.SIGKILL}) after {seconds:.1f} s, {cached:,} of {total:,} chunks cached"
     )
-    from index.store.spool import CACHE_DIR
+    from index.store.spool import CACHE_DIR, EmbedCache
 
-    hashes = {
-        line
-        for path in (args.work / "resumed" / CACHE_DIR).glob("*.hashes")
-        for line in path.read_text(encoding="ascii").split()
-    }
+    # what the killed run cached, as the rerun will find it (complete batches only)
+    hashes = set(EmbedCache(args.work / "resumed", HashEmbedder.fingerprint, args.dimension).rows)
     code, seconds = _run(corpus, args.work / "resumed", args, log=log)
     again = log.read_text(encoding="ascii").split() if log.exists() else []
     twice = len(set(again) & hashes)
