@@ -114,7 +114,6 @@ class GenerationWatcher:
             bot = self._load(name)
         except Exception as exc:  # noqa: BLE001 - whatever fails to load is refused, never served
             reason = " ".join(str(exc).split()) or type(exc).__name__
-            self.refused = Refusal(name, reason, _utc())
             log.warning(
                 "refused index generation %s (%s: %s); still serving %s",
                 name,
@@ -122,6 +121,8 @@ class GenerationWatcher:
                 reason,
                 self.serving,
             )
+            # shown after it is logged: whoever sees the refusal in health() finds it in the log
+            self.refused = Refusal(name, reason, _utc())
             self._hold([self.serving])
             return
         old = self._swap(bot)
