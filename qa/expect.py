@@ -1,7 +1,7 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
-多少/几 ask for a number, 哪一年 for a year, 何时 for a date, 哪里 for a place, 谁 for a
-person (and the English question words likewise). A sentence that holds nothing of the kind
+多少/几 ask for a number, 哪一年 for a year, 何时 for a date, 哪个国家 for a country, 哪里 for
+a place, 谁 for a person (and the English question words likewise). A sentence that holds nothing of the kind
 asked for is weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a
 sentence that names no person. The check is deliberately lenient (a number or a name anywhere in the
 sentence counts); it is one input of the abstention rule, not a verdict.
@@ -10,12 +10,15 @@ sentence counts); it is one input of the abstention rule, not a verdict.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Literal
 
 from index.text import simplified
 
-Expect = Literal["year", "number", "date", "place", "person", "any"]
+Expect = Literal["year", "number", "date", "country", "place", "person", "any"]
+
+TERRITORIES = Path(__file__).resolve().parent / "data" / "territories.txt"
 
 _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
     # a year is asked for, not any date: "6月17日" does not say which year something was built
@@ -35,6 +38,13 @@ _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
         ),
     ),
     ("person", re.compile(r"谁|哪位|哪些人|什么人|\bwho\b|\bwhom\b", re.IGNORECASE)),
+    (
+        "country",
+        re.compile(
+            r"哪一?个?国(?!际|内|外|务|民|企|有|营|产)|什么国家|\b(?:which|what) (?:country|nation)\b",
+            re.IGNORECASE,
+        ),
+    ),
     (
         "place",
         re.compile(
@@ -70,6 +80,10 @@ def expected_kind(question: str) -> Expect:
     return "any"
 
 
+# 晋国, 大宛国: a country named by its one-character name and 国; not 各国, 两国, 本国, 全国…
+_COUNTRY = re.compile(
+    r"(?![各两全本外该此诸多邻大强小一二三四五六七八九十几数])[\u4e00-\u9fff]国(?![家际内外务民企有营产])"
+)
 _PLACE_TAGS = frozenset({"ns"})
 _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
 
@@ -85,10 +99,25 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     if kind in ("number", "date", "year"):
         pattern = {"number": _NUMBER, "date": _DATE, "year": _YEAR}[kind]
         return any(m.group() not in question for m in pattern.finditer(sentence))
+    if kind == "country":
+        names = [name for name in territories() if name in sentence]
+        names += [m.group() for m in _COUNTRY.finditer(sentence)]
+        return any(name not in question for name in names)
     tags, hint = (_PLACE_TAGS, _PLACE_SUFFIX) if kind == "place" else (_PERSON_TAGS, _PERSON_HINT)
     names = [word for word, flag in _pos_words(sentence) if flag in tags]
     names += [m.group() for m in hint.finditer(sentence)]
+    if kind == "place":
+        names += [name for name in territories() if name in sentence]
+    else:  # jieba tags some countries as transliterated person names (哈萨克斯坦: nrt)
+        names = [name for name in names if name not in territories()]
     return any(name not in question for name in names)
+
+
+@cache
+def territories() -> frozenset[str]:
+    """Country and territory names (CLDR, simplified Chinese): places, never persons."""
+    lines = TERRITORIES.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 @lru_cache(maxsize=100_000)

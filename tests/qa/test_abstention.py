@@ -25,9 +25,9 @@ def _rows(path: Path) -> list[dict]:
 
 
 # Issue 11 asks for every seed unanswerable question and 95 % of our own to abstain; the rule
-# does not reach that yet (README, "Abstention"). These floors are the figures it reaches, so
-# that a change that loses ground fails; raise them as the rule improves.
-SEED_UNANSWERABLE_FLOOR = 11  # of 12 (11 measured: DN02-DN12)
+# reaches the first, not yet the second (README, "Abstention"). These floors are the figures
+# it reaches, so that a change that loses ground fails; raise them as the rule improves.
+SEED_UNANSWERABLE_FLOOR = 12  # of 12 (all measured: DN01 since a country is never a person)
 OWN_UNANSWERABLE_FLOOR = 0.70  # share of the held-out half (0.725 measured: 29 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
 
