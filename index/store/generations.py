@@ -69,6 +69,7 @@ from index.store.records import (
     stored_chunk,
     write_records,
 )
+from index.store.spool import VectorSpool
 from index.store.vectors import VECTORS, Rows, VectorStore  # noqa: F401 - VECTORS: the file name, for tests and tools
 
 FORMAT_VERSION = 2  # 2: records in records.sqlite
@@ -400,8 +401,9 @@ def write_index(
 ) -> Path:
     """Write a new generation from chunk vectors and make it live; return its directory.
 
-    `vectors` is an array or a spool on disk read a slice at a time (index.store.spool).
-    `records` is a records file already holding `articles` and `chunks` (a build's
+    `vectors` is an array or a spool on disk read a slice at a time (index.store.spool); a
+    spool is deleted as soon as the vector index holds its rows, since the rest of the write
+    needs its disk (15 GB at ten million chunks). `records` is a records file already holding `articles` and `chunks` (a build's
     RecordSpool), moved into the generation instead of written again.
     `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
     for BM25). The caller must hold the write lock (see `writer_lock`).
@@ -421,6 +423,8 @@ def write_index(
         texts=texts,
         progress=progress,
     )
+    if isinstance(vectors, VectorSpool):
+        vectors.close()
     return write_generation(
         root,
         articles=articles,

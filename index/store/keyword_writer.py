@@ -20,6 +20,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -31,16 +32,24 @@ K1, B = 1.2, 0.75
 BLOCK_TOKENS = 4_000_000  # token ids read at a time when counting (16 MB)
 BLOCK_POSTINGS = 16_000_000  # postings (term, chunk, tf) of one pass (about 190 MB with their scores)
 POSTING = np.dtype([("term", "<u4"), ("chunk", "<u4"), ("tf", "<u4")])
+IDS_FILE = "ids.npy"  # the spooled token ids, a .npy file from the start
+IDS_HEADER = 128  # bytes of its header (numpy's format 1.0, padded): room for any count
+MAGIC = b"\x93NUMPY\x01\x00"
 
 
 class TokenSpool:
-    """The keyword tokens of a generation's chunks, appended one chunk at a time to `scratch`."""
+    """The keyword tokens of a generation's chunks, appended one chunk at a time to `scratch`.
+
+    The ids file is written as a .npy file from the start (a header of IDS_HEADER bytes with
+    the count filled in by `finish`), so it is moved into the generation, not copied: at ten
+    million chunks it is about 10 GB of disk."""
 
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
         with scratch_write(scratch.parent, "the token scratch file"):
             scratch.mkdir(parents=True, exist_ok=True)
-            self._ids = open(scratch / "ids.u32", "wb")  # noqa: SIM115 - closed by finish
+            self._ids = open(scratch / IDS_FILE, "wb")  # noqa: SIM115 - closed by finish
+            self._ids.write(_npy_header(np.dtype(np.uint32), 0))
         self.vocab: dict[str, int] = {}
         self._lengths: list[int] = []  # per chunk; packed into an array by finish
         self._pending: list[int] = []
@@ -87,28 +96,33 @@ class TokenSpool:
         self.vocab.setdefault(
             "", len(self.vocab)
         )  # the column of chunks without tokens (bm25s's empty token)
-        _write_tokens(path / TOKENS_DIR, self.scratch / "ids.u32", offsets, self.vocab)
         _write_bm25(path, self.scratch, offsets, self.vocab)
+        _write_tokens(path / TOKENS_DIR, self.scratch / IDS_FILE, offsets, self.vocab)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
+def _npy_header(dtype: np.dtype, count: int) -> bytes:
+    """A .npy (format 1.0) header for a 1-D array of `count` values, always IDS_HEADER bytes
+    long, so the count can be written over the placeholder once it is known."""
+    text = (
+        f"{{'descr': '{np.lib.format.dtype_to_descr(dtype)}', 'fortran_order': False, 'shape': ({count},), }}"
+    )
+    room = IDS_HEADER - len(MAGIC) - 2 - 1  # the header's length field, then its closing newline
+    if len(text) > room:
+        raise ValueError(f"a .npy header of {len(text)} characters does not fit {IDS_HEADER} bytes")
+    body = text.ljust(room).encode("latin1") + b"\n"
+    return MAGIC + len(body).to_bytes(2, "little") + body
+
+
 def _write_tokens(path: Path, spooled: Path, offsets: np.ndarray, vocab: dict[str, int]) -> None:
-    """`keyword.ChunkTokens`'s files: vocab.json, ids.npy (copied from the spool), offsets.npy."""
+    """`keyword.ChunkTokens`'s files: vocab.json, ids.npy (the spool, moved), offsets.npy."""
     path.mkdir(parents=True, exist_ok=True)
     with open(path / "vocab.json", "w", encoding="utf-8") as out:
         json.dump(list(vocab), out, ensure_ascii=False)
-    _npy_from_raw(path / "ids.npy", spooled, np.dtype(np.uint32), int(offsets[-1]))
+    with open(spooled, "r+b") as ids:
+        ids.write(_npy_header(np.dtype(np.uint32), int(offsets[-1])))
+    shutil.move(spooled, path / "ids.npy")  # a rename: the scratch is beside the generation
     np.save(path / "offsets.npy", offsets, allow_pickle=False)
-
-
-def _npy_from_raw(target: Path, raw: Path, dtype: np.dtype, count: int) -> None:
-    """A .npy file of `count` values of `dtype` whose bytes are the file `raw`."""
-    with open(target, "wb") as out:
-        np.lib.format.write_array_header_1_0(
-            out, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False, "shape": (count,)}
-        )
-        with open(raw, "rb") as source:
-            shutil.copyfileobj(source, out, 16 << 20)
 
 
 def _id_blocks(spooled: Path, offsets: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
@@ -116,6 +130,7 @@ def _id_blocks(spooled: Path, offsets: np.ndarray) -> Iterator[tuple[int, int, n
     n = len(offsets) - 1
     first = 0
     with open(spooled, "rb") as source:
+        source.seek(IDS_HEADER)
         while first < n:
             last = int(np.searchsorted(offsets, offsets[first] + BLOCK_TOKENS, side="right")) - 1
             last = min(n, max(last, first + 1))
@@ -124,50 +139,74 @@ def _id_blocks(spooled: Path, offsets: np.ndarray) -> Iterator[tuple[int, int, n
             first = last
 
 
-def _postings(spooled: Path, offsets: np.ndarray, empty: int, pairs: Path, columns: int) -> np.ndarray:
-    """Write every (term, chunk, tf) posting, chunk by chunk, to `pairs`; return each term's df.
+def _block_postings(spooled: Path, offsets: np.ndarray, empty: int) -> Iterator[np.ndarray]:
+    """Every (term, chunk, tf) posting, a block of whole chunks at a time, in chunk order.
 
     A chunk without tokens gets the one posting (`empty`, chunk, 1).
     """
-    df = np.zeros(columns, dtype=np.int64)
     lengths = np.diff(offsets)
-    with open(pairs, "wb") as out:
-        for first, last, ids in _id_blocks(spooled, offsets):
-            span = lengths[first:last]
-            blanks = first + np.flatnonzero(span == 0)
-            chunk = np.concatenate([np.repeat(np.arange(first, last, dtype=np.int64), span), blanks])
-            terms = np.concatenate([ids.astype(np.int64), np.full(len(blanks), empty, dtype=np.int64)])
-            keys, tf = np.unique(chunk << 32 | terms, return_counts=True)
-            record = np.empty(len(keys), dtype=POSTING)
-            record["term"], record["chunk"], record["tf"] = keys & 0xFFFFFFFF, keys >> 32, tf
-            out.write(record.tobytes())
-            df += np.bincount(record["term"], minlength=columns)
-    return df
+    for first, last, ids in _id_blocks(spooled, offsets):
+        span = lengths[first:last]
+        blanks = first + np.flatnonzero(span == 0)
+        chunk = np.concatenate([np.repeat(np.arange(first, last, dtype=np.int64), span), blanks])
+        terms = np.concatenate([ids.astype(np.int64), np.full(len(blanks), empty, dtype=np.int64)])
+        keys, tf = np.unique(chunk << 32 | terms, return_counts=True)
+        record = np.empty(len(keys), dtype=POSTING)
+        record["term"], record["chunk"], record["tf"] = keys & 0xFFFFFFFF, keys >> 32, tf
+        yield record
+
+
+def _bucket_postings(
+    spooled: Path, offsets: np.ndarray, empty: int, ranges: list[tuple[int, int]], scratch: Path
+) -> list[Path]:
+    """Write the postings of each term range to a file of its own, in chunk order; return
+    the files. Each holds at most about BLOCK_POSTINGS postings, so every range is scored
+    from its own file in one read: one pass over all postings, not one per range."""
+    starts = np.asarray([start for start, _ in ranges], dtype=np.int64)
+    paths = [scratch / f"postings-{i:05d}.bin" for i in range(len(ranges))]
+    with ExitStack() as stack:
+        outs = [stack.enter_context(open(p, "wb")) for p in paths]
+        for record in _block_postings(spooled, offsets, empty):
+            bucket = np.searchsorted(starts, record["term"], side="right") - 1
+            order = np.argsort(bucket, kind="stable")  # keeps chunk order inside a bucket
+            record, bucket = record[order], bucket[order]
+            bounds = np.searchsorted(bucket, np.arange(len(ranges) + 1))
+            for i in np.flatnonzero(np.diff(bounds)):
+                outs[i].write(record[bounds[i] : bounds[i + 1]].tobytes())
+    return paths
 
 
 def _write_bm25(path: Path, scratch: Path, offsets: np.ndarray, vocab: dict[str, int]) -> None:
-    """bm25s's save files for the spooled ids: CSC scores (chunks x terms), vocab, params."""
+    """bm25s's save files for the spooled ids: CSC scores (chunks x terms), vocab, params.
+
+    Two passes over the spooled ids: the first counts each term's chunks, the second sorts
+    the postings into one file per term range; each range is then scored from its file,
+    which is deleted once written out (disk: the postings once, then the scores)."""
     import bm25s
 
     n, columns = len(offsets) - 1, len(vocab)
     lengths = np.maximum(np.diff(offsets), 1).astype(np.float64)  # an empty chunk is the token ""
     norm = K1 * ((1 - B) + B * lengths / lengths.mean()) if n else lengths
-    pairs = scratch / "postings.bin"
-    df = _postings(scratch / "ids.u32", offsets, vocab[""], pairs, columns)
+    spooled = scratch / IDS_FILE
+    df = np.zeros(columns, dtype=np.int64)
+    for record in _block_postings(spooled, offsets, vocab[""]):
+        df += np.bincount(record["term"], minlength=columns)
     indptr = np.zeros(columns + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)  # bm25s keeps idf as float32
     total = int(indptr[-1])
+    ranges = list(_term_ranges(indptr))
+    buckets = _bucket_postings(spooled, offsets, vocab[""], ranges, scratch)
     with open(path / "data.csc.index.npy", "wb") as data, open(path / "indices.csc.index.npy", "wb") as rows:
         for out, dtype in ((data, np.float32), (rows, np.int32)):
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
             np.lib.format.write_array_header_1_0(out, {**header, "shape": (total,)})
-        for start, stop in _term_ranges(indptr):
-            scores, chunks = _score_range(pairs, indptr, start, stop, idf, norm)
+        for (start, stop), bucket in zip(ranges, buckets):
+            scores, chunks = _score_range(bucket, indptr, start, stop, idf, norm)
             data.write(scores.tobytes())
             rows.write(chunks.tobytes())
+            bucket.unlink()
     np.save(path / "indptr.csc.index.npy", indptr, allow_pickle=False)
-    pairs.unlink()
     _write_bm25_json(path, vocab, n, bm25s.__version__)
 
 
@@ -184,7 +223,7 @@ def _term_ranges(indptr: np.ndarray) -> Iterator[tuple[int, int]]:
 def _score_range(
     pairs: Path, indptr: np.ndarray, start: int, stop: int, idf: np.ndarray, norm: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The CSC scores and chunk rows of terms start..stop-1, from one pass over the postings.
+    """The CSC scores and chunk rows of terms start..stop-1, from the file of their postings.
 
     Postings are in chunk order, so a stable sort by term keeps each term's chunks ascending.
     """

@@ -206,6 +206,39 @@ def test_compressed_index_types_build_search_and_update(tmp_path, fake_embedder,
     assert expected in report.faiss
 
 
+def test_a_build_frees_each_scratch_file_once_it_is_consumed(tmp_path, fake_embedder, monkeypatch):
+    """Disk at ten million chunks: the vector spool (15 GB) is gone before the records and
+    keyword files are written, and the spooled token ids become tokens/ids.npy by a rename,
+    not a copy; no postings file outlives the keyword write."""
+    from index.store import generations
+
+    corpus = _corpus(tmp_path / "corpus", 40)
+    root = tmp_path / "idx"
+    seen: dict[str, list[str]] = {}
+    monkeypatch.setattr(
+        generations,
+        "stage_hook",
+        lambda stage: seen.setdefault(stage, sorted(p.name for p in root.iterdir())),
+    )
+    monkeypatch.setattr(keyword_writer, "BLOCK_POSTINGS", 200)  # many term ranges, one file each
+    renamed: list[tuple[str, str]] = []
+    move = keyword_writer.shutil.move
+    monkeypatch.setattr(
+        keyword_writer.shutil, "move", lambda a, b: renamed.append((Path(a).name, Path(b).name)) or move(a, b)
+    )
+    build_index(corpus, root, embedder=fake_embedder, progress=False)
+    # the FAISS index is built from the spool, then the spool is deleted, before any file is written
+    assert not any(name.startswith(".staging-vectors-") for name in seen["faiss"] + seen[KEYWORD_DIR])
+    assert renamed == [("ids.npy", "ids.npy")]
+    assert not [p for p in root.rglob("*") if p.name.startswith((".staging-", "postings-"))]
+    loaded = load_index(root)
+    stored = ChunkTokens.load(loaded.path(KEYWORD_DIR) / TOKENS_DIR)
+    assert stored is not None and len(stored) == len(loaded.chunks)
+    keyword = KeywordIndex.load(loaded.path(KEYWORD_DIR))
+    first = loaded.chunks[0].chunk.text
+    assert keyword.search(first, 1)[0][0] == 0  # a chunk's own text finds it first
+
+
 def test_auto_picks_ivfsq8_from_its_threshold(tmp_path, fake_embedder):
     corpus = _corpus(tmp_path / "corpus", 60)
     settings = IndexSettings(store=StoreSettings(hnsw_threshold=10, ivf_threshold=40))
