@@ -27,20 +27,31 @@ class ScoredSentence:
     relevance: float
     typed: bool = False  # holds the kind of thing asked for (qa.expect): a number for 多少…
     open_end: bool = False  # ends in ；or ：: what follows completes it (a list, a quotation)
+    overlap: float = 0.0  # share of the question's characters beyond its passage's title the sentence holds
 
     @property
     def score(self) -> float:
         # Coverage decides; holding what is asked for, then the passage's relevance (0..1),
-        # decide between sentences that cover the question about as well.
-        return self.coverage + TYPED_BONUS * self.typed + RELEVANCE_WEIGHT * self.relevance
+        # then the characters it shares with the question decide between sentences that
+        # cover the question about as well.
+        return (
+            self.coverage
+            + TYPED_BONUS * self.typed
+            + RELEVANCE_WEIGHT * self.relevance
+            + OVERLAP_WEIGHT * self.overlap
+        )
 
 
 TYPED_BONUS = 0.15
 RELEVANCE_WEIGHT = 0.3
+OVERLAP_WEIGHT = 0.25
 CONTINUED = 20  # an answer sentence shorter than this, or ending in ；or ：, takes the next one too
 
 # Question words never occur in the answer, so tokens made of them only dilute coverage.
 _INTERROGATIVE = re.compile(r"[哪吗呢谁么]|多少|如何|何时|何处|为何|几[个岁年次种条位天]")
+# Characters that say nothing of what a question asks: function words, question words.
+_PLAIN_CHARS = frozenset("的是了在有和与及之也而就都又还被把将为于以其这那个些么什吗呢哪谁几多少怎样如何何")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def question_tokens(question: str) -> list[str]:
@@ -77,15 +88,20 @@ def score_sentences(
     tokens = question_tokens(question)
     kind = expected_kind(asked or question)
     contexts = contexts or [""] * len(passages)
+    chars = set(_CJK.findall(question)) - _PLAIN_CHARS
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
         shared = token_set(context)
+        # what the question asks beyond the subject its passage is about: 身体, 颜色 in
+        # "黄鳍紫鱼的身体是什么颜色的？" under the title 黄鳍紫鱼, held by "体呈淡蓝红色"
+        focus = chars - set(context)
         for span in split_sentences(text):
             sentence = text[span[0] : span[1]]
             cov = coverage(tokens, token_set(sentence) | shared, idf)
             typed = kind != "any" and holds(kind, sentence, asked or question)
             open_end = sentence.rstrip()[-1:] in ("；", ";", "：", ":")
-            scored.append(ScoredSentence(i, span, cov, rel, typed, open_end))
+            overlap = len(focus.intersection(sentence)) / len(focus) if focus else 0.0
+            scored.append(ScoredSentence(i, span, cov, rel, typed, open_end, overlap))
     return scored
 
 

@@ -19,3 +19,15 @@ def test_the_sentence_covering_the_question_wins():
     scored = score_sentences("2024年中国与中亚五国的贸易额达到多少？", [passage], [0.8], lambda t: 1.0)
     [best] = best_sentences(scored)
     assert "948亿美元" in passage[best.span[0] : best.span[1]]
+
+
+def test_between_sentences_the_title_covers_alike_the_one_sharing_the_questions_words_wins():
+    # the title names the fish for every sentence, so keyword coverage ties; the answer is
+    # the sentence holding what is asked beyond the title (体, 色), not the lead
+    passage = "黄鳍紫鱼，又称黄鳍姬鲷，为辐鳍鱼纲鲈形目笛鲷科的其中一个种。体呈淡蓝红色，头部有网状斑点。栖息于岩礁区。"
+    question = "黄鳍紫鱼的身体是什么颜色的？"
+    scored = score_sentences(question, [passage], [0.8], lambda t: 1.0, contexts=["黄鳍紫鱼"])
+    [best] = best_sentences(scored)
+    assert passage[best.span[0] : best.span[1]].startswith("体呈淡蓝红色")
+    lead = next(s for s in scored if s.span[0] == 0)
+    assert lead.coverage == best.coverage  # the tie the shared characters break
