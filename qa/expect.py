@@ -63,6 +63,29 @@ _DATE = re.compile(
 _YEAR = re.compile(
     r"\d{2,4}\s*年|[一二三四五六七八九十〇零]{2,4}年|\d{4}|[去今明前]年|同年|当年|翌年|次年|世纪|年代"
 )
+# What a number question measures, when it says (the measured thing or a unit next to its
+# question word), and the units an answer must give it in: "全长多少公里？" is not answered by
+# "6月16日", nor "增长了百分之多少？" by "948亿美元".
+_MEASURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(cue, re.IGNORECASE), units)
+    for cue, units in (
+        (
+            r"多少(?:公里|千米|米|厘米|毫米|英里)|多长(?!时间)|多远|多深|多宽|长度|全长|距离|海拔|身高|\bhow (?:far|deep|wide)\b|\bhow long is\b",
+            r"公里|千米|米|厘米|毫米|英里|英尺|呎|海里|光年|km|m\b|miles?\b|feet\b",
+        ),
+        (
+            r"多少钱|斥资|花费|造价|售价|票价|价格|金额|总投资|投资(?:了|额|是)*多少|\bhow much (?:money|did \w+ cost|does \w+ cost)|\bwhat (?:is|was) the (?:price|cost)\b|\binvest",
+            r"元|美元|欧元|英镑|日元|卢布|港元|港币|镑|法郎|马克|美金|人民币|[$￥€£]|dollars?\b|yuan\b",
+        ),
+        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bwhat percent", r"%|％|百分之|成"),
+        (r"多少度|气温|温度|\btemperature\b", r"度|℃|°"),
+        (r"多重|体重|重量|多少(?:吨|公斤|千克|克|斤)|\bhow heavy\b", r"吨|公斤|千克|克|斤|磅|kg\b"),
+        (r"面积|多少平方|\barea\b", r"平方|公顷|亩|km²|km2"),
+        (r"人口|多少人|几个人|几人|人数|多少名|\bhow many people\b|\bpopulation\b", r"人|名|位"),
+        (r"几岁|多少岁|年龄|多大岁数|\bhow old\b", r"岁"),
+    )
+)
+_AMOUNT = r"(?:\d[\d,.]*|[一二三四五六七八九十百千万亿两零〇几半]+)\s*(?:多|余|几)?\s*(?:万|亿|千|百)?\s*"
 _PLACE_SUFFIX = re.compile(
     r"[\u4e00-\u9fff]{1,8}(?:国|省|市|县|州|城|镇|村|区|岛|山|河|湖|海|洋|洲|湾|港|宫|馆|厅|院|站|斯坦|大学|广场)"
 )
@@ -96,6 +119,8 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     if kind == "any":
         return True
     sentence, question = simplified(sentence), simplified(question)  # 國, 縣 end places as 国, 县 do
+    if kind == "number" and (pattern := _measured(question)) is not None:
+        return any(m.group() not in question for m in pattern.finditer(sentence))
     if kind in ("number", "date", "year"):
         pattern = {"number": _NUMBER, "date": _DATE, "year": _YEAR}[kind]
         return any(m.group() not in question for m in pattern.finditer(sentence))
@@ -111,6 +136,15 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     else:  # jieba tags some countries as transliterated person names (哈萨克斯坦: nrt)
         names = [name for name in names if name not in territories()]
     return any(name not in question for name in names)
+
+
+@lru_cache(maxsize=10_000)
+def _measured(question: str) -> re.Pattern[str] | None:
+    """An amount in the unit the question measures in (None when it names no measure)."""
+    for cue, units in _MEASURES:
+        if cue.search(question):
+            return re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE)
+    return None
 
 
 @cache

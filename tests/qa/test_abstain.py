@@ -148,6 +148,25 @@ def test_what_is_asked_for_must_be_something_the_question_does_not_already_name(
     assert holds("place", "撒马尔罕位于乌兹别克斯坦。", "撒马尔罕位于哪个国家？")
 
 
+def test_a_number_asked_in_a_unit_needs_an_amount_in_that_unit():
+    # a date is no length, a sum of money no percentage, a year no population
+    assert not holds("number", "6月16日至18日，习近平主席赴阿斯塔纳出席峰会。", "中哈边境线有多长？")
+    assert holds("number", "主跑道长1,980米。", "主跑道有多长？")
+    assert not holds("number", "贸易额达到948亿美元。", "贸易额比上一年增长了百分之多少？")
+    assert holds("number", "贸易额增长了35.4%。", "贸易额比上一年增长了百分之多少？")
+    assert not holds("number", "吉尔吉斯斯坦“2026年前国家发展纲要”", "哈萨克斯坦现在有多少人口？")
+    assert holds("number", "2007年人口为91606人。", "2007年，卡塞雷斯的人口有多少？")
+    assert not holds(
+        "number", "中吉乌铁路项目正式启动、中哈第三条铁路规划稳步推进。", "中吉乌铁路的总投资是多少？"
+    )
+    assert holds("number", "项目总投资约为59亿美元。", "中吉乌铁路的总投资是多少？")
+    assert holds("number", "约为0.304平方公里。", "公园的面积有多大？")
+    assert not holds("number", "公园建于1930年。", "公园的面积有多大？")
+    assert holds("number", "Its area is 1.6 km²", "What is the area of the park?")
+    # no measure named: any number not in the question will do, as before
+    assert holds("number", "贸易额达到948亿美元。", "2024年的贸易额是多少？")
+
+
 def test_a_country_is_a_country_name_never_a_person():
     # jieba tags 哈萨克斯坦 as a transliterated person name (nrt): it is no answer to 谁
     question = "吉尔吉斯斯坦总统是谁？"

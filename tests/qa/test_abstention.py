@@ -28,7 +28,7 @@ def _rows(path: Path) -> list[dict]:
 # reaches the first, not yet the second (README, "Abstention"). These floors are the figures
 # it reaches, so that a change that loses ground fails; raise them as the rule improves.
 SEED_UNANSWERABLE_FLOOR = 12  # of 12 (all measured: DN01 since a country is never a person)
-OWN_UNANSWERABLE_FLOOR = 0.70  # share of the held-out half (0.725 measured: 29 of 40)
+OWN_UNANSWERABLE_FLOOR = 0.75  # share of the held-out half (0.775 measured: 31 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
 
 
