@@ -86,6 +86,7 @@ _MEASURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     )
 )
 _AMOUNT = r"(?:\d[\d,.]*|[一二三四五六七八九十百千万亿两零〇几半]+)\s*(?:多|余|几)?\s*(?:万|亿|千|百)?\s*"
+_QUOTED = re.compile(r"“[^”]*”|《[^》]*》|「[^」]*」|『[^』]*』|\"[^\"]*\"")
 _PLACE_SUFFIX = re.compile(
     r"[\u4e00-\u9fff]{1,8}(?:国|省|市|县|州|城|镇|村|区|岛|山|河|湖|海|洋|洲|湾|港|宫|馆|厅|院|站|斯坦|大学|广场)"
 )
@@ -119,11 +120,14 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     if kind == "any":
         return True
     sentence, question = simplified(sentence), simplified(question)  # 國, 縣 end places as 国, 县 do
-    if kind == "number" and (pattern := _measured(question)) is not None:
-        return any(m.group() not in question for m in pattern.finditer(sentence))
     if kind in ("number", "date", "year"):
+        # a number inside quotation or title marks is part of a name (“黄金三十年”, 《2030年
+        # 前国家发展战略》), not an amount or a date the sentence states
+        bare = _QUOTED.sub(" ", sentence)
+        if kind == "number" and (pattern := _measured(question)) is not None:
+            return any(m.group() not in question for m in pattern.finditer(bare))
         pattern = {"number": _NUMBER, "date": _DATE, "year": _YEAR}[kind]
-        return any(m.group() not in question for m in pattern.finditer(sentence))
+        return any(m.group() not in question for m in pattern.finditer(bare))
     if kind == "country":
         names = [name for name in territories() if name in sentence]
         names += [m.group() for m in _COUNTRY.finditer(sentence)]

@@ -163,6 +163,10 @@ def test_a_number_asked_in_a_unit_needs_an_amount_in_that_unit():
     assert holds("number", "约为0.304平方公里。", "公园的面积有多大？")
     assert not holds("number", "公园建于1930年。", "公园的面积有多大？")
     assert holds("number", "Its area is 1.6 km²", "What is the area of the park?")
+    # a number inside quotation or title marks is part of a name, not what the sentence states
+    assert not holds("year", "共同描绘下一个“黄金三十年”的美好画卷。", "外长会晤机制是哪一年建立的？")
+    assert not holds("number", "实施《2030年前国家发展战略》。", "战略有几个目标？")
+    assert holds("year", "该人物首先出现于《无限危机 #3》（2006年二月）。", "该人物哪一年首次出现？")
     # no measure named: any number not in the question will do, as before
     assert holds("number", "贸易额达到948亿美元。", "2024年的贸易额是多少？")
 
