@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.text import split_sentences, tokenize
+from index.text import fold, split_sentences, tokenize
 from qa.cite import Span, merge_spans
 from qa.expect import expected_kind, holds
 
@@ -88,19 +88,19 @@ def score_sentences(
     tokens = question_tokens(question)
     kind = expected_kind(asked or question)
     contexts = contexts or [""] * len(passages)
-    chars = set(_CJK.findall(question)) - _PLAIN_CHARS
+    chars = set(char_set(question)) - _PLAIN_CHARS
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
         shared = token_set(context)
         # what the question asks beyond the subject its passage is about: 身体, 颜色 in
         # "黄鳍紫鱼的身体是什么颜色的？" under the title 黄鳍紫鱼, held by "体呈淡蓝红色"
-        focus = chars - set(context)
+        focus = chars - char_set(context)
         for span in split_sentences(text):
             sentence = text[span[0] : span[1]]
             cov = coverage(tokens, token_set(sentence) | shared, idf)
             typed = kind != "any" and holds(kind, sentence, asked or question)
             open_end = sentence.rstrip()[-1:] in ("；", ";", "：", ":")
-            overlap = len(focus.intersection(sentence)) / len(focus) if focus else 0.0
+            overlap = len(focus & char_set(sentence)) / len(focus) if focus else 0.0
             scored.append(ScoredSentence(i, span, cov, rel, typed, open_end, overlap))
     return scored
 
@@ -110,6 +110,13 @@ def token_set(text: str) -> frozenset[str]:
     """The keyword tokens of a corpus sentence or heading, cached: the same sentences come
     back question after question, and segmenting them was a third of the time of `ask`."""
     return frozenset(tokenize(text)) if text else frozenset()
+
+
+@lru_cache(maxsize=200_000)
+def char_set(text: str) -> frozenset[str]:
+    """The Chinese characters of a text, folded to simplified (a traditional corpus shares
+    體 with a question asking 体), cached as `token_set` is."""
+    return frozenset(_CJK.findall(fold(text))) if text else frozenset()
 
 
 def best_sentences(scored: Sequence[ScoredSentence], limit: int = 2) -> list[ScoredSentence]:

@@ -31,3 +31,9 @@ def test_between_sentences_the_title_covers_alike_the_one_sharing_the_questions_
     assert passage[best.span[0] : best.span[1]].startswith("体呈淡蓝红色")
     lead = next(s for s in scored if s.span[0] == 0)
     assert lead.coverage == best.coverage  # the tie the shared characters break
+    # the same passage in traditional characters (體, 藍), asked in simplified: the same answer
+    traditional = "黃鰭紫魚，又稱黃鰭姬鯛，為輻鰭魚綱鱸形目笛鯛科的其中一個種。體呈淡藍紅色，頭部有網狀斑點。棲息於岩礁區。"
+    scored = score_sentences(question, [traditional], [0.8], lambda t: 1.0, contexts=["黃鰭紫魚"])
+    [twin] = best_sentences(scored)
+    assert traditional[twin.span[0] : twin.span[1]].startswith("體呈淡藍紅色")
+    assert twin.overlap == best.overlap > 0  # 體 is 体: characters are compared folded
