@@ -26,14 +26,14 @@ _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
     (
         "date",
         re.compile(
-            r"哪一?年|哪一?天|哪一?月|何时|什么时候|什么时间|几月|几号|几日|哪个月|哪段时间|多少年前|\bwhen\b|\bwhat (?:year|date|day|time)\b",
+            r"哪一?年|哪[一几]?天|哪一?月|何时|什么时候|什么时间|几月|几号|几日|哪个月|哪段时间|多少年前|\bwhen\b|\bwhat (?:year|date|day|time)\b",
             re.IGNORECASE,
         ),
     ),
     (
         "number",
         re.compile(
-            r"多少|几[个岁年次种条位天名家项座亿万千百%]|多大|多长|多高|多远|多重|多久|百分之几|\bhow (?:many|much|long|far|big|large|old|tall|high)\b|\bwhat (?:percentage|number|amount)\b",
+            r"多少|(?<!哪)几[个岁年次种条位天名家项座亿万千百%]|多大|多长|多高|多远|多重|多久|百分之几|\bhow (?:many|much|long|far|big|large|old|tall|high)\b|\bwhat (?:percentage|number|amount)\b",
             re.IGNORECASE,
         ),
     ),

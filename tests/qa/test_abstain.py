@@ -62,6 +62,8 @@ def test_a_follow_up_replaces_the_previous_questions_name_of_the_same_kind():
         ("齐庄公派栾盈攻击哪国？", "country"),
         ("Which country hosted the summit?", "country"),
         ("哪个国际组织最早成立？", "any"),  # 国际 is not 国
+        ("中亚的哪几座古城曾是文明交汇的枢纽？", "any"),  # which ones, not how many
+        ("习近平主席是哪几天在阿斯塔纳出席峰会的？", "date"),
         ("How many countries attended?", "number"),
         ("Who signed the treaty?", "person"),
         ("“中国—中亚精神”的核心内涵是什么？", "any"),
