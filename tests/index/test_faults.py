@@ -187,7 +187,7 @@ def _fill(disk: Path, leave: int) -> Path:
 
 
 def test_a_disk_that_fills_up_mid_write_leaves_the_previous_index_and_says_so(
-    small_disk, corpora, fake_model, capsys
+    small_disk, corpora, fake_model, capsys, monkeypatch
 ):
     old, new = corpora
     root = small_disk / "idx"
@@ -216,6 +216,26 @@ def test_a_disk_that_fills_up_mid_write_leaves_the_previous_index_and_says_so(
             named[what] = named.get(what, 0) + 1
             assert _answers(root, fake_model) == OLD
             _assert_clean(root)  # nothing half-written left
+    # The levels above seldom stop the FAISS write itself: a build deletes its vector spool
+    # just before it, and FAISS writes into the space the spool held. So the disk is also
+    # filled at that very moment, to meet FAISS's own error on a full disk and name it.
+    argv, _ = _commands("build", root, old, new)
+    fillers: list[Path] = []
+
+    def full_at_faiss(stage: str) -> None:
+        if stage == "faiss" and not fillers:
+            fillers.append(_fill(small_disk, 0))
+
+    monkeypatch.setattr(index.store.generations, "stage_hook", full_at_faiss)
+    capsys.readouterr()
+    status = main(argv)
+    err = capsys.readouterr().err.strip()
+    fillers[0].unlink()
+    monkeypatch.undo()
+    assert status == 4 and err.startswith("error: disk full while writing vectors.faiss of index "), err
+    named["vectors.faiss"] = named.get("vectors.faiss", 0) + 1
+    assert _answers(root, fake_model) == OLD
+    _assert_clean(root)
     print(f"generation {generation} bytes; disk full while writing: {named}; {succeeded} writes fitted")
     assert "vectors.faiss" in named  # FAISS's own write error, named
     assert len(named) >= 3 and succeeded >= 3
