@@ -1,10 +1,11 @@
 """What kind of thing a question asks for, and whether a sentence holds one.
 
-多少/几 ask for a number, 哪一年 for a year, 何时 for a date, 哪个国家 for a country, 哪里 for
-a place, 谁 for a person (and the English question words likewise). A sentence that holds nothing of the kind
+多少/几 ask for a number (in the unit of what they measure, when they say: 全长多少公里 wants a
+length), 哪一年 for a year, 何时 for a date, 哪个国家 for a country, 哪里 for a place, 谁 for a
+person (and the English question words likewise). A sentence that holds nothing of the kind
 asked for is weak evidence of an answer: "吉尔吉斯斯坦总统是谁？" is not answered by a
-sentence that names no person. The check is deliberately lenient (a number or a name anywhere in the
-sentence counts); it is one input of the abstention rule, not a verdict.
+sentence that names no person. The check is deliberately lenient (a number or a name
+anywhere in the sentence counts); it is one input of the abstention rule, not a verdict.
 """
 
 from __future__ import annotations
@@ -66,8 +67,9 @@ _YEAR = re.compile(
 # What a number question measures, when it says (the measured thing or a unit next to its
 # question word), and the units an answer must give it in: "全长多少公里？" is not answered by
 # "6月16日", nor "增长了百分之多少？" by "948亿美元".
-_MEASURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(cue, re.IGNORECASE), units)
+_AMOUNT = r"(?:\d[\d,.]*|[一二三四五六七八九十百千万亿两零〇几半]+)\s*(?:多|余|几)?\s*(?:万|亿|千|百)?\s*"
+_MEASURES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
+    (re.compile(cue, re.IGNORECASE), re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE))
     for cue, units in (
         (
             r"多少(?:公里|千米|米|厘米|毫米|英里)|多长(?!时间)|多远|多深|多宽|长度|全长|距离|海拔|身高|\bhow (?:far|deep|wide)\b|\bhow long is\b",
@@ -85,7 +87,6 @@ _MEASURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"几岁|多少岁|年龄|多大岁数|\bhow old\b", r"岁"),
     )
 )
-_AMOUNT = r"(?:\d[\d,.]*|[一二三四五六七八九十百千万亿两零〇几半]+)\s*(?:多|余|几)?\s*(?:万|亿|千|百)?\s*"
 _QUOTED = re.compile(r"“[^”]*”|《[^》]*》|「[^」]*」|『[^』]*』|\"[^\"]*\"")
 _PLACE_SUFFIX = re.compile(
     r"[\u4e00-\u9fff]{1,8}(?:国|省|市|县|州|城|镇|村|区|岛|山|河|湖|海|洋|洲|湾|港|宫|馆|厅|院|站|斯坦|大学|广场)"
@@ -142,13 +143,9 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     return any(name not in question for name in names)
 
 
-@lru_cache(maxsize=10_000)
 def _measured(question: str) -> re.Pattern[str] | None:
     """An amount in the unit the question measures in (None when it names no measure)."""
-    for cue, units in _MEASURES:
-        if cue.search(question):
-            return re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE)
-    return None
+    return next((amount for cue, amount in _MEASURES if cue.search(question)), None)
 
 
 @cache
