@@ -30,6 +30,7 @@ from qa.abstain import (
 )
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
 from qa.cite import Answer, Citation, Passage
+from qa.expect import expected_kind
 from qa.fuse import reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
 from qa.passages import Candidate, Ranked, merge_candidates
@@ -279,9 +280,15 @@ class Bot:
         contains (欧盟 in a corpus about Central Asia); in a Chinese question, numbers,
         ordinals and names the answer's passage lacks (2023 when it speaks of 2024); in an
         English question rendered in Chinese, the terms the corpus holds no rendering of,
-        when they make up half its weight or more (passport, renew, online)."""
+        when they make up half its weight or more (passport, renew, online); in an English
+        question, an answer sentence without the kind of thing it asks for (a date for when)."""
         ev = found.evidence
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
+        if ev.script == "latin" and not ev.typed:
+            # an English question asking when, how many, who or where, whose answer sentence
+            # holds no date, number, person or place: across scripts the rule has little else
+            # to go on, and such a line is more often wrong than right
+            english += (f"no {expected_kind(found.queries[0])} in the answer",)
         return ev.absent_names + (ev.unmatched if ev.script == "cjk" else ()) + english
 
     def answerable(self, found: Gathered) -> float:

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Literal
 
-from index.text import simplified
+from index.text import latin_share, simplified
 
 Expect = Literal["year", "number", "date", "country", "place", "person", "any"]
 
@@ -56,7 +56,9 @@ _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
 )
 
 _NUMBER = re.compile(
-    r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]|百分之|[%％]"
+    # an amount in Chinese numerals: with a classifier (三个), or of tens and more (八万两 of silver)
+    r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]"
+    r"|[一二三四五六七八九两几]+[十百千万亿]|百分之|[%％]"
 )
 _DATE = re.compile(
     r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|[春夏秋冬]季|[去今明前]年|此前|当天|同年"
@@ -72,19 +74,25 @@ _MEASURES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
     (re.compile(cue, re.IGNORECASE), re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE))
     for cue, units in (
         (
-            r"多少(?:公里|千米|米|厘米|毫米|英里)|多长(?!时间)|多远|多深|多宽|长度|全长|距离|海拔|身高|\bhow (?:far|deep|wide)\b|\bhow long is\b",
+            r"多少(?:公里|千米|米|厘米|毫米|英里)|多长(?!时间)|多远|多深|多宽|长度|全长|距离|海拔|身高|\bhow (?:far|deep|wide)\b|\bhow long is\b|\bkilomet(?:er|re)s?\b|\bmiles\b|\bmet(?:er|re)s\b",
             r"公里|千米|米|厘米|毫米|英里|英尺|呎|海里|光年|km|m\b|miles?\b|feet\b",
         ),
         (
-            r"多少钱|斥资|花费|造价|售价|票价|价格|金额|总投资|投资(?:了|额|是)*多少|\bhow much (?:money|did \w+ cost|does \w+ cost)|\bwhat (?:is|was) the (?:price|cost)\b|\binvest",
+            r"多少钱|斥资|花费|造价|售价|票价|价格|金额|总投资|投资(?:了|额|是)*多少|\bhow much (?:money|did \w+ cost|does \w+ cost)|\bwhat (?:is|was) the (?:price|cost)\b|\binvest|\bdollars\b|\byuan\b",
             r"元|美元|欧元|英镑|日元|卢布|港元|港币|镑|法郎|马克|美金|人民币|[$￥€£]|dollars?\b|yuan\b",
         ),
-        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bwhat percent", r"%|％|百分之|成"),
-        (r"多少度|气温|温度|\btemperature\b", r"度|℃|°"),
-        (r"多重|体重|重量|多少(?:吨|公斤|千克|克|斤)|\bhow heavy\b", r"吨|公斤|千克|克|斤|磅|kg\b"),
-        (r"面积|多少平方|\barea\b", r"平方|公顷|亩|km²|km2"),
-        (r"人口|多少人|几个人|几人|人数|多少名|\bhow many people\b|\bpopulation\b", r"人|名|位"),
-        (r"几岁|多少岁|年龄|多大岁数|\bhow old\b", r"岁"),
+        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bpercent", r"%|％|百分之|成"),
+        (r"多少度|气温|温度|\btemperature\b|\bdegrees\b", r"度|℃|°"),
+        (
+            r"多重|体重|重量|多少(?:吨|公斤|千克|克|斤)|\bhow heavy\b|\bweigh|\bkilograms?\b|\btonn?es\b",
+            r"吨|公斤|千克|克|斤|磅|kg\b",
+        ),
+        (r"面积|多少平方|\barea\b|\bsquare\b|\bhectares\b", r"平方|公顷|亩|km²|km2"),
+        (
+            r"人口|多少人|几个人|几人|人数|多少名|\bhow many (?:people|residents|inhabitants)\b|\bpopulation\b",
+            r"人|名|位",
+        ),
+        (r"几岁|多少岁|年龄|多大岁数|\bhow old\b|\byears old\b", r"岁"),
     )
 )
 _QUOTED = re.compile(r"“[^”]*”|《[^》]*》|「[^」]*」|『[^』]*』|\"[^\"]*\"")
@@ -97,8 +105,14 @@ _PERSON_HINT = re.compile(
 
 
 def expected_kind(question: str) -> Expect:
-    """The kind of answer the question asks for ("any" when its question word names none)."""
+    """The kind of answer the question asks for ("any" when its question word names none).
+
+    In English only the first question word counts, with the few words after it: "How much
+    silver did he donate when the war broke out?" asks for an amount, not a date, and "What
+    is the name of the man who…" for a name, not a person."""
     question = simplified(question)  # 幾個 asks for a number as 几个 does
+    if latin_share(question) >= 0.5 and (first := _WH.search(question)):
+        question = " ".join(question[first.start() :].split()[:WH_WINDOW])
     for kind, pattern in _ASKS:
         if pattern.search(question):
             return kind
@@ -109,6 +123,8 @@ def expected_kind(question: str) -> Expect:
 _COUNTRY = re.compile(
     r"(?![各两全本外该此诸多邻大强小一二三四五六七八九十几数])[\u4e00-\u9fff]国(?![家际内外务民企有营产])"
 )
+_WH = re.compile(r"\b(?:who|whom|whose|when|where|what|which|how)\b", re.IGNORECASE)
+WH_WINDOW = 4  # words from an English question's first question word that tell what it asks
 _PLACE_TAGS = frozenset({"ns"})
 _PERSON_TAGS = frozenset({"nr", "nrfg", "nrt"})
 

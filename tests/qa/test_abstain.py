@@ -63,6 +63,10 @@ def test_a_follow_up_replaces_the_previous_questions_name_of_the_same_kind():
         ("Which country hosted the summit?", "country"),
         ("哪个国际组织最早成立？", "any"),  # 国际 is not 国
         ("中亚的哪几座古城曾是文明交汇的枢纽？", "any"),  # which ones, not how many
+        # in English the first question word decides: "when" and "who" later are conjunctions
+        ("How much silver did he donate when the Opium War broke out?", "number"),
+        ("What is the name of the man who founded the college?", "any"),
+        ("In what year was the cave discovered?", "year"),
         ("习近平主席是哪几天在阿斯塔纳出席峰会的？", "date"),
         ("How many countries attended?", "number"),
         ("Who signed the treaty?", "person"),
@@ -169,6 +173,14 @@ def test_a_number_asked_in_a_unit_needs_an_amount_in_that_unit():
     assert not holds("year", "共同描绘下一个“黄金三十年”的美好画卷。", "外长会晤机制是哪一年建立的？")
     assert not holds("number", "实施《2030年前国家发展战略》。", "战略有几个目标？")
     assert holds("year", "该人物首先出现于《无限危机 #3》（2006年二月）。", "该人物哪一年首次出现？")
+    # an amount in Chinese numerals needs no classifier once it counts tens or more
+    assert holds("number", "鸦片战争爆发时，又捐助军需银八万两。", "How much silver did he donate?")
+    assert not holds("number", "这一点十分重要。", "有多少？")
+    # an English question says its measure in words
+    assert not holds(
+        "number", "“新乌兹别克斯坦”2022—2026年发展战略", "How many kilometres long is the railway?"
+    )
+    assert holds("number", "铁路全长523公里。", "How many kilometres long is the railway?")
     # no measure named: any number not in the question will do, as before
     assert holds("number", "贸易额达到948亿美元。", "2024年的贸易额是多少？")
 

@@ -28,7 +28,7 @@ def _rows(path: Path) -> list[dict]:
 # reaches the first, not yet the second (README, "Abstention"). These floors are the figures
 # it reaches, so that a change that loses ground fails; raise them as the rule improves.
 SEED_UNANSWERABLE_FLOOR = 12  # of 12 (all measured: DN01 since a country is never a person)
-OWN_UNANSWERABLE_FLOOR = 0.75  # share of the held-out half (0.775 measured: 31 of 40)
+OWN_UNANSWERABLE_FLOOR = 0.85  # share of the held-out half (0.875 measured: 35 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
 
 
@@ -113,3 +113,14 @@ def test_an_english_question_about_what_the_articles_never_mention_abstains(samp
         assert answer.abstained and answer.answer is None, question
     held = sample_bot.ask("Where was the second China–Central Asia Summit held?")
     assert not held.abstained and "阿斯塔纳" in held.answer
+
+
+def test_an_english_question_whose_answer_line_lacks_what_it_asks_for_abstains(sample_bot):
+    # written for this test, not in the eval sets: the articles name the railway, never its
+    # length. (Not caught: "In what year did the Kazakhstan–China crude oil pipeline open?",
+    # answered with a sentence about development strategies that holds years.)
+    question = "How many kilometres long is the China–Kyrgyzstan–Uzbekistan railway?"
+    answer = sample_bot.ask(question)
+    assert answer.abstained and answer.answer is None, answer.answer
+    held = sample_bot.ask("How much was trade between China and the five Central Asian countries in 2024?")
+    assert not held.abstained and "948" in held.answer
