@@ -403,8 +403,9 @@ def write_index(
 
     `vectors` is an array or a spool on disk read a slice at a time (index.store.spool); a
     spool is deleted as soon as the vector index holds its rows, since the rest of the write
-    needs its disk (15 GB at ten million chunks). `records` is a records file already holding `articles` and `chunks` (a build's
-    RecordSpool), moved into the generation instead of written again.
+    needs its disk (15 GB at ten million chunks). `records` is a records file already
+    holding `articles` and `chunks` (a build's RecordSpool), moved into the generation
+    instead of written again.
     `texts` are the chunks' embedded texts (needed by the Milvus store, which indexes them
     for BM25). The caller must hold the write lock (see `writer_lock`).
     """
