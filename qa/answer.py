@@ -88,7 +88,7 @@ def score_sentences(
     tokens = question_tokens(question)
     kind = expected_kind(asked or question)
     contexts = contexts or [""] * len(passages)
-    chars = set(char_set(question)) - _PLAIN_CHARS
+    chars = char_set(question) - _PLAIN_CHARS
     scored = []
     for i, (text, rel, context) in enumerate(zip(passages, relevance, contexts)):
         shared = token_set(context)

@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -33,23 +34,21 @@ BLOCK_TOKENS = 4_000_000  # token ids read at a time when counting (16 MB)
 BLOCK_POSTINGS = 16_000_000  # postings (term, chunk, tf) of one pass (about 190 MB with their scores)
 POSTING = np.dtype([("term", "<u4"), ("chunk", "<u4"), ("tf", "<u4")])
 IDS_FILE = "ids.npy"  # the spooled token ids, a .npy file from the start
-IDS_HEADER = 128  # bytes of its header (numpy's format 1.0, padded): room for any count
-MAGIC = b"\x93NUMPY\x01\x00"
 
 
 class TokenSpool:
     """The keyword tokens of a generation's chunks, appended one chunk at a time to `scratch`.
 
-    The ids file is written as a .npy file from the start (a header of IDS_HEADER bytes with
-    the count filled in by `finish`), so it is moved into the generation, not copied: at ten
-    million chunks it is about 10 GB of disk."""
+    The ids file is written as a .npy file from the start (its header's count filled in by
+    `finish`), so it is moved into the generation, not copied: at ten million chunks it is
+    about 10 GB of disk."""
 
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
         with scratch_write(scratch.parent, "the token scratch file"):
             scratch.mkdir(parents=True, exist_ok=True)
             self._ids = open(scratch / IDS_FILE, "wb")  # noqa: SIM115 - closed by finish
-            self._ids.write(_npy_header(np.dtype(np.uint32), 0))
+            _ids_header(self._ids, 0)
         self.vocab: dict[str, int] = {}
         self._lengths: list[int] = []  # per chunk; packed into an array by finish
         self._pending: list[int] = []
@@ -101,17 +100,12 @@ class TokenSpool:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def _npy_header(dtype: np.dtype, count: int) -> bytes:
-    """A .npy (format 1.0) header for a 1-D array of `count` values, always IDS_HEADER bytes
-    long, so the count can be written over the placeholder once it is known."""
-    text = (
-        f"{{'descr': '{np.lib.format.dtype_to_descr(dtype)}', 'fortran_order': False, 'shape': ({count},), }}"
-    )
-    room = IDS_HEADER - len(MAGIC) - 2 - 1  # the header's length field, then its closing newline
-    if len(text) > room:
-        raise ValueError(f"a .npy header of {len(text)} characters does not fit {IDS_HEADER} bytes")
-    body = text.ljust(room).encode("latin1") + b"\n"
-    return MAGIC + len(body).to_bytes(2, "little") + body
+def _ids_header(out: BinaryIO, count: int) -> None:
+    """Write the .npy header of `count` token ids. numpy pads it to the same length for any
+    count (room to grow an array in place), so the 0 written first is overwritten once the
+    count is known."""
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint32)), "fortran_order": False}
+    np.lib.format.write_array_header_1_0(out, {**header, "shape": (count,)})
 
 
 def _write_tokens(path: Path, spooled: Path, offsets: np.ndarray, vocab: dict[str, int]) -> None:
@@ -120,7 +114,7 @@ def _write_tokens(path: Path, spooled: Path, offsets: np.ndarray, vocab: dict[st
     with open(path / "vocab.json", "w", encoding="utf-8") as out:
         json.dump(list(vocab), out, ensure_ascii=False)
     with open(spooled, "r+b") as ids:
-        ids.write(_npy_header(np.dtype(np.uint32), int(offsets[-1])))
+        _ids_header(ids, int(offsets[-1]))
     shutil.move(spooled, path / "ids.npy")  # a rename: the scratch is beside the generation
     np.save(path / "offsets.npy", offsets, allow_pickle=False)
 
@@ -130,7 +124,8 @@ def _id_blocks(spooled: Path, offsets: np.ndarray) -> Iterator[tuple[int, int, n
     n = len(offsets) - 1
     first = 0
     with open(spooled, "rb") as source:
-        source.seek(IDS_HEADER)
+        np.lib.format.read_magic(source)
+        np.lib.format.read_array_header_1_0(source)  # the ids follow it
         while first < n:
             last = int(np.searchsorted(offsets, offsets[first] + BLOCK_TOKENS, side="right")) - 1
             last = min(n, max(last, first + 1))
@@ -223,7 +218,8 @@ def _term_ranges(indptr: np.ndarray) -> Iterator[tuple[int, int]]:
 def _score_range(
     pairs: Path, indptr: np.ndarray, start: int, stop: int, idf: np.ndarray, norm: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The CSC scores and chunk rows of terms start..stop-1, from the file of their postings.
+    """The CSC scores and chunk rows of terms start..stop-1, from the file of their postings
+    (and of no other term's).
 
     Postings are in chunk order, so a stable sort by term keeps each term's chunks ascending.
     """
@@ -233,7 +229,6 @@ def _score_range(
     cursor = indptr[start:stop] - base  # where each term's next posting goes
     with open(pairs, "rb") as source:
         while len(block := np.fromfile(source, dtype=POSTING, count=BLOCK_POSTINGS // 4)):
-            block = block[(block["term"] >= start) & (block["term"] < stop)]
             block = block[np.argsort(block["term"], kind="stable")]
             local = block["term"].astype(np.int64) - start
             place = cursor[local] + np.arange(len(local)) - np.searchsorted(local, local, side="left")
