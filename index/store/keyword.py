@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,12 @@ TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
 # Score over a dense array once the postings touched exceed 1/DENSE_FACTOR of the chunks:
 # sorting that many postings then costs more than a pass over every chunk (bench/RESULTS.md)
 DENSE_FACTOR = 8
+# A query touching more postings than this is searched with MaxScore pruning (`_search_pruned`):
+# its longest posting lists are read only where they can still change the top k
+PRUNE_POSTINGS = 200_000
+# Relative slack on both sides of MaxScore's comparison, far above float32 rounding of a sum of
+# a few hundred positive terms (about 1e-5), so pruning never drops a chunk of the exact top k
+_SLACK = 1e-4
 
 
 @dataclass
@@ -94,15 +101,22 @@ class KeywordIndex:
         follows the postings touched, not the corpus size; one with long lists (more than
         an eighth of the chunks) is scored over a dense array, which is then faster. Either
         way the sums are bm25s's own, in its order (float32, token by token), so scores and
-        ties are exactly those of `scores`.
+        ties are exactly those of `scores`. A query touching many postings is searched with
+        MaxScore pruning first (`_search_pruned`), which gives the same hits.
         """
         ids = self.bm25.get_tokens_ids(tokenize(query))
         if not ids:
             return []
         data, indices, indptr = (self.bm25.scores[name] for name in ("data", "indices", "indptr"))
         spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
-        dense = sum(end - start for start, end in spans) * DENSE_FACTOR > self.num_docs
-        if dense or getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/+: all score
+        postings = sum(end - start for start, end in spans)
+        if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/+: every chunk scores
+            return _top(np.arange(self.num_docs), self.scores(query), k)
+        if postings > PRUNE_POSTINGS and k > 0 and len(spans) > 1:
+            pruned = self._search_pruned(spans, k)
+            if pruned is not None:
+                return pruned
+        if postings * DENSE_FACTOR > self.num_docs:
             return _top(np.arange(self.num_docs), self.scores(query), k)
         chunks = np.concatenate([indices[start:end] for start, end in spans])
         weights = np.concatenate([data[start:end] for start, end in spans])
@@ -110,6 +124,121 @@ class KeywordIndex:
         scores = np.zeros(len(touched), dtype=weights.dtype)
         np.add.at(scores, slot, weights)
         return _top(touched, scores, k)
+
+    def _search_pruned(self, spans: list[tuple[int, int]], k: int) -> list[tuple[int, float]] | None:
+        """The top k by MaxScore (Turtle and Flood 1995), as Lucene and PISA prune disjunctive
+        queries; None when nothing could be pruned (the caller then scores every posting).
+
+        Posting lists are read shortest first (rarest words, highest IDF). A chunk's weight for
+        a word is below the word's IDF (the "lucene" tf part tf / (tf + k1 (…)) is below 1), so
+        once the IDFs of the lists not yet read add up to less than the k-th best partial score
+        so far, a chunk in none of the lists read cannot reach the top k: the long lists of
+        common words and bigrams are then only looked up (a binary search each) for the few
+        chunks that can still make it. Those chunks are scored over every query token in
+        bm25s's order (float32, token by token), so the hits and scores are exactly those of
+        a full scan.
+        """
+        # plain views of the memory-mapped arrays: np.memmap's own slicing costs ~30 µs a slice
+        data, indices = (np.asarray(self.bm25.scores[name]) for name in ("data", "indices"))
+        bound = [smooth_idf(end - start, self.num_docs) * (1 + _SLACK) for start, end in spans]
+        order = sorted(range(len(spans)), key=lambda i: (spans[i][1] - spans[i][0], i))
+        partial = _scratch(self.num_docs)  # partial scores (a lower bound, summed in any order)
+        fresh: list[np.ndarray] = []  # the chunks each list read added to the touched ones
+        rest, best, theta, read = sum(bound), 0.0, 0.0, 0
+        try:
+            for i in order[:-1]:
+                start, end = spans[i]
+                chunks = np.asarray(indices[start:end])
+                sums = partial[chunks]
+                fresh.append(chunks[sums == 0])  # every weight is positive
+                sums += data[start:end]  # a word's list holds each chunk once
+                partial[chunks] = sums
+                read += 1
+                rest -= bound[i]
+                best = max(best, float(sums.max(initial=0.0)))
+                if rest >= best * (1 - _SLACK):
+                    continue  # not even the best chunk so far is sure to beat an unseen one
+                touched = np.concatenate(fresh)
+                if len(touched) < k:
+                    continue
+                theta = _kth(partial[touched], k)
+                if rest < theta * (1 - _SLACK):
+                    break
+            else:
+                return None
+            touched = np.concatenate(fresh)
+            candidates = touched[partial[touched] + rest >= theta * (1 - _SLACK)]
+            lower = partial[candidates]
+        finally:
+            for chunks in fresh:
+                partial[chunks] = 0
+        slots = partial.view(np.int32)  # now 1 + each candidate's place, 0 for other chunks
+        slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
+        try:
+            alive = np.ones(len(candidates), dtype=bool)
+            for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
+                lower += _column(candidates, alive, slots, indices, data, *spans[i])
+                rest -= bound[i]
+                if np.count_nonzero(alive) > k:
+                    theta = max(theta, _kth(lower[alive], k))
+                alive &= lower + rest >= theta * (1 - _SLACK)
+                if 4 * np.count_nonzero(alive) < len(candidates):  # keep the live ones only
+                    slots[candidates] = 0
+                    candidates, lower = candidates[alive], lower[alive]
+                    slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
+                    alive = np.ones(len(candidates), dtype=bool)
+            scores = np.zeros(len(candidates), dtype=np.float32)
+            for start, end in spans:  # in the query's token order, as bm25s sums
+                scores += _column(candidates, alive, slots, indices, data, start, end)
+        finally:
+            slots[candidates] = 0
+        return _top(candidates[alive], scores[alive], k)
+
+
+_local = threading.local()
+
+
+def _scratch(n: int) -> np.ndarray:
+    """This thread's partial scores over `n` chunks, all zero (callers reset what they set):
+    4 bytes a chunk, allocated once per thread and index size."""
+    partial = getattr(_local, "partial", None)
+    if partial is None or len(partial) != n:
+        partial = _local.partial = np.zeros(n, dtype=np.float32)
+    return partial
+
+
+def _kth(scores: np.ndarray, k: int) -> float:
+    """The k-th highest of the scores (at least k of them)."""
+    return float(np.partition(scores, len(scores) - k)[len(scores) - k])
+
+
+def _column(
+    candidates: np.ndarray,
+    alive: np.ndarray,
+    slots: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    start: int,
+    end: int,
+) -> np.ndarray:
+    """Each live candidate's weight in the posting list indices[start:end] (sorted by chunk), 0
+    where it is absent (a dead candidate's may be either): binary searches into the list when
+    the live candidates are few (reading a few pages of a long list), else one pass over the
+    list through `slots` (1 + a chunk's place among the candidates, 0 if it is none)."""
+    weights = np.zeros(len(candidates), dtype=np.float32)
+    length = end - start
+    live = np.flatnonzero(alive)
+    if len(live) * max(1, length.bit_length()) < length:
+        chunks = indices[start:end]
+        wanted = candidates[live]
+        at = np.minimum(np.searchsorted(chunks, wanted), max(length - 1, 0))
+        found = np.asarray(chunks[at]) == wanted if length else np.zeros(len(live), dtype=bool)
+        weights[live[found]] = data[start:end][at[found]]
+    else:
+        place = slots[np.asarray(indices[start:end])]
+        hit = place > 0
+        weights[place[hit] - 1] = data[start:end][hit]
+    return weights
 
 
 def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

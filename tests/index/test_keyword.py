@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from index.store.keyword import KeywordIndex
-from index.text import bigrams
+from index.text import bigrams, tokenize
 
 TEXTS = [
     "2024年，中国与中亚五国的贸易额达到948亿美元，再创历史新高。",
@@ -45,13 +45,17 @@ def _full_scan(keyword: KeywordIndex, query: str, k: int) -> list[tuple[int, flo
     return [(int(i), float(scores[i])) for i in top]
 
 
-@pytest.mark.parametrize("dense_factor", [0, 8, 10**9])  # always over postings, by size, always dense
+@pytest.mark.parametrize(
+    ("dense_factor", "prune"),
+    [(0, 10**9), (8, 10**9), (10**9, 10**9), (8, 0)],  # over postings, by size, dense; MaxScore
+)
 def test_search_over_postings_ranks_exactly_as_scoring_every_chunk(
-    tmp_path, monkeypatch, dense_factor
+    tmp_path, monkeypatch, dense_factor, prune
 ) -> None:
     """Scoring only the query tokens' postings gives bm25s's scores and order, ties included,
     on a corpus with many exact ties; the index loaded memory-mapped answers the same."""
     monkeypatch.setattr("index.store.keyword.DENSE_FACTOR", dense_factor)
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", prune)
     texts = [f"{TEXTS[i % 5]}第{i % 7}段。" for i in range(120)]
     built = KeywordIndex.build(texts)
     built.save(tmp_path / "kw")
@@ -70,3 +74,37 @@ def test_search_over_postings_ranks_exactly_as_scoring_every_chunk(
             expected = _full_scan(built, query, k)
             assert built.search(query, k) == expected == mapped.search(query, k), (query, k)
     assert mapped.idf("峰会") == built.idf("峰会") and mapped.knows("峰会") and not mapped.knows("zzzz")
+
+
+def _zipf_corpus(seed: int, size: int) -> list[str]:
+    """Chunks of words drawn with Zipf frequencies (a few words in most chunks, most in few),
+    with lengths that vary, as in news text; many chunks are exact copies of others."""
+    rng = np.random.default_rng(seed)
+    words = [f"{chr(0x4E00 + 7 * i)}{chr(0x4E01 + 11 * i)}" for i in range(400)]
+    weights = 1 / np.arange(1, len(words) + 1)
+    weights /= weights.sum()
+    texts = []
+    for _ in range(size):
+        drawn = rng.choice(len(words), size=int(rng.integers(3, 40)), p=weights)
+        texts.append("，".join(words[w] for w in drawn))
+    return texts + texts[: size // 10]
+
+
+def test_maxscore_pruning_gives_the_exact_top_k_and_skips_what_cannot_rank(monkeypatch) -> None:
+    """MaxScore search (every query pruned) returns exactly a full scan's hits, scores and tie
+    order, for queries mixing rare and common words and for every k; and on such queries it
+    does prune (stops before the last, longest list), rather than falling back to a scan."""
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", 0)
+    texts = _zipf_corpus(seed=7, size=3000)
+    keyword = KeywordIndex.build(texts)
+    rng = np.random.default_rng(11)
+    pruned_queries = 0
+    for _ in range(60):
+        query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
+        ids = keyword.bm25.get_tokens_ids(tokenize(query))
+        indptr = keyword.bm25.scores["indptr"]
+        spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
+        for k in (1, 3, 10, 50):
+            assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
+        pruned_queries += len(spans) > 1 and keyword._search_pruned(spans, 10) is not None
+    assert pruned_queries >= 50, pruned_queries  # they stop before their longest list (60 of 60)
