@@ -30,7 +30,7 @@ from qa.abstain import (
 )
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
 from qa.cite import Answer, Citation, Passage
-from qa.expect import expected_kind
+from qa.expect import SURE_KINDS, expected_kind
 from qa.fuse import reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
 from qa.passages import Candidate, Ranked, merge_candidates
@@ -280,16 +280,21 @@ class Bot:
         contains (欧盟 in a corpus about Central Asia); in a Chinese question, numbers,
         ordinals and names the answer's passage lacks (2023 when it speaks of 2024); in an
         English question rendered in Chinese, the terms the corpus holds no rendering of,
-        when they make up half its weight or more (passport, renew, online); in an English
-        question, an answer sentence without the kind of thing it asks for (a date for when)."""
+        when they make up half its weight or more (passport, renew, online); an answer
+        sentence without the kind of thing the question asks for (a date for when), in
+        English for any kind, in Chinese for a year or a country (qa.expect.SURE_KINDS)."""
         ev = found.evidence
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
-        if ev.script == "latin" and not ev.typed:
+        kind = expected_kind(found.queries[0])
+        untyped = () if ev.typed else (f"no {kind} in the answer",)
+        if ev.script == "latin":
             # an English question asking when, how many, who or where, whose answer sentence
             # holds no date, number, person or place: across scripts the rule has little else
             # to go on, and such a line is more often wrong than right
-            english += (f"no {expected_kind(found.queries[0])} in the answer",)
-        return ev.absent_names + (ev.unmatched if ev.script == "cjk" else ()) + english
+            return ev.absent_names + english + untyped
+        # in Chinese, only a kind whose check is sure: 哪一年 is not answered by a sentence
+        # without a year, nor 哪个国家 by one naming no country
+        return ev.absent_names + ev.unmatched + english + (untyped if kind in SURE_KINDS else ())
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

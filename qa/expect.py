@@ -18,6 +18,11 @@ from typing import Literal
 from index.text import latin_share, simplified
 
 Expect = Literal["year", "number", "date", "country", "place", "person", "any"]
+# The kinds whose check is sure enough that an answer sentence without one does not answer,
+# whatever else it covers: a year is written in digits or numerals with 年 (or 次年, 元年…), a
+# country is one of CLDR's names or X国. Persons and places rest on jieba's tags and numbers
+# may be written in words, so for those a missing kind only weighs in the rule.
+SURE_KINDS: frozenset[Expect] = frozenset({"year", "country"})
 
 TERRITORIES = Path(__file__).resolve().parent / "data" / "territories.txt"
 
@@ -65,6 +70,7 @@ _DATE = re.compile(
 )
 _YEAR = re.compile(
     r"\d{2,4}\s*年|[一二三四五六七八九十〇零]{2,4}年|\d{4}|[去今明前]年|同年|当年|翌年|次年|世纪|年代"
+    r"|元年|[\u4e00-\u9fff][一二三四五六七八九十]{1,3}年(?![级])"  # 贞观元年, 康熙十年
 )
 # What a number question measures, when it says (the measured thing or a unit next to its
 # question word), and the units an answer must give it in: "全长多少公里？" is not answered by

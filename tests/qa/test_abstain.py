@@ -85,6 +85,10 @@ def test_a_sentence_holds_what_is_asked_for_or_not():
     # a day of a month does not say which year: "哪一年建成" is not answered by "6月17日"
     assert not holds("year", "6月17日，峰会在阿斯塔纳独立宫举行。", "独立宫是哪一年建成的？")
     assert holds("year", "独立宫于2004年建成。", "独立宫是哪一年建成的？")
+    # years of an era name count (贞观元年, 康熙十年); a school year does not
+    assert holds("year", "贞观元年，玄奘西行。", "玄奘是哪一年西行的？")
+    assert holds("year", "康熙十年，他调任知府。", "他是哪一年调任知府的？")
+    assert not holds("year", "他读小学三年级。", "他是哪一年入学的？")
     assert holds("any", "任何句子")
     # traditional characters hold what their simplified twins hold: 縣 ends a place as 县 does
     assert holds("place", "會議在昌吉縣舉行", "會議在哪裡舉行？")

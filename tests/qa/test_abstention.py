@@ -28,7 +28,7 @@ def _rows(path: Path) -> list[dict]:
 # reaches the first, not yet the second (README, "Abstention"). These floors are the figures
 # it reaches, so that a change that loses ground fails; raise them as the rule improves.
 SEED_UNANSWERABLE_FLOOR = 12  # of 12 (all measured: DN01 since a country is never a person)
-OWN_UNANSWERABLE_FLOOR = 0.85  # share of the held-out half (0.875 measured: 35 of 40)
+OWN_UNANSWERABLE_FLOOR = 0.875  # share of the held-out half (0.900 measured: 36 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
 
 
@@ -124,3 +124,18 @@ def test_an_english_question_whose_answer_line_lacks_what_it_asks_for_abstains(s
     assert answer.abstained and answer.answer is None, answer.answer
     held = sample_bot.ask("How much was trade between China and the five Central Asian countries in 2024?")
     assert not held.abstained and "948" in held.answer
+
+
+def test_a_chinese_question_for_a_year_or_a_country_abstains_when_the_line_holds_none(sample_bot):
+    # written for this test, not in the eval sets: the articles name the palace and the
+    # railway, never when they were built; a year or a country is a kind whose check is sure
+    # (qa.expect.SURE_KINDS), so a line without one is vetoed whatever else it covers
+    for question in ["阿斯塔纳独立宫是哪一年建成的？", "中吉乌铁路是哪一年开工的？"]:
+        found = sample_bot.gather(question, [], 5)
+        assert "no year in the answer" in sample_bot.vetoes(found), question
+        answer = sample_bot.ask(question)
+        assert answer.abstained and answer.answer is None, question
+    held = sample_bot.ask("中国同中亚五国建交30周年视频峰会是哪一年举行的？")
+    assert not held.abstained and "2022年" in held.answer
+    held = sample_bot.ask("第二届中国—中亚峰会在哪个国家举行？")
+    assert not held.abstained and "哈萨克斯坦" in held.answer
