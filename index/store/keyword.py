@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,69 +143,79 @@ class KeywordIndex:
         data, indices = (np.asarray(self.bm25.scores[name]) for name in ("data", "indices"))
         bound = [smooth_idf(end - start, self.num_docs) * (1 + _SLACK) for start, end in spans]
         order = sorted(range(len(spans)), key=lambda i: (spans[i][1] - spans[i][0], i))
-        partial = _scratch(self.num_docs)  # partial scores (a lower bound, summed in any order)
-        fresh: list[np.ndarray] = []  # the chunks each list read added to the touched ones
-        rest, best, theta, read = sum(bound), 0.0, 0.0, 0
-        try:
-            for i in order[:-1]:
-                start, end = spans[i]
-                chunks = np.asarray(indices[start:end])
-                sums = partial[chunks]
-                fresh.append(chunks[sums == 0])  # every weight is positive
-                sums += data[start:end]  # a word's list holds each chunk once
-                partial[chunks] = sums
-                read += 1
-                rest -= bound[i]
-                best = max(best, float(sums.max(initial=0.0)))
-                if rest >= best * (1 - _SLACK):
-                    continue  # not even the best chunk so far is sure to beat an unseen one
+        with _scratch(self.num_docs) as partial:  # partial scores (a lower bound, in any order)
+            fresh: list[np.ndarray] = []  # the chunks each list read added to the touched ones
+            rest, best, theta, read = sum(bound), 0.0, 0.0, 0
+            try:
+                for i in order[:-1]:
+                    start, end = spans[i]
+                    chunks = np.asarray(indices[start:end])
+                    sums = partial[chunks]
+                    fresh.append(chunks[sums == 0])  # every weight is positive
+                    sums += data[start:end]  # a word's list holds each chunk once
+                    partial[chunks] = sums
+                    read += 1
+                    rest -= bound[i]
+                    best = max(best, float(sums.max(initial=0.0)))
+                    if rest >= best * (1 - _SLACK):
+                        continue  # not even the best chunk so far is sure to beat an unseen one
+                    touched = np.concatenate(fresh)
+                    if len(touched) < k:
+                        continue
+                    theta = _kth(partial[touched], k)
+                    if rest < theta * (1 - _SLACK):
+                        break
+                else:
+                    return None
                 touched = np.concatenate(fresh)
-                if len(touched) < k:
-                    continue
-                theta = _kth(partial[touched], k)
-                if rest < theta * (1 - _SLACK):
-                    break
-            else:
-                return None
-            touched = np.concatenate(fresh)
-            candidates = touched[partial[touched] + rest >= theta * (1 - _SLACK)]
-            lower = partial[candidates]
-        finally:
-            for chunks in fresh:
-                partial[chunks] = 0
-        slots = partial.view(np.int32)  # now 1 + each candidate's place, 0 for other chunks
-        slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
-        try:
-            alive = np.ones(len(candidates), dtype=bool)
-            for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
-                lower += _column(candidates, alive, slots, indices, data, *spans[i])
-                rest -= bound[i]
-                if np.count_nonzero(alive) > k:
-                    theta = max(theta, _kth(lower[alive], k))
-                alive &= lower + rest >= theta * (1 - _SLACK)
-                if 4 * np.count_nonzero(alive) < len(candidates):  # keep the live ones only
-                    slots[candidates] = 0
-                    candidates, lower = candidates[alive], lower[alive]
-                    slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
-                    alive = np.ones(len(candidates), dtype=bool)
-            scores = np.zeros(len(candidates), dtype=np.float32)
-            for start, end in spans:  # in the query's token order, as bm25s sums
-                scores += _column(candidates, alive, slots, indices, data, start, end)
-        finally:
-            slots[candidates] = 0
+                candidates = touched[partial[touched] + rest >= theta * (1 - _SLACK)]
+                lower = partial[candidates]
+            finally:
+                for chunks in fresh:
+                    partial[chunks] = 0
+            slots = partial.view(np.int32)  # now 1 + each candidate's place, 0 for other chunks
+            slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
+            try:
+                alive = np.ones(len(candidates), dtype=bool)
+                for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
+                    lower += _column(candidates, alive, slots, indices, data, *spans[i])
+                    rest -= bound[i]
+                    if np.count_nonzero(alive) > k:
+                        theta = max(theta, _kth(lower[alive], k))
+                    alive &= lower + rest >= theta * (1 - _SLACK)
+                    if 4 * np.count_nonzero(alive) < len(candidates):  # keep the live ones only
+                        slots[candidates] = 0
+                        candidates, lower = candidates[alive], lower[alive]
+                        slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
+                        alive = np.ones(len(candidates), dtype=bool)
+                scores = np.zeros(len(candidates), dtype=np.float32)
+                for start, end in spans:  # in the query's token order, as bm25s sums
+                    scores += _column(candidates, alive, slots, indices, data, start, end)
+            finally:
+                slots[candidates] = 0
         return _top(candidates[alive], scores[alive], k)
 
 
-_local = threading.local()
+# Zeroed partial-score arrays kept for the next pruned searches: 4 bytes a chunk each (40 MB at
+# ten million chunks), as many as searches have run at once, up to KEEP_SCRATCH
+KEEP_SCRATCH = 2
+_spare: list[np.ndarray] = []
+_spare_lock = threading.Lock()
 
 
-def _scratch(n: int) -> np.ndarray:
-    """This thread's partial scores over `n` chunks, all zero (callers reset what they set):
-    4 bytes a chunk, allocated once per thread and index size."""
-    partial = getattr(_local, "partial", None)
-    if partial is None or len(partial) != n:
-        partial = _local.partial = np.zeros(n, dtype=np.float32)
-    return partial
+@contextmanager
+def _scratch(n: int) -> Iterator[np.ndarray]:
+    """A float32 array of `n` zeros for one search, which must leave it all zeros again."""
+    with _spare_lock:
+        while _spare and len(_spare[-1]) != n:  # arrays of an index of another size
+            _spare.pop()
+        partial = _spare.pop() if _spare else None
+    if partial is None:
+        partial = np.zeros(n, dtype=np.float32)
+    yield partial
+    with _spare_lock:
+        if len(_spare) < KEEP_SCRATCH:
+            _spare.append(partial)
 
 
 def _kth(scores: np.ndarray, k: int) -> float:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 
+import index.store.keyword
 from index.store.keyword import KeywordIndex
 from index.text import bigrams, tokenize
 
@@ -108,3 +111,21 @@ def test_maxscore_pruning_gives_the_exact_top_k_and_skips_what_cannot_rank(monke
             assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
         pruned_queries += len(spans) > 1 and keyword._search_pruned(spans, 10) is not None
     assert pruned_queries >= 50, pruned_queries  # they stop before their longest list (60 of 60)
+
+
+def test_pruned_searches_in_threads_share_scratch_arrays_and_leave_them_zeroed(monkeypatch) -> None:
+    """Searches running at once each get their own partial-score array; afterwards at most
+    KEEP_SCRATCH arrays are kept for later searches, all zeros again."""
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", 0)
+    monkeypatch.setattr("index.store.keyword._spare", [])
+    texts = _zipf_corpus(seed=3, size=2000)
+    keyword = KeywordIndex.build(texts)
+    rng = np.random.default_rng(5)
+    queries = ["，".join(rng.choice(texts).split("，")[:5]) for _ in range(40)]
+    expected = [_full_scan(keyword, q, 10) for q in queries]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(lambda q: keyword.search(q, 10), queries * 3))
+    assert got == expected * 3
+    spare = index.store.keyword._spare
+    assert 1 <= len(spare) <= index.store.keyword.KEEP_SCRATCH
+    assert all(len(a) == keyword.num_docs and not a.any() for a in spare)
