@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 import index.store.generations
+import index.store.vectors
 from index.build import build_index
 from index.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from index.settings import IndexSettings
 from index.store import CURRENT, live_generation, load_index, writer_lock
 from index.store.spool import CACHE_DIR
+from index.store.vectors import VECTORS, warm_page_cache
 from index.update import update_index
 
 
@@ -233,6 +235,36 @@ def test_vector_store_searches_and_reconstructs_by_vid(sample_corpus, tmp_path, 
     assert sorted(ids.tolist()) == sorted(vids) and ids[0] == vids[1]
     assert scores[0] == pytest.approx(1.0, abs=1e-5) and list(scores) == sorted(scores, reverse=True)
     assert store.reconstruct([]).shape == (0, fake_embedder.dimension)
+
+
+def test_a_mapped_faiss_file_is_read_into_the_page_cache_when_it_fits(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    """Opening a mapped index asks the kernel to cache its file in the background, once the
+    file is small against the memory available; a file too big for that is left to the
+    searches' own reads; either way the index answers the same."""
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    asked: list[tuple[int, int]] = []
+    real = os.posix_fadvise
+
+    def fadvise(fd, offset, length, advice):
+        asked.append((offset, length))
+        return real(fd, offset, length, advice)
+
+    monkeypatch.setattr(os, "posix_fadvise", fadvise)
+    monkeypatch.setattr(index.store.vectors, "_WARM_STEP", 4096)
+    size = (live_generation(root) / VECTORS).stat().st_size
+    thread = warm_page_cache(live_generation(root) / VECTORS)
+    assert thread is not None
+    thread.join(timeout=10)
+    assert [offset for offset, _ in asked] == list(range(0, size, 4096))  # the whole file
+    asked.clear()
+    assert warm_page_cache(live_generation(root) / VECTORS, share=size / 2**50) is None and not asked
+    monkeypatch.setattr(index.store.vectors, "WARM_SHARE", size / 2**50)  # "too big"
+    loaded = load_index(root)
+    assert loaded.vectors.mapped and not asked
+    vids = [c.vid for c in loaded.chunks]
+    assert loaded.vectors.search(loaded.vectors.reconstruct(vids[:1])[0], 1)[0][0] == vids[0]
 
 
 def _rewrite_manifest(root: Path, change) -> None:
