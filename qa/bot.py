@@ -30,7 +30,7 @@ from qa.abstain import (
 )
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
 from qa.cite import Answer, Citation, Passage
-from qa.expect import SURE_KINDS, expected_kind
+from qa.expect import expected_kind, sure
 from qa.fuse import reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
 from qa.passages import Candidate, Ranked, merge_candidates
@@ -282,7 +282,8 @@ class Bot:
         English question rendered in Chinese, the terms the corpus holds no rendering of,
         when they make up half its weight or more (passport, renew, online); an answer
         sentence without the kind of thing the question asks for (a date for when), in
-        English for any kind, in Chinese for a year or a country (qa.expect.SURE_KINDS)."""
+        English for any kind, in Chinese for a year, a country or a physical amount
+        (qa.expect.sure)."""
         ev = found.evidence
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
         kind = expected_kind(found.queries[0])
@@ -293,8 +294,9 @@ class Bot:
             # to go on, and such a line is more often wrong than right
             return ev.absent_names + english + untyped
         # in Chinese, only a kind whose check is sure: 哪一年 is not answered by a sentence
-        # without a year, nor 哪个国家 by one naming no country
-        return ev.absent_names + ev.unmatched + english + (untyped if kind in SURE_KINDS else ())
+        # without a year, 哪个国家 by one naming no country, 身高是多少 by one without a length
+        question = found.queries[0]
+        return ev.absent_names + ev.unmatched + english + (untyped if sure(kind, question) else ())
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

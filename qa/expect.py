@@ -76,29 +76,36 @@ _YEAR = re.compile(
 # question word), and the units an answer must give it in: "全长多少公里？" is not answered by
 # "6月16日", nor "增长了百分之多少？" by "948亿美元".
 _AMOUNT = r"(?:\d[\d,.]*|[一二三四五六七八九十百千万亿两零〇几半]+)\s*(?:多|余|几)?\s*(?:万|亿|千|百)?\s*"
-_MEASURES: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
-    (re.compile(cue, re.IGNORECASE), re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE))
-    for cue, units in (
+# The last field says whether the measure's amounts always carry their unit (physical
+# quantities: 182厘米, 75公斤), so that a sentence without one cannot be the answer; money and
+# head counts often go without ("总投资50亿", "人口约50万").
+_MEASURES: tuple[tuple[re.Pattern[str], re.Pattern[str], bool], ...] = tuple(
+    (re.compile(cue, re.IGNORECASE), re.compile(f"{_AMOUNT}(?:{units})", re.IGNORECASE), sure)
+    for cue, units, sure in (
         (
             r"多少(?:公里|千米|米|厘米|毫米|英里)|多长(?!时间)|多远|多深|多宽|长度|全长|距离|海拔|身高|\bhow (?:far|deep|wide)\b|\bhow long is\b|\bkilomet(?:er|re)s?\b|\bmiles\b|\bmet(?:er|re)s\b",
-            r"公里|千米|米|厘米|毫米|英里|英尺|呎|海里|光年|km|m\b|miles?\b|feet\b",
+            r"公里|千米|米|厘米|毫米|公分|英里|英尺|呎|英寸|海里|光年|km|cm|mm|m\b|miles?\b|feet\b|ft\b",
+            True,
         ),
         (
             r"多少钱|斥资|花费|造价|售价|票价|价格|金额|总投资|投资(?:了|额|是)*多少|\bhow much (?:money|did \w+ cost|does \w+ cost)|\bwhat (?:is|was) the (?:price|cost)\b|\binvest|\bdollars\b|\byuan\b",
             r"元|美元|欧元|英镑|日元|卢布|港元|港币|镑|法郎|马克|美金|人民币|[$￥€£]|dollars?\b|yuan\b",
+            False,
         ),
-        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bpercent", r"%|％|百分之|成"),
-        (r"多少度|气温|温度|\btemperature\b|\bdegrees\b", r"度|℃|°"),
+        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bpercent", r"%|％|百分之|成", True),
+        (r"多少度|气温|温度|\btemperature\b|\bdegrees\b", r"度|℃|°", True),
         (
             r"多重|体重|重量|多少(?:吨|公斤|千克|克|斤)|\bhow heavy\b|\bweigh|\bkilograms?\b|\btonn?es\b",
             r"吨|公斤|千克|克|斤|磅|kg\b",
+            True,
         ),
-        (r"面积|多少平方|\barea\b|\bsquare\b|\bhectares\b", r"平方|公顷|亩|km²|km2"),
+        (r"面积|多少平方|\barea\b|\bsquare\b|\bhectares\b", r"平方|公顷|亩|km²|km2", True),
         (
             r"人口|多少人|几个人|几人|人数|多少名|\bhow many (?:people|residents|inhabitants)\b|\bpopulation\b",
             r"人|名|位",
+            False,
         ),
-        (r"几岁|多少岁|年龄|多大岁数|\bhow old\b|\byears old\b", r"岁"),
+        (r"几岁|多少岁|年龄|多大岁数|\bhow old\b|\byears old\b", r"岁", True),
     )
 )
 _QUOTED = re.compile(r"“[^”]*”|《[^》]*》|「[^」]*」|『[^』]*』|\"[^\"]*\"")
@@ -165,9 +172,25 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
     return any(name not in question for name in names)
 
 
+def _measure(question: str) -> tuple[re.Pattern[str], re.Pattern[str], bool] | None:
+    """The measure the question asks in (None when it names none)."""
+    return next((measure for measure in _MEASURES if measure[0].search(question)), None)
+
+
 def _measured(question: str) -> re.Pattern[str] | None:
     """An amount in the unit the question measures in (None when it names no measure)."""
-    return next((amount for cue, amount in _MEASURES if cue.search(question)), None)
+    measure = _measure(question)
+    return None if measure is None else measure[1]
+
+
+def sure(kind: Expect, question: str) -> bool:
+    """True when a sentence without the kind asked for cannot answer the question: a year, a
+    country, or an amount of a physical measure (a length, a weight, an area, a temperature, an
+    age, a percentage), which is always written with its unit."""
+    if kind in SURE_KINDS:
+        return True
+    measure = _measure(simplified(question)) if kind == "number" else None
+    return measure is not None and measure[2]
 
 
 @cache

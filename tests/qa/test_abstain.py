@@ -11,7 +11,7 @@ from index.documents import Article
 from index.text import tokenize
 from qa.abstain import answerable_probability
 from qa.calibrate import fit_logistic
-from qa.expect import expected_kind, holds
+from qa.expect import expected_kind, holds, sure
 from qa.provenance import asked_field, provenance_line
 from qa.settings import ABSTAIN_INPUTS, RetrievalSettings
 from qa.terms import covered, follow_up_terms, known, question_terms
@@ -187,6 +187,21 @@ def test_a_number_asked_in_a_unit_needs_an_amount_in_that_unit():
     assert holds("number", "铁路全长523公里。", "How many kilometres long is the railway?")
     # no measure named: any number not in the question will do, as before
     assert holds("number", "贸易额达到948亿美元。", "2024年的贸易额是多少？")
+    # heights in centimetres, in any case of the letters
+    assert holds("number", "身高182CM，体重75公斤。", "张天霖的身高是多少？")
+    assert holds("number", "身高182公分。", "他的身高是多少？")
+
+
+def test_only_kinds_whose_check_is_sure_veto_a_line_without_them():
+    """A year, a country and a physical amount are always written so the check finds them; a
+    person, a place, a date, a sum of money or a head count may not be ("人口约50万")."""
+    assert sure("year", "独立宫是哪一年建成的？") and sure("country", "撒马尔罕位于哪个国家？")
+    assert sure("number", "铁路全长多少公里？") and sure("number", "他的身高是多少？")
+    assert sure("number", "贸易额增长了百分之多少？") and sure("number", "他今年几岁？")
+    assert not sure("number", "该镇有多少人口？") and not sure("number", "项目总投资是多少？")
+    assert not sure("number", "2024年的贸易额是多少？")  # no measure named
+    for kind in ("person", "place", "date", "any"):
+        assert not sure(kind, "谁在哪里何时做了什么？")
 
 
 def test_a_country_is_a_country_name_never_a_person():

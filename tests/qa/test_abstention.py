@@ -126,13 +126,17 @@ def test_an_english_question_whose_answer_line_lacks_what_it_asks_for_abstains(s
     assert not held.abstained and "948" in held.answer
 
 
-def test_a_chinese_question_for_a_year_or_a_country_abstains_when_the_line_holds_none(sample_bot):
+def test_a_chinese_question_for_a_year_country_or_length_abstains_when_the_line_holds_none(sample_bot):
     # written for this test, not in the eval sets: the articles name the palace and the
-    # railway, never when they were built; a year or a country is a kind whose check is sure
-    # (qa.expect.SURE_KINDS), so a line without one is vetoed whatever else it covers
-    for question in ["阿斯塔纳独立宫是哪一年建成的？", "中吉乌铁路是哪一年开工的？"]:
+    # railway, never when they were built or how long it is; a year, a country or a length is
+    # a kind whose check is sure (qa.expect.sure), so a line without one is vetoed
+    for question, veto in [
+        ("阿斯塔纳独立宫是哪一年建成的？", "no year in the answer"),
+        ("中吉乌铁路是哪一年开工的？", "no year in the answer"),
+        ("中吉乌铁路全长多少公里？", "no number in the answer"),  # a length needs its unit
+    ]:
         found = sample_bot.gather(question, [], 5)
-        assert "no year in the answer" in sample_bot.vetoes(found), question
+        assert veto in sample_bot.vetoes(found), question
         answer = sample_bot.ask(question)
         assert answer.abstained and answer.answer is None, question
     held = sample_bot.ask("中国同中亚五国建交30周年视频峰会是哪一年举行的？")
