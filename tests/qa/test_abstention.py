@@ -126,7 +126,7 @@ def test_an_english_question_whose_answer_line_lacks_what_it_asks_for_abstains(s
     assert not held.abstained and "948" in held.answer
 
 
-def test_a_chinese_question_for_a_year_country_or_length_abstains_when_the_line_holds_none(sample_bot):
+def test_a_chinese_question_for_a_year_or_a_length_abstains_when_the_line_holds_none(sample_bot):
     # written for this test, not in the eval sets: the articles name the palace and the
     # railway, never when they were built or how long it is; a year, a country or a length is
     # a kind whose check is sure (qa.expect.sure), so a line without one is vetoed
