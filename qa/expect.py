@@ -92,8 +92,12 @@ _MEASURES: tuple[tuple[re.Pattern[str], re.Pattern[str], bool], ...] = tuple(
             r"元|美元|欧元|英镑|日元|卢布|港元|港币|镑|法郎|马克|美金|人民币|[$￥€£]|dollars?\b|yuan\b",
             False,
         ),
-        (r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bpercent", r"%|％|百分之|成", True),
-        (r"多少度|气温|温度|\btemperature\b|\bdegrees\b", r"度|℃|°", True),
+        (
+            r"百分之多少|百分之几|百分比|多少%|增长率|占比|\bpercent",
+            r"%|％|百分之|个?百分点|成|percent\b",
+            True,
+        ),
+        (r"多少度|气温|温度|\btemperature\b|\bdegrees\b", r"度|摄氏度|华氏度|℃|℉|°", True),
         (
             r"多重|体重|重量|多少(?:吨|公斤|千克|克|斤)|\bhow heavy\b|\bweigh|\bkilograms?\b|\btonn?es\b",
             r"吨|公斤|千克|克|斤|磅|kg\b",

@@ -190,6 +190,10 @@ def test_a_number_asked_in_a_unit_needs_an_amount_in_that_unit():
     # heights in centimetres, in any case of the letters
     assert holds("number", "身高182CM，体重75公斤。", "张天霖的身高是多少？")
     assert holds("number", "身高182公分。", "他的身高是多少？")
+    # rates change in percentage points, temperatures are given in degrees Celsius
+    assert holds("number", "增长率比上年提高0.5个百分点。", "增长率是多少？")
+    assert holds("number", "最低气温零下20摄氏度。", "当地冬天的气温是多少？")
+    assert not holds("number", "当地冬天漫长。", "当地冬天的气温是多少？")
 
 
 def test_only_kinds_whose_check_is_sure_veto_a_line_without_them():
