@@ -286,17 +286,18 @@ class Bot:
         (qa.expect.sure)."""
         ev = found.evidence
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
-        kind = expected_kind(found.queries[0])
-        untyped = () if ev.typed else (f"no {kind} in the answer",)
-        if ev.script == "latin":
+        untyped: tuple[str, ...] = ()
+        if not ev.typed:
             # an English question asking when, how many, who or where, whose answer sentence
             # holds no date, number, person or place: across scripts the rule has little else
-            # to go on, and such a line is more often wrong than right
-            return ev.absent_names + english + untyped
-        # in Chinese, only a kind whose check is sure: 哪一年 is not answered by a sentence
-        # without a year, 哪个国家 by one naming no country, 身高是多少 by one without a length
-        question = found.queries[0]
-        return ev.absent_names + ev.unmatched + english + (untyped if sure(kind, question) else ())
+            # to go on, and such a line is more often wrong than right. In Chinese only a kind
+            # whose check is sure: 哪一年 is not answered by a sentence without a year, 哪个国家
+            # by one naming no country, 身高是多少 by one without a length
+            kind = expected_kind(found.queries[0])
+            if ev.script == "latin" or sure(kind, found.queries[0]):
+                untyped = (f"no {kind} in the answer",)
+        unmatched = ev.unmatched if ev.script == "cjk" else ()
+        return ev.absent_names + unmatched + english + untyped
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

@@ -70,7 +70,7 @@ _DATE = re.compile(
 )
 _YEAR = re.compile(
     r"\d{2,4}\s*年|[一二三四五六七八九十〇零]{2,4}年|\d{4}|[去今明前]年|同年|当年|翌年|次年|世纪|年代"
-    r"|元年|[\u4e00-\u9fff][一二三四五六七八九十]{1,3}年(?![级])"  # 贞观元年, 康熙十年
+    r"|元年|[\u4e00-\u9fff][一二三四五六七八九十]{1,3}年(?!级)"  # 贞观元年, 康熙十年
 )
 # What a number question measures, when it says (the measured thing or a unit next to its
 # question word), and the units an answer must give it in: "全长多少公里？" is not answered by
@@ -158,8 +158,8 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
         # a number inside quotation or title marks is part of a name (“黄金三十年”, 《2030年
         # 前国家发展战略》), not an amount or a date the sentence states
         bare = _QUOTED.sub(" ", sentence)
-        if kind == "number" and (pattern := _measured(question)) is not None:
-            return any(m.group() not in question for m in pattern.finditer(bare))
+        if kind == "number" and (measure := _measure(question)) is not None:
+            return any(m.group() not in question for m in measure[1].finditer(bare))
         pattern = {"number": _NUMBER, "date": _DATE, "year": _YEAR}[kind]
         return any(m.group() not in question for m in pattern.finditer(bare))
     if kind == "country":
@@ -177,14 +177,9 @@ def holds(kind: Expect, sentence: str, question: str = "") -> bool:
 
 
 def _measure(question: str) -> tuple[re.Pattern[str], re.Pattern[str], bool] | None:
-    """The measure the question asks in (None when it names none)."""
+    """The measure the question asks in (None when it names none): its cue, an amount in its
+    units, and whether its amounts always carry their unit."""
     return next((measure for measure in _MEASURES if measure[0].search(question)), None)
-
-
-def _measured(question: str) -> re.Pattern[str] | None:
-    """An amount in the unit the question measures in (None when it names no measure)."""
-    measure = _measure(question)
-    return None if measure is None else measure[1]
 
 
 def sure(kind: Expect, question: str) -> bool:
