@@ -22,7 +22,7 @@ INTERROGATIVE = re.compile(r"[哪吗呢谁么几]|多少|如何|何时|何处|�
 # Words that frame a question without naming what it is about.
 FRAMING = frozenset(
     "叫 叫做 称为 称作 有 没有 会 能 能够 可以 要 需要 应该 做 进行 发生 出现 位于 属于 包括 包含 主要 "
-    "具体 分别 一下 一共 总共 到底 究竟 目前 现在 今天 今年 请 问 告诉 知道 介绍 说说 讲讲 "
+    "具体 分别 一下 一共 总共 到底 究竟 目前 现在 今天 今年 请 问 告诉 知道 介绍 说说 讲讲 名字 "
     "tell me please know describe explain".split()
 ) | frozenset(  # words pointing back or framing the question, never what the answer must hold
     "它 它们 他 她 他们 她们 这 那 这个 那个 这些 那些 这份 这项 这次 这一 其中 这里 那里 此 时候 反过来".split()
@@ -45,9 +45,22 @@ def question_terms(question: str) -> list[Term]:
     for word in terms(question):
         if word in seen or word in FRAMING or INTERROGATIVE.search(word):
             continue
-        grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
-        seen[word] = Term(word, grams, _parts(word))
+        seen[word] = _term(word, tuple(_term(w) for w in _first_edition(word)))
     return list(seen.values())
+
+
+def _term(word: str, alternatives: tuple[Term, ...] = ()) -> Term:
+    grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
+    return Term(word, grams, _parts(word), alternatives)
+
+
+def _first_edition(word: str) -> tuple[str, ...]:
+    """The other spelling of a first edition: 首届 is 第一届 (首届峰会, 第一届峰会)."""
+    match = _FIRST.match(word)
+    if not match:
+        return ()
+    rest = word[match.end() :]
+    return ("第一届" + rest,) if match.group() == "首届" else ("首届" + rest,)
 
 
 @lru_cache(maxsize=20_000)
@@ -159,8 +172,10 @@ GENERIC_NAMES = frozenset(
     "长度 高度 深度 宽度 面积".split()
 )
 _DIGIT = re.compile(r"\d")
-# 第二届, 第3次 (not 第一次 or 首届, which articles as often write 首次, 首播, 第一届…)
+# 第二届, 第3次 (not 第一次, which articles as often write 首次, 首播, 首个…)
 _ORDINAL = re.compile(r"^第(?:[二三四五六七八九十百零〇]|\d)")
+# a first edition of a recurring event, written either way (its term holds the other spelling)
+_FIRST = re.compile(r"^(?:首|第一)届")
 CONSTRAINT_KINDS = frozenset({"place", "person", "org"})  # not "name" (nz): 英语, 广告语 are common words
 
 
@@ -174,7 +189,7 @@ def constraints(question_terms: Sequence[Term]) -> list[Term]:
         word = term.word
         if len(word) < 2 and not word.isdigit():
             continue
-        if _DIGIT.search(word) or _ORDINAL.search(word) or _a_name(word):
+        if _DIGIT.search(word) or _ORDINAL.search(word) or _FIRST.search(word) or _a_name(word):
             out.append(term)
     return out
 

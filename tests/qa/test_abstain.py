@@ -151,6 +151,22 @@ def test_a_passage_without_the_questions_year_or_name_does_not_match_it():
     assert unmatched(question_terms("本届峰会上六国元首共同见证签署了什么行动计划？"), summit) == []
 
 
+def test_a_first_edition_is_pinned_down_either_way_it_is_written():
+    from qa.terms import unmatched
+
+    second = set(tokenize("《第二届中国—中亚峰会阿斯塔纳宣言》是本届峰会的成果文件。"))
+    assert unmatched(question_terms("首届中国—中亚峰会通过的宣言叫什么名字？"), second) == ["首届"]
+    first = set(tokenize("2023年5月，第一届中国—中亚峰会在西安成功举行。"))
+    assert unmatched(question_terms("首届中国—中亚峰会在哪里举行？"), first) == []
+    assert (
+        unmatched(
+            question_terms("第一届中国—中亚峰会在哪里举行？"), set(tokenize("首届中国—中亚峰会在西安举行。"))
+        )
+        == []
+    )
+    assert "名字" not in _words("首届峰会通过的宣言叫什么名字？")  # it frames the question
+
+
 def test_what_is_asked_for_must_be_something_the_question_does_not_already_name():
     assert not holds("number", "2023年，首届峰会在西安举行。", "2023年的贸易额是多少？")
     assert holds("number", "2024年的贸易额达到948亿美元。", "2024年的贸易额是多少？")
