@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -43,6 +44,7 @@ from qa.terms import Term, follow_up_terms, question_terms
 AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
 log = logging.getLogger("wenda.qa")
 WARM_SENTENCES = 50_000  # sentences segmented ahead of questions at load (qa.answer's cache holds 200,000)
+_BIG_NUMBER = re.compile(r"\d{3,}")  # a year or another number an English question pins down
 
 
 @dataclass(frozen=True)
@@ -277,10 +279,10 @@ class Bot:
 
     def vetoes(self, found: Gathered) -> tuple[str, ...]:
         """The terms that make the bot abstain whatever the rule says: names the corpus never
-        contains (欧盟 in a corpus about Central Asia); in a Chinese question, numbers,
-        ordinals and names the answer's passage lacks (2023 when it speaks of 2024); in an
-        English question rendered in Chinese, the terms the corpus holds no rendering of,
-        when they make up half its weight or more (passport, renew, online); an answer
+        contains (欧盟 in a corpus about Central Asia); numbers, ordinals and names the
+        answer's passage lacks (2023 when it speaks of 2024), in English only numbers of
+        three digits or more; in an English question rendered in Chinese, the terms the
+        corpus holds no rendering of, when they make up half its weight or more (passport, renew, online); an answer
         sentence without the kind of thing the question asks for (a date for when), in
         English for any kind, in Chinese for a year, a country or a physical amount
         (qa.expect.sure)."""
@@ -296,8 +298,13 @@ class Bot:
             kind = expected_kind(found.queries[0])
             if ev.script == "latin" or sure(kind, found.queries[0]):
                 untyped = (f"no {kind} in the answer",)
-        unmatched = ev.unmatched if ev.script == "cjk" else ()
-        return ev.absent_names + unmatched + english + untyped
+        # in English only years and other numbers of three digits or more: "2023" is 2023 in
+        # either script, but a name's rendering may not be the article's, nor a small number
+        # its numeral ("No. 2 Middle School" is 第二中学)
+        unmatched = (
+            ev.unmatched if ev.script == "cjk" else tuple(w for w in ev.unmatched if _BIG_NUMBER.fullmatch(w))
+        )
+        return tuple(dict.fromkeys(ev.absent_names + unmatched + english + untyped))
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

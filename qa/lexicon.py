@@ -165,6 +165,7 @@ NOT_PLURAL = frozenset(
 _AMERICAN = (
     (re.compile(r"(?<=[^aeiou])re$"), "er"),
     (re.compile(r"our$"), "or"),
+    (re.compile(r"(?<=[a-z]{3})our(?=(?:hoods?|ites?|ful|abl[ey]|ed|ing|ers?|s)$)"), "or"),  # neighbourhood
     (re.compile(r"is(e|ation|ing|ed)$"), r"iz\1"),
     (re.compile(r"yse$"), "yze"),
     (re.compile(r"ence$"), "ense"),
@@ -674,10 +675,11 @@ def _clauses(question: str) -> list[list[_Word]]:
 
 
 def _drop_how_measures(words: list[_Word]) -> list[_Word]:
-    """Mark "long" in "how long" (and the like) as a stop word."""
+    """Mark "long" in "how long" (and the like), and "matter" in "no matter how", as stop words."""
     out = list(words)
     for i in range(1, len(out)):
-        if out[i - 1].text.lower() == "how" and out[i].text.lower() in HOW_MEASURES:
+        before, word = out[i - 1].text.lower(), out[i].text.lower()
+        if (before == "how" and word in HOW_MEASURES) or (before == "no" and word == "matter"):
             out[i] = _Word(out[i].text, out[i].capital, True, False)
     return out
 

@@ -136,6 +136,8 @@ def test_word_forms_try_lemmas_and_american_spellings():
     assert word_forms("used", participle=True)[0] == "use"
     assert "stop" in word_forms("stopped") and "make" in word_forms("making")
     assert "meter" in word_forms("metres")
+    assert "neighborhood" in word_forms("neighbourhood") and "favorite" in word_forms("favourite")
+    assert "honored" in word_forms("honoured") and "hors" not in word_forms("hours")
     assert lemma("stopped") == "stop" and lemma("carried") == "carry" and lemma("boxes") == "box"
     assert lemma("spoken") == "speak"
 
@@ -179,6 +181,9 @@ def test_stop_words_question_words_and_how_measures_are_dropped(lexicon: Lexicon
     assert _keys("What is it? Who did what, when and where? How many? How much?", lexicon) == []
     assert _keys("How tall is the tower?", lexicon) == ["tower"]
     assert _keys("Tell me about the summit, please.", lexicon) == ["summit"]
+    # "no matter how" asks nothing about any matter
+    assert "matter" not in _keys("Will China stay open no matter how the world changes?", lexicon)
+    assert "matter" in _keys("What is dark matter made of?", lexicon)
 
 
 def test_capitalised_words_are_names_and_romanised_chinese_names_are_not_translated(lexicon: Lexicon):
