@@ -100,6 +100,19 @@ def main() -> int:
             None,
         ),
         (
+            "sample_answerable_fresh.jsonl",
+            {"id", "question", "answers", "type"},
+            "answerable",
+            lambda r: sample,
+        ),
+        ("sample_unanswerable_fresh.jsonl", {"id", "question", "answers", "type", "kind", "why"}, None, None),
+        (
+            "cmrc_near_unanswerable_fresh.jsonl",
+            {"id", "question", "answers", "type", "kind", "why", "passage_id"},
+            passages,
+            None,
+        ),
+        (
             "cmrc_english_more.jsonl",
             {"id", "question", "answers", "type", "passage_id"},
             "answerable",
@@ -123,6 +136,16 @@ def main() -> int:
         for r in read("cmrc_english_more.jsonl")
         if r["question"].casefold() in earlier
     ]
+    # the fresh sets are held out: none of their questions may repeat one of the fitting sets
+    for fresh, fitted in [
+        ("sample_answerable_fresh.jsonl", "sample_answerable.jsonl"),
+        ("sample_unanswerable_fresh.jsonl", "sample_unanswerable.jsonl"),
+        ("cmrc_near_unanswerable_fresh.jsonl", "cmrc_near_unanswerable.jsonl"),
+    ]:
+        seen = {r["question"] for r in read(fitted)}
+        problems += [
+            f"{fresh} repeats {fitted}: {r['question']}" for r in read(fresh) if r["question"] in seen
+        ]
     for problem in problems:
         print("problem:", problem)
     print(f"{len(problems)} problems")

@@ -28,8 +28,13 @@ def _rows(path: Path) -> list[dict]:
 # reaches the first, not yet the second (README, "Abstention"). These floors are the figures
 # it reaches, so that a change that loses ground fails; raise them as the rule improves.
 SEED_UNANSWERABLE_FLOOR = 12  # of 12 (all measured: DN01 since a country is never a person)
-OWN_UNANSWERABLE_FLOOR = 0.875  # share of the held-out half (0.900 measured: 36 of 40)
+OWN_UNANSWERABLE_FLOOR = 0.9  # share of the held-out half (0.925 measured: 37 of 40)
 OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measured: 4 of 80)
+# Sets written after the rule and its vetoes by a helper that never ran the bot, and never
+# fitted on (eval/README.md): what the rule does on questions nobody tuned it on. Far below
+# the figures above, and what the README reports as where abstention stands.
+FRESH_UNANSWERABLE_FLOOR = 0.625  # share of 40 (0.650 measured: 26 of 40)
+FRESH_FALSE_ABSTENTION_CEILING = 0.2  # share of 30 (0.167 measured: 5 of 30)
 
 
 def test_seed_unanswerable_questions_abstain_at_least_as_often_as_measured(sample_bot, shared_dir):
@@ -38,24 +43,38 @@ def test_seed_unanswerable_questions_abstain_at_least_as_often_as_measured(sampl
     assert len(abstained) >= SEED_UNANSWERABLE_FLOOR, abstained
 
 
-def test_own_unanswerable_set_held_out_half_abstains_at_least_as_often_as_measured(sample_bot):
-    """The odd lines were not used to fit the default rule (qa calibrate fits on even lines)."""
-    rows = _rows(EVAL / "sample_unanswerable.jsonl")[1::2]
+@pytest.mark.parametrize(
+    "name, part, floor",
+    [
+        # the odd lines were not used to fit the default rule (qa calibrate fits on even lines)
+        ("sample_unanswerable.jsonl", slice(1, None, 2), OWN_UNANSWERABLE_FLOOR),
+        ("sample_unanswerable_fresh.jsonl", slice(None), FRESH_UNANSWERABLE_FLOOR),
+    ],
+)
+def test_own_unanswerable_sets_abstain_at_least_as_often_as_measured(sample_bot, name, part, floor):
+    rows = _rows(EVAL / name)[part]
     abstained = [r for r in rows if sample_bot.ask(r["question"], history=r.get("history")).abstained]
-    assert len(abstained) >= OWN_UNANSWERABLE_FLOOR * len(rows)
+    assert len(abstained) >= floor * len(rows)
 
 
-def test_own_answerable_set_finds_answers_and_rarely_abstains(sample_bot):
-    rows = _rows(EVAL / "sample_answerable.jsonl")
+@pytest.mark.parametrize(
+    "name, ceiling",
+    [
+        ("sample_answerable.jsonl", OWN_FALSE_ABSTENTION_CEILING),
+        ("sample_answerable_fresh.jsonl", FRESH_FALSE_ABSTENTION_CEILING),
+    ],
+)
+def test_own_answerable_sets_find_answers_and_rarely_abstain(sample_bot, name, ceiling):
     missed, abstained = [], []
-    for row in rows:
+    for row in _rows(EVAL / name):
         answer = sample_bot.ask(row["question"], history=row.get("history"))
         if answer.abstained:
             abstained.append(row["question"])
         if not any(_squash(a) in _squash(p.text) for a in row["answers"] for p in answer.passages):
             missed.append(row["question"])
-    assert len(abstained) <= OWN_FALSE_ABSTENTION_CEILING * len(rows), abstained
-    assert len(missed) <= 0.10 * len(rows), missed
+    n = len(_rows(EVAL / name))
+    assert len(abstained) <= ceiling * n, abstained
+    assert len(missed) <= 0.10 * n, missed
 
 
 QUESTIONS = [
