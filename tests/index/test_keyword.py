@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import mmap
+import re
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import index.store.keyword
-from index.store.keyword import KeywordIndex
+from index.store.keyword import KeywordIndex, _advise, _page_range
 from index.text import bigrams, tokenize
 
 TEXTS = [
@@ -129,3 +132,27 @@ def test_pruned_searches_in_threads_share_scratch_arrays_and_leave_them_zeroed(m
     spare = index.store.keyword._spare
     assert 1 <= len(spare) <= index.store.keyword.KEEP_SCRATCH
     assert all(len(a) == keyword.num_docs and not a.any() for a in spare)
+
+
+def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(tmp_path):
+    index = KeywordIndex.build([f"第{i}篇 峰会 在 阿斯塔纳 举行 合作 {i}" for i in range(3000)])
+    index.save(tmp_path)
+    loaded = KeywordIndex.load(tmp_path)
+    data = loaded.bm25.scores["data"]
+    assert isinstance(data, np.memmap) and data.offset % mmap.PAGESIZE  # a .npy header before it
+    for start, end in [(0, len(data)), (1, 2), (1000, 1500), (len(data) - 1, len(data))]:
+        offset, length = _page_range(data, start, end)
+        first = data.offset % mmap.ALLOCATIONGRANULARITY + start * data.itemsize
+        assert offset % mmap.PAGESIZE == 0 and offset <= first
+        assert offset + length == first + (end - start) * data.itemsize
+        _advise(data, mmap.MADV_WILLNEED, start, end)  # a valid range: madvise accepts it
+    smaps = Path("/proc/self/smaps")
+    if smaps.exists():  # Linux: the kernel shows the advice as VmFlags "rr" (random read)
+        flags, name = {}, ""
+        for line in smaps.read_text().splitlines():
+            if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's first line ends in its file
+                name = line.split()[-1] if len(line.split()) > 5 else ""
+            elif line.startswith("VmFlags:") and name.startswith(str(tmp_path)):
+                flags[Path(name).name] = line.split()[1:]
+        assert "rr" in flags["data.csc.index.npy"] and "rr" in flags["indices.csc.index.npy"]
+    assert loaded.search("阿斯塔纳 峰会 12", 3) == index.search("阿斯塔纳 峰会 12", 3)
