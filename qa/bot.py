@@ -282,10 +282,10 @@ class Bot:
         contains (欧盟 in a corpus about Central Asia); numbers, ordinals and names the
         answer's passage lacks (2023 when it speaks of 2024), in English only numbers of
         three digits or more; in an English question rendered in Chinese, the terms the
-        corpus holds no rendering of, when they make up half its weight or more (passport, renew, online); an answer
-        sentence without the kind of thing the question asks for (a date for when), in
-        English for any kind, in Chinese for a year, a country or a physical amount
-        (qa.expect.sure)."""
+        corpus holds no rendering of, when they make up half its weight or more (passport,
+        renew, online); an answer sentence without the kind of thing the question asks for
+        (a date for when), in English for any kind, in Chinese for a year, a country or a
+        physical amount (qa.expect.sure)."""
         ev = found.evidence
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
         untyped: tuple[str, ...] = ()

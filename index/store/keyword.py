@@ -250,11 +250,15 @@ _WILLNEED = getattr(mmap, "MADV_WILLNEED", None)
 
 def _advise(array: Any, advice: int | None, start: int = 0, end: int | None = None) -> None:
     """madvise the pages of a memory-mapped array (elements start..end, all by default);
-    nothing for an array read into memory or where madvise is missing."""
+    nothing for an array read into memory, where madvise is missing or refuses (advice only
+    changes how pages are read, never what a search finds)."""
     mapped = getattr(array, "_mmap", None)
     if advice is None or not isinstance(mapped, mmap.mmap) or not hasattr(mapped, "madvise"):
         return
-    mapped.madvise(advice, *_page_range(array, start, len(array) if end is None else end))
+    try:
+        mapped.madvise(advice, *_page_range(array, start, len(array) if end is None else end))
+    except OSError:
+        pass
 
 
 def _page_range(array: Any, start: int, end: int) -> tuple[int, int]:
