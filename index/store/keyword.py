@@ -76,12 +76,18 @@ class KeywordIndex:
         then reads that page, not the kernel's read-around window (up to read_ahead_kb, 8 MB
         on this machine's disk), which for the binary searches into long lists read and
         cached megabytes for every 4 KB used. Lists read whole are asked for ahead instead
-        (`_prefetch`)."""
+        (`_prefetch`), and arrays small next to the memory available are read into the page
+        cache in the background as they load (`warm_page_cache`, as for `vectors.faiss`)."""
         import bm25s
+
+        from index.store.vectors import warm_page_cache
 
         index = cls(bm25s.BM25.load(str(path), mmap=mmap, allow_pickle=False))
         for name in ("data", "indices"):
-            _advise(index.bm25.scores[name], _RANDOM)
+            array = index.bm25.scores[name]
+            _advise(array, _RANDOM)
+            if isinstance(array, np.memmap) and array.filename:
+                warm_page_cache(Path(array.filename))  # when small next to the memory available
         return index
 
     @property

@@ -339,7 +339,7 @@ def warm_page_cache(path: Path, share: float | None = None) -> threading.Thread 
     available = _memory_available()
     if available is None or size > (WARM_SHARE if share is None else share) * available:
         return None
-    thread = threading.Thread(target=_read_ahead, args=(path, size), name="warm-faiss", daemon=True)
+    thread = threading.Thread(target=_read_ahead, args=(path, size), name="warm-page-cache", daemon=True)
     thread.start()
     return thread
 

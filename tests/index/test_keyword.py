@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import index.store.keyword
+import index.store.vectors as index_store_vectors
 from index.store.keyword import KeywordIndex, _advise, _page_range
 from index.text import bigrams, tokenize
 
@@ -134,10 +135,13 @@ def test_pruned_searches_in_threads_share_scratch_arrays_and_leave_them_zeroed(m
     assert all(len(a) == keyword.num_docs and not a.any() for a in spare)
 
 
-def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(tmp_path):
+def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(tmp_path, monkeypatch):
     index = KeywordIndex.build([f"第{i}篇 峰会 在 阿斯塔纳 举行 合作 {i}" for i in range(3000)])
     index.save(tmp_path)
+    warmed: list[str] = []
+    monkeypatch.setattr(index_store_vectors, "warm_page_cache", lambda path: warmed.append(path.name))
     loaded = KeywordIndex.load(tmp_path)
+    assert warmed == ["data.csc.index.npy", "indices.csc.index.npy"]  # as vectors.faiss is
     data = loaded.bm25.scores["data"]
     assert isinstance(data, np.memmap) and data.offset % mmap.PAGESIZE  # a .npy header before it
     for start, end in [(0, len(data)), (1, 2), (1000, 1500), (len(data) - 1, len(data))]:
