@@ -45,13 +45,8 @@ def question_terms(question: str) -> list[Term]:
     for word in terms(question):
         if word in seen or word in FRAMING or INTERROGATIVE.search(word):
             continue
-        seen[word] = _term(word, tuple(_term(w) for w in _first_edition(word)))
+        seen[word] = chinese_term(word, _first_edition(word))
     return list(seen.values())
-
-
-def _term(word: str, alternatives: tuple[Term, ...] = ()) -> Term:
-    grams = tuple("#" + b for b in bigrams(word)) if len(word) > 1 else ()
-    return Term(word, grams, _parts(word), alternatives)
 
 
 def _first_edition(word: str) -> tuple[str, ...]:
