@@ -161,9 +161,16 @@ def updated_vectors(
 
 
 def open_vectors(
-    root: Path, generation: Path, manifest: Mapping[str, Any], settings: StoreSettings, chunks: Sequence[Any]
+    root: Path,
+    generation: Path,
+    manifest: Mapping[str, Any],
+    settings: StoreSettings,
+    chunks: Sequence[Any],
+    check_ids: bool = True,
 ) -> tuple[VectorStore, Any]:
     """A generation's vectors as a VectorStore, and the native FAISS index (None for Milvus).
+    With `check_ids` (unless a load already found these very files consistent), the FAISS
+    ids are compared with the chunks' vids: a read of every id and every chunk record.
 
     Raises:
         IndexCorruptError: the vectors do not match the chunks.
@@ -179,7 +186,7 @@ def open_vectors(
         index, mapped = map_faiss(generation / VECTORS)
     except RuntimeError as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
-    if index.ntotal != len(chunks) or not _same_ids(index, chunks):
+    if index.ntotal != len(chunks) or (check_ids and not _same_ids(index, chunks)):
         raise IndexCorruptError(f"index {str(root)!r}: the FAISS ids are not the chunks' vids: rebuild it")
     return FaissVectors(index, mapped), index
 

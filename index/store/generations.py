@@ -273,28 +273,33 @@ def load_index(
     """
     folder = named_generation(root, generation) if generation else live_generation(root)
     manifest = _manifest_of(root, folder)  # of this generation, even if CURRENT moves meanwhile
-    if verify:
-        verify_files(folder, manifest)
+    # files unchanged since a load found them sound and consistent with each other are not
+    # cross-checked again: those checks read every chunk's record and every FAISS id, which
+    # at ten million chunks took longer than the rest of the load
+    trusted = verify_files(folder, manifest) if verify else False
     check_model(manifest, model_id, fingerprint, root)
     try:
-        chunks, articles = _read_records(folder, manifest)
+        chunks, articles = _read_records(folder, manifest, counted=not trusted)
         settings = IndexSettings.from_dict(manifest["settings"])
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, chunks, articles)
-    vectors, native = open_vectors(root, folder, manifest, settings.store, chunks)
+    vectors, native = open_vectors(root, folder, manifest, settings.store, chunks, check_ids=not trusted)
+    if verify and not trusted:
+        mark_consistent(folder, manifest)
     return LoadedIndex(root, folder, manifest, native, chunks, articles, vectors)
 
 
 def _read_records(
-    folder: Path, manifest: Mapping[str, Any]
+    folder: Path, manifest: Mapping[str, Any], counted: bool = True
 ) -> tuple[ChunkRecords | MemoryChunks, ArticleRecords | dict[str, Article]]:
     """The chunk and article records of a generation: on demand from records.sqlite, or read
-    whole from the JSONL files of a version-1 generation."""
+    whole from the JSONL files of a version-1 generation. Unless `counted`, the records file's
+    rows are not counted (its positions were found to run 0..n-1 when it was last verified)."""
     if manifest["format_version"] >= 2:
         if not (folder / RECORDS).is_file():
             raise ValueError(f"{RECORDS} is missing")
-        return open_records(folder / RECORDS)
+        return open_records(folder / RECORDS, counted=counted)
     chunks = MemoryChunks(stored_chunk(row) for row in read_jsonl(folder / CHUNKS))
     articles = {a.id: a for a in (Article.from_dict(row) for row in read_jsonl(folder / ARTICLES))}
     return chunks, articles
@@ -321,8 +326,10 @@ VERIFIED = ".verified.json"  # each file's stat when its checksum last matched (
 SETTLED_NS = 2_000_000_000  # a file changed this recently is never trusted by its stat alone
 
 
-def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = False) -> None:
-    """Check that every file listed in the manifest exists with its size and checksum.
+def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = False) -> bool:
+    """Check that every file listed in the manifest exists with its size and checksum; return
+    True when every file was trusted by its stamp and the stamp also says a load found the
+    files consistent with each other (`mark_consistent`), so the load need not check that again.
 
     Reading every file is most of a large index's load (seconds a gigabyte), so a check that
     passes records each file's size, inode and modification and change times in the
@@ -336,7 +343,7 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
     """
     files = manifest["files"]
     key = _files_key(files)
-    stamp = {} if full else _read_stamp(generation, key)
+    stamp, consistent = ({}, False) if full else _read_stamp(generation, key)
     settled = time.time_ns() - SETTLED_NS
     trusted: dict[str, list[int]] = {}
     for name, expected in files.items():
@@ -359,6 +366,27 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
             write_json(generation / VERIFIED, {"manifest": key, "files": trusted}, atomic=True)
         except OSError:
             pass
+        return False
+    return consistent and set(trusted) == set(files)
+
+
+def mark_consistent(generation: Path, manifest: Mapping[str, Any]) -> None:
+    """Record in the generation's stamp that a load found its files consistent with each other
+    (the records' positions, the FAISS ids against the chunks), when every file is stamped as
+    it is now; a later load then trusts that while the files stay unchanged (`verify_files`)."""
+    files = manifest["files"]
+    key = _files_key(files)
+    stamp, consistent = _read_stamp(generation, key)
+    if consistent or set(stamp) != set(files):
+        return
+    for name in files:
+        path = generation / name
+        if not path.is_file() or stamp[name] != _stat(path):
+            return
+    try:
+        write_json(generation / VERIFIED, {"manifest": key, "files": stamp, "consistent": True}, atomic=True)
+    except OSError:
+        pass
 
 
 def _stat(path: Path) -> list[int]:
@@ -370,19 +398,20 @@ def _files_key(files: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
 
 
-def _read_stamp(generation: Path, key: str) -> dict[str, list[int]]:
-    """The stats of the files a check found sound, when the stamp is for this manifest."""
+def _read_stamp(generation: Path, key: str) -> tuple[dict[str, list[int]], bool]:
+    """The stats of the files a check found sound, when the stamp is for this manifest, and
+    whether a load found those files consistent with each other."""
     try:
         stamp = json.loads((generation / VERIFIED).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        return {}, False
     if (
         not isinstance(stamp, dict)
         or stamp.get("manifest") != key
         or not isinstance(stamp.get("files"), dict)
     ):
-        return {}
-    return stamp["files"]
+        return {}, False
+    return stamp["files"], stamp.get("consistent") is True
 
 
 def write_index(

@@ -532,3 +532,59 @@ def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched
             generation, json.loads((generation / "manifest.json").read_text()), full=True
         )
     assert "records.sqlite" in read  # a full check reads every file, stamped or not
+
+
+def test_a_load_cross_checks_the_files_until_a_load_has_found_them_consistent(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    """Reading every FAISS id and counting every record took most of a large index's load;
+    once a load has found the files consistent, loads of the unchanged files skip that."""
+    from index.store import backends, generations, records
+
+    monkeypatch.setattr(generations, "SETTLED_NS", 0)  # as if the files were written long ago
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    checked: list[bool] = []
+    real_same, real_counts = backends._same_ids, records.Records.counts
+    monkeypatch.setattr(backends, "_same_ids", lambda *a: checked.append(True) or real_same(*a))
+    monkeypatch.setattr(
+        records.Records,
+        "counts",
+        lambda self, counted=True: (checked.append(counted), real_counts(self, counted))[1],
+    )
+    first = load_index(root)
+    assert checked == [True, True]  # rows counted, ids compared
+    checked.clear()
+    second = load_index(root)
+    assert checked == [False]  # neither: the highest positions give the counts
+    assert (len(second.chunks), len(second.articles)) == (len(first.chunks), len(first.articles))
+    assert [c.vid for c in second.chunks] == [c.vid for c in first.chunks]
+    checked.clear()
+    os.utime(live_generation(root) / "records.sqlite")  # a file touched since: checked again
+    load_index(root)
+    assert checked == [True, True]
+
+
+def test_faiss_ids_that_are_not_the_chunks_are_refused_even_after_a_sound_load(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    import faiss
+
+    from index.store import generations
+
+    monkeypatch.setattr(generations, "SETTLED_NS", 0)
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    load_index(root)  # found consistent, and stamped so
+    generation = live_generation(root)
+    native = faiss.read_index(str(generation / VECTORS))
+    ids = faiss.vector_to_array(native.id_map)
+    faiss.copy_array_to_vector(ids + 1000, native.id_map)  # as many vectors, other ids
+    (generation / VECTORS).unlink()
+    faiss.write_index(native, str(generation / VECTORS))
+    manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"][VECTORS] = {
+        "bytes": (generation / VECTORS).stat().st_size,
+        "sha256": generations.sha256_file(generation / VECTORS),
+    }
+    (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="FAISS ids"):
+        load_index(root)
