@@ -7,13 +7,16 @@ scores a question at answer time and during the fit.
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from index.files import write_json
 from index.store.keyword import KeywordIndex
 from index.text import latin_share
 from qa.answer import ScoredSentence
@@ -22,6 +25,8 @@ from qa.passages import Candidate
 from qa.terms import Term, absent_names, covered, known, term_weight, unmatched
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
+# The background medians measured on an index generation, kept in it for the next load
+BACKGROUND_CACHE = ".background.json"
 
 
 RENDERED_TERMS_COUNT = False
@@ -62,6 +67,13 @@ class Background:
 
     def to_dict(self) -> dict[str, dict[str, float]]:
         return {"cosine": self.cosine, "coverage": self.coverage}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Mapping[str, float]]) -> Background:
+        return cls(
+            cosine={str(k): float(v) for k, v in data["cosine"].items()},
+            coverage={str(k): float(v) for k, v in data["coverage"].items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -198,3 +210,41 @@ def measure_background(
         cosine={k: float(np.median([e.cosine for e in v])) for k, v in by_script.items()},
         coverage={k: float(np.median([e.coverage for e in v])) for k, v in by_script.items()},
     )
+
+
+def background_key(*parts: str) -> str:
+    """A key for the background medians of an index: `parts` (its files, the query model, the
+    retrieval settings), the built-in questions and the code that gathers their evidence (every
+    module of `qa` and `index`), so that a change to any of them measures it again."""
+    digest = hashlib.sha256(_code_digest().encode())
+    for part in parts:
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _code_digest() -> str:
+    digest = hashlib.sha256(BACKGROUND_QUESTIONS.read_bytes())
+    root = Path(__file__).resolve().parent.parent
+    for package in ("qa", "index"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def read_background(path: Path, key: str) -> Background | None:
+    """The background medians kept at `path` for `key`, or None (none kept, another key, unreadable)."""
+    try:
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        return Background.from_dict(kept["background"]) if kept.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def keep_background(path: Path, key: str, background: Background) -> None:
+    """Keep the medians at `path` for the next load (nothing when it cannot be written: a
+    read-only index measures them at each load)."""
+    try:
+        write_json(path, {"key": key, "background": background.to_dict()}, atomic=True)
+    except OSError:
+        pass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -20,13 +21,17 @@ from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
 from index.text import latin_share, simplified, split_sentences
 from qa.abstain import (
+    BACKGROUND_CACHE,
     ENGLISH_ABSENT_SHARE,
     AnswerCheck,
     Background,
     Evidence,
     answerable_probability,
+    background_key,
     evidence,
+    keep_background,
     measure_background,
+    read_background,
     rule_inputs,
 )
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
@@ -265,12 +270,26 @@ class Bot:
 
     @property
     def background(self) -> Background:
-        """Evidence medians of the built-in off-topic questions on this index (measured once)."""
+        """Evidence medians of the built-in off-topic questions on this index (measured once
+        for each index generation, model, settings and version of the code, and kept in the
+        generation's folder: at ten million chunks, asking those questions of a cold index
+        took most of a minute)."""
         if self._background is None:
-            self._background = measure_background(
-                lambda question, vector: self.gather(question, [], 5, vector).evidence,
-                self.embedder.embed_queries,
+            kept = self.index.generation / BACKGROUND_CACHE
+            key = background_key(
+                json.dumps(self.index.manifest.get("files", {}), sort_keys=True),
+                self.embedder.model_id,
+                str(getattr(self.embedder, "fingerprint", "")),
+                json.dumps(self.settings.to_dict(), sort_keys=True),
             )
+            background = read_background(kept, key)
+            if background is None:
+                background = measure_background(
+                    lambda question, vector: self.gather(question, [], 5, vector).evidence,
+                    self.embedder.embed_queries,
+                )
+                keep_background(kept, key, background)
+            self._background = background
         return self._background
 
     def rule_inputs(self, found: Gathered) -> tuple[float, ...]:
@@ -403,6 +422,6 @@ def load_bot(
     index = load_index(index_dir, embedder.model_id, embedder.fingerprint, generation=generation)
     retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
     bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
-    _ = bot.background  # measured now (about a second), not on the first reader's question
+    _ = bot.background  # now (measured in about a second, or kept), not on the first reader's question
     threading.Thread(target=bot.warm_sentence_tokens, name="warm-sentence-tokens", daemon=True).start()
     return bot

@@ -167,3 +167,32 @@ def test_cli_questions_file_answers_each_line_and_reports_bad_ones(sample_index,
     out = [json.loads(line) for line in done.stdout.splitlines()]
     assert len(out) == 3
     assert out[0]["passages"] and "error" in out[1] and "error" in out[2]
+
+
+def test_the_background_is_measured_once_per_generation_and_kept_in_it(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    """Asking the built-in off-topic questions of a cold ten-million-chunk index took most of a
+    minute of its load: their medians are kept beside the index's files for the next load."""
+    import qa.bot
+    from index.store import live_generation
+    from qa.abstain import BACKGROUND_CACHE
+
+    root = tmp_path / "idx"
+    build_index(sample_corpus, root, embedder=fake_embedder, progress=False)
+    measured: list[int] = []
+    real = qa.bot.measure_background
+    monkeypatch.setattr(qa.bot, "measure_background", lambda *a: measured.append(1) or real(*a))
+    first = load_bot(root, embedder=fake_embedder, progress=False).background
+    kept = live_generation(root) / BACKGROUND_CACHE
+    assert measured == [1] and kept.is_file()
+    assert load_bot(root, embedder=fake_embedder, progress=False).background == first
+    assert measured == [1]  # read, not measured
+    load_bot(root, embedder=fake_embedder, progress=False, overrides={"keyword_weight": 0.0})
+    assert measured == [1, 1]  # other settings: other medians
+    kept.write_text("{not json", encoding="utf-8")
+    assert load_bot(root, embedder=fake_embedder, progress=False).background == first
+    assert (
+        measured == [1, 1, 1]
+        and json.loads(kept.read_text(encoding="utf-8"))["background"] == first.to_dict()
+    )
