@@ -13,9 +13,11 @@ recomputed over the whole index, because every score depends on corpus-wide stat
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import mmap
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +43,9 @@ _SLACK = 1e-4
 # Posting lists read whole that are at least this long are asked for ahead (MADV_WILLNEED) in
 # one request: the mapped arrays are advised MADV_RANDOM, so a page fault reads one page only
 PREFETCH_POSTINGS = 16_384
+# A long posting list not in the page cache is read whole rather than binary-searched once its
+# candidates are more than 1/PAGE_LOOKUPS of its pages (KeywordIndex._reads_whole)
+PAGE_LOOKUPS = 4
 
 
 @dataclass
@@ -199,9 +204,10 @@ class KeywordIndex:
             try:
                 alive = np.ones(len(candidates), dtype=bool)
                 for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
-                    if _reads_whole(int(np.count_nonzero(alive)), *spans[i]):
+                    whole = self._reads_whole(int(np.count_nonzero(alive)), *spans[i])
+                    if whole:
                         self._prefetch([spans[i]])
-                    lower += _column(candidates, alive, slots, indices, data, *spans[i])
+                    lower += _column(candidates, alive, slots, indices, data, *spans[i], whole)
                     rest -= bound[i]
                     if np.count_nonzero(alive) > k:
                         theta = max(theta, _kth(lower[alive], k))
@@ -213,12 +219,33 @@ class KeywordIndex:
                         alive = np.ones(len(candidates), dtype=bool)
                 scores = np.zeros(len(candidates), dtype=np.float32)
                 for start, end in spans:  # in the query's token order, as bm25s sums
-                    if _reads_whole(int(np.count_nonzero(alive)), start, end):
+                    whole = self._reads_whole(int(np.count_nonzero(alive)), start, end)
+                    if whole:
                         self._prefetch([(start, end)])
-                    scores += _column(candidates, alive, slots, indices, data, start, end)
+                    scores += _column(candidates, alive, slots, indices, data, start, end, whole)
             finally:
                 slots[candidates] = 0
         return _top(candidates[alive], scores[alive], k)
+
+    def _reads_whole(self, live: int, start: int, end: int) -> bool:
+        """Whether `_column` should pass over the whole posting list start..end rather than
+        binary-search it for `live` candidates.
+
+        In memory a binary search costs about log2(length) steps a candidate, so the list is
+        read whole once the candidates make that as many steps as the list holds postings.
+        From disk the cost is the pages read: a list not yet in the page cache is read whole
+        (in one request, `_prefetch`) once its candidates are more than a PAGE_LOOKUPS-th of
+        its pages, since their binary searches would read about as many pages as it holds,
+        each on its own (the arrays are advised MADV_RANDOM). At ten million synthetic chunks
+        that took the first 200 searches from a cold cache from 31.9 s to 20.7 s."""
+        length = end - start
+        if live * max(1, length.bit_length()) >= length:
+            return True
+        indices = self.bm25.scores["indices"]
+        per_page = mmap.PAGESIZE // indices.itemsize
+        if length < PREFETCH_POSTINGS or live * PAGE_LOOKUPS * per_page < length:
+            return False
+        return live * PAGE_LOOKUPS * per_page * (1 - _cached_share(indices, start, end)) >= length
 
     def _prefetch(self, spans: Sequence[tuple[int, int]]) -> None:
         """Ask the kernel to read ahead the posting lists about to be read whole (the long ones)."""
@@ -267,6 +294,35 @@ def _advise(array: Any, advice: int | None, start: int = 0, end: int | None = No
         pass
 
 
+def _cached_share(array: Any, start: int, end: int) -> float:
+    """The share of the pages holding elements start..end of a memory-mapped array that are in
+    the page cache (mincore); 1.0 for an array in memory, or where mincore is missing or fails."""
+    mapped = getattr(array, "_mmap", None)
+    if _mincore is None or not isinstance(mapped, mmap.mmap) or end <= start:
+        return 1.0
+    first = array.ctypes.data + start * array.itemsize
+    aligned = first - first % mmap.PAGESIZE
+    length = first + (end - start) * array.itemsize - aligned
+    pages = (length + mmap.PAGESIZE - 1) // mmap.PAGESIZE
+    vector = (ctypes.c_ubyte * pages)()
+    if _mincore(aligned, length, vector) != 0:
+        return 1.0
+    return float(np.count_nonzero(np.frombuffer(vector, dtype=np.uint8) & 1)) / pages
+
+
+def _libc_mincore() -> Any:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).mincore
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
+    function.restype = ctypes.c_int
+    return function
+
+
+_mincore = _libc_mincore() if sys.platform.startswith("linux") else None
+
+
 def _page_range(array: Any, start: int, end: int) -> tuple[int, int]:
     """(offset, length) in its mapping of the pages holding elements start..end of an
     np.memmap, which maps its file from an allocation-granularity boundary."""
@@ -288,15 +344,16 @@ def _column(
     data: np.ndarray,
     start: int,
     end: int,
+    whole: bool,
 ) -> np.ndarray:
     """Each live candidate's weight in the posting list indices[start:end] (sorted by chunk), 0
-    where it is absent (a dead candidate's may be either): binary searches into the list when
-    the live candidates are few (reading a few pages of a long list), else one pass over the
-    list through `slots` (1 + a chunk's place among the candidates, 0 if it is none)."""
+    where it is absent (a dead candidate's may be either): binary searches into the list, or,
+    when `whole` (KeywordIndex._reads_whole), one pass over the list through `slots` (1 + a
+    chunk's place among the candidates, 0 if it is none)."""
     weights = np.zeros(len(candidates), dtype=np.float32)
     length = end - start
     live = np.flatnonzero(alive)
-    if not _reads_whole(len(live), start, end):
+    if not whole:
         chunks = indices[start:end]
         wanted = candidates[live]
         at = np.minimum(np.searchsorted(chunks, wanted), max(length - 1, 0))
@@ -307,13 +364,6 @@ def _column(
         hit = place > 0
         weights[place[hit] - 1] = data[start:end][hit]
     return weights
-
-
-def _reads_whole(live: int, start: int, end: int) -> bool:
-    """Whether `_column` passes over the whole list rather than binary-searching it for `live`
-    candidates (which costs about log2(length) reads each)."""
-    length = end - start
-    return live * max(1, length.bit_length()) >= length
 
 
 def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:

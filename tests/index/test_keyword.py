@@ -160,3 +160,38 @@ def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(t
                 flags[Path(name).name] = line.split()[1:]
         assert "rr" in flags["data.csc.index.npy"] and "rr" in flags["indices.csc.index.npy"]
     assert loaded.search("阿斯塔纳 峰会 12", 3) == index.search("阿斯塔纳 峰会 12", 3)
+
+
+@pytest.mark.parametrize("cached", [0.0, 0.5, 1.0])
+def test_lists_not_in_the_page_cache_are_read_whole_and_the_hits_stay_exact(tmp_path, monkeypatch, cached):
+    """A long list whose pages are not cached is read whole once its candidates are more than a
+    PAGE_LOOKUPS-th of its pages (binary searches would read about as many pages, one by one);
+    a cached one is binary-searched as before. Either way MaxScore's hits are a full scan's."""
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", 0)
+    monkeypatch.setattr("index.store.keyword.PREFETCH_POSTINGS", 64)
+    monkeypatch.setattr("index.store.keyword._cached_share", lambda array, start, end: cached)
+    texts = _zipf_corpus(seed=13, size=6000)
+    KeywordIndex.build(texts).save(tmp_path)
+    keyword = KeywordIndex.load(tmp_path)
+    per_page = mmap.PAGESIZE // keyword.bm25.scores["indices"].itemsize
+    length = 64 * per_page  # 64 pages of chunk positions
+    by_pages = 64 // index.store.keyword.PAGE_LOOKUPS + 1  # candidates above a PAGE_LOOKUPS-th of the pages
+    assert keyword._reads_whole(by_pages, 0, length) is (cached < 0.5)
+    assert not keyword._reads_whole(64 // index.store.keyword.PAGE_LOOKUPS - 1, 0, length)
+    assert keyword._reads_whole(length // 16, 0, length)  # in memory too: the binary searches cost more
+    rng = np.random.default_rng(17)
+    for _ in range(30):
+        query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
+        for k in (1, 10, 50):
+            assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
+
+
+def test_cached_share_reads_the_page_cache_of_a_mapped_array(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.arange(1 << 20, dtype=np.int32))  # 4 MB, just written: in the page cache
+    mapped = np.load(path, mmap_mode="r")
+    share = index.store.keyword._cached_share(mapped, 0, len(mapped))
+    assert 0.0 <= share <= 1.0
+    if index.store.keyword._mincore is not None:
+        assert share > 0.9  # the kernel keeps a file it just wrote
+    assert index.store.keyword._cached_share(np.arange(10), 0, 10) == 1.0  # in memory
