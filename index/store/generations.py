@@ -343,7 +343,8 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
     """
     files = manifest["files"]
     key = _files_key(files)
-    stamp, consistent = ({}, False) if full else _read_stamp(generation, key)
+    stamped, consistent = _read_stamp(generation, key)
+    stamp = {} if full else stamped
     settled = time.time_ns() - SETTLED_NS
     trusted: dict[str, list[int]] = {}
     for name, expected in files.items():
@@ -361,13 +362,13 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
             )
         if max(state[2], state[3]) < settled:
             trusted[name] = state
-    if trusted != stamp:
+    if trusted != stamped:
         try:  # a read-only generation is checked in full every time
             write_json(generation / VERIFIED, {"manifest": key, "files": trusted}, atomic=True)
         except OSError:
             pass
         return False
-    return consistent and set(trusted) == set(files)
+    return consistent and set(trusted) == set(files)  # a full check of unchanged files keeps it
 
 
 def mark_consistent(generation: Path, manifest: Mapping[str, Any]) -> None:
