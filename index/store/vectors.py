@@ -324,9 +324,11 @@ def map_faiss(path: Path) -> tuple[Any, bool]:
 
 
 def warm_page_cache(path: Path, share: float | None = None) -> threading.Thread | None:
-    """Have the kernel read a file into the page cache, in a background thread, when it is no
-    bigger than `share` (WARM_SHARE) of the memory available; return the thread (None when
-    not warmed).
+    """Have the kernel read a file into the page cache, in a background thread, when it and
+    the other files this process warmed (those that still exist) are together no bigger than
+    `share` (WARM_SHARE) of the memory available; return the thread (None when not warmed).
+    Files are warmed in the order they are asked for: the index's FAISS file, its records,
+    then the keyword arrays.
 
     The pages go to the page cache, not to this process: they are clean, shared and dropped
     under memory pressure like any cached file, and become part of the process's RSS only as
@@ -337,11 +339,22 @@ def warm_page_cache(path: Path, share: float | None = None) -> threading.Thread 
         return None
     size = path.stat().st_size
     available = _memory_available()
-    if available is None or size > (WARM_SHARE if share is None else share) * available:
-        return None
+    key = str(path.resolve())
+    with _warmed_lock:
+        for other in [p for p in _warmed if not os.path.exists(p)]:  # a generation deleted since
+            del _warmed[other]
+        others = sum(n for p, n in _warmed.items() if p != key)
+        if available is None or others + size > (WARM_SHARE if share is None else share) * available:
+            return None
+        _warmed[key] = size
     thread = threading.Thread(target=_read_ahead, args=(path, size), name="warm-page-cache", daemon=True)
     thread.start()
     return thread
+
+
+# The files this process has warmed (resolved path: bytes), which share WARM_SHARE
+_warmed: dict[str, int] = {}
+_warmed_lock = threading.Lock()
 
 
 def _read_ahead(path: Path, size: int) -> None:

@@ -267,6 +267,23 @@ def test_a_mapped_faiss_file_is_read_into_the_page_cache_when_it_fits(
     assert loaded.vectors.search(loaded.vectors.reconstruct(vids[:1])[0], 1)[0][0] == vids[0]
 
 
+def test_files_warmed_share_one_budget_in_the_order_asked(tmp_path, monkeypatch):
+    """The FAISS file, the records and the keyword arrays are each read into the page cache only
+    while all the files this process warmed fit WARM_SHARE of the memory available together."""
+    monkeypatch.setattr(index.store.vectors, "_warmed", {})
+    monkeypatch.setattr(index.store.vectors, "_memory_available", lambda: 10_000)
+    monkeypatch.setattr(os, "posix_fadvise", lambda *a: None)
+    files = []
+    for name, size in (("a", 1500), ("b", 1200), ("c", 800), ("d", 300), ("e", 200)):
+        (tmp_path / name).write_bytes(b"x" * size)
+        files.append(tmp_path / name)
+    warmed = [warm_page_cache(f, share=0.25) is not None for f in files]
+    assert warmed == [True, False, True, False, True]  # 1500 + 800 + 200 = the 2,500 bytes allowed
+    assert warm_page_cache(files[0], share=0.25) is not None  # the same file again counts once
+    files[0].unlink()  # a file deleted since (a superseded generation) no longer counts
+    assert warm_page_cache(files[1], share=0.25) is not None
+
+
 def _rewrite_manifest(root: Path, change) -> None:
     """Replace the live manifest by `change(manifest)` (valid JSON, possibly the wrong shape)."""
     path = live_generation(root) / "manifest.json"
