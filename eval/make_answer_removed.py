@@ -1,0 +1,132 @@
+"""Make a near-domain unanswerable set from an answerable one: remove the answers from the corpus.
+
+Every sentence of a passage that holds an answer to one of its questions is deleted (answers
+compared after NFKC and with whitespace removed, as `qa eval` compares them). The passage keeps
+its title and every other sentence, so it still names the question's subject and most of its
+words, but no longer states the fact asked for: the questions become unanswerable in the way a
+reader's question about a fact the articles never state is ("蒋巨峰是哪一年出生的？" over a
+biography without the year). A question is kept only when no answer of it is left in its
+passage or title.
+
+Unlike the hand-written sets, nobody chose these questions to fool the rule, and there are
+hundreds of them. They show how far the answer's evidence tells "answers" from "mentions"
+(bench figures: eval/README.md, "Answer-removed set").
+
+The CMRC 2018 trial set is by Yiming Cui et al., "A Span-Extraction Dataset for Chinese
+Machine Reading Comprehension" (EMNLP 2019), CC-BY-SA-4.0; the files written are an adaptation
+under the same licence, written to a directory (default ``var/cmrc_answer_removed/``, which
+git ignores) and not committed.
+
+Usage (from the repository root)::
+
+    .venv/bin/python eval/make_answer_removed.py --out var/cmrc_answer_removed
+    .venv/bin/python -m index build --corpus var/cmrc_answer_removed/passages.jsonl --index var/index/cmrc-removed
+    .venv/bin/python -m qa eval var/cmrc_answer_removed/unanswerable.jsonl --index var/index/cmrc-removed
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import unicodedata
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from index.text import split_sentences  # after the repository is on the path
+
+DEFAULT_SRC = REPO.parent / "shared" / "eval" / "cmrc2018_trial"
+DEFAULT_OUT = REPO / "var" / "cmrc_answer_removed"
+CREDIT = (
+    "CMRC 2018 trial set (Yiming Cui et al., EMNLP 2019; CC-BY-SA-4.0) with every sentence that\n"
+    "holds an answer removed, by eval/make_answer_removed.py. Licence: see LICENSE.\n"
+)
+
+
+def squash(text: str) -> str:
+    """NFKC without whitespace: how answers are compared (qa.evaluate.squash)."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def remove_answers(passages: list[dict], questions: list[dict]) -> tuple[list[dict], list[dict], int]:
+    """The passages without their answer sentences, the questions left unanswerable (as
+    `unanswerable` items), and how many sentences were removed."""
+    by_passage: dict[str, list[dict]] = defaultdict(list)
+    for question in questions:
+        by_passage[question.get("gold_passage_id", "")].append(question)
+    kept_passages, unanswerable, removed = [], [], 0
+    for passage in passages:
+        asked = by_passage.get(passage["id"], [])
+        answers = {squash(a) for q in asked for a in q.get("answers", []) if squash(a)}
+        text = passage["text"]
+        sentences = [text[start:end] for start, end in split_sentences(text)]
+        kept = [s for s in sentences if not any(a in squash(s) for a in answers)]
+        removed += len(sentences) - len(kept)
+        kept_passages.append({**passage, "text": "".join(kept)})
+        left = squash(passage.get("title", "")) + squash("".join(kept))
+        for question in asked:
+            if any(squash(a) in left for a in question.get("answers", []) if squash(a)):
+                continue  # the answer is still stated elsewhere in the passage
+            unanswerable.append(
+                {
+                    "id": question.get("qid") or question.get("id"),
+                    "question": question["question"],
+                    "answers": [],
+                    "type": "unanswerable",
+                    "kind": "answer-removed",
+                    "passage_id": passage["id"],
+                }
+            )
+    return kept_passages, unanswerable, removed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--src", type=Path, default=DEFAULT_SRC, help="directory with passages.jsonl and questions.jsonl"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default var/cmrc_answer_removed/)"
+    )
+    args = parser.parse_args(argv)
+    for name in ("passages.jsonl", "questions.jsonl"):
+        if not (args.src / name).is_file():
+            print(
+                f"error: {args.src / name} not found; pass --src DIR holding the CMRC trial files",
+                file=sys.stderr,
+            )
+            return 2
+    passages, unanswerable, removed = remove_answers(
+        read_jsonl(args.src / "passages.jsonl"), read_jsonl(args.src / "questions.jsonl")
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_jsonl(args.out / "passages.jsonl", passages)
+    write_jsonl(args.out / "unanswerable.jsonl", unanswerable)
+    if (args.src / "LICENSE").is_file():
+        shutil.copyfile(args.src / "LICENSE", args.out / "LICENSE")
+    (args.out / "README.txt").write_text(CREDIT, encoding="utf-8")
+    print(
+        f"wrote {args.out}: {len(passages)} passages ({removed} sentences removed), "
+        f"{len(unanswerable)} questions left unanswerable"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
