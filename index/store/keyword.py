@@ -237,7 +237,8 @@ class KeywordIndex:
         (in one request, `_prefetch`) once its candidates are more than a PAGE_LOOKUPS-th of
         its pages, since their binary searches would read about as many pages as it holds,
         each on its own (the arrays are advised MADV_RANDOM). At ten million synthetic chunks
-        that took the first 200 searches from a cold cache from 31.9 s to 20.7 s."""
+        that took the first 200 searches from a cold cache from 31.9 s to 15.7 s (to 20.7 s
+        when lists were read whole whether cached or not, which slowed them when cached)."""
         length = end - start
         if live * max(1, length.bit_length()) >= length:
             return True
