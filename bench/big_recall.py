@@ -19,6 +19,7 @@ ANN's share and the distractors'.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def main() -> None:
     parser.add_argument("--index", type=Path, required=True)
     parser.add_argument("--questions", type=Path, required=True, help="JSONL with `question` and `answers`")
     parser.add_argument("--limit", type=int, default=0, help="the first N questions (0: all)")
+    parser.add_argument(
+        "--articles",
+        type=Path,
+        default=None,
+        help="only questions whose gold_passage_id is listed in this file (scale.py --held-out)",
+    )
     parser.add_argument("--ann", action="store_true", help="also: ANN recall@10 against exact search")
     parser.add_argument("--ef-search", default="512,2048", help="with --ann on HNSW: also at these efSearch")
     args = parser.parse_args()
@@ -42,7 +49,14 @@ def main() -> None:
     print(f"machine: {machine_notes()}")
     started = time.perf_counter()
     bot = load_bot(args.index, progress=False)
-    items = [i for i in read_items(args.questions) if i.answers][: args.limit or None]
+    items = [i for i in read_items(args.questions) if i.answers]
+    if args.articles:  # the questions about articles no synthetic chunk was made from
+        wanted = set(args.articles.read_text(encoding="utf-8").split())
+        with args.questions.open(encoding="utf-8") as handle:
+            rows = [json.loads(line) for line in handle if line.strip()]
+        ids = {row.get("id") or row.get("qid") for row in rows if row.get("gold_passage_id") in wanted}
+        items = [i for i in items if i.id in ids]
+    items = items[: args.limit or None]
     print(
         f"index: {args.index} ({len(bot.index.chunks):,} chunks, faiss {bot.index.manifest['faiss']['type']}); "
         f"load_bot {time.perf_counter() - started:.2f} s; {memory_words()}"

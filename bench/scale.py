@@ -18,11 +18,16 @@ vectors (as above) and its text is real sentences of those same 3 chunks, in pro
 the mixture weights, so text and vector agree; its keyword tokens are those sentences'
 tokens. The corpus therefore repeats each real sentence about N / 600 times: keyword
 postings are far longer than in a real archive of N distinct chunks (a pessimistic case for
-keyword search time), and recall against it means little.
+keyword search time), and recall against it means little: the near-copies of a question's
+own passage crowd the passage out. With --held-out FILE, every second real article is never
+mixed into a synthetic chunk (its ids go to FILE): its questions then face a million
+distractors made of other articles, as a real archive's would, and
+`big_recall.py --articles FILE` measures recall on those questions alone, against the same
+questions on the small index.
 
     python bench/scale.py [--sizes 100000,1000000] [--types flat,hnsw,ivfsq8,ivfpq] [--keyword-sizes 100000]
     python bench/scale.py --sizes "" --keyword-sizes "" --streamed-sizes 10000000 --nprobe 16,32,64
-    python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000 [--index-type ivfsq8]
+    python bench/scale.py --sizes "" --keyword-sizes "" --write-index /tmp/idx-1m --index-size 1000000 [--index-type ivfsq8] [--held-out FILE]
     python bench/query.py --index /tmp/idx-1m --questions CMRC/questions.jsonl --limit 200 --rounds 2
 """
 
@@ -55,11 +60,23 @@ def synthetic(base: np.ndarray, n: int, rng: np.random.Generator, noise: float) 
     return mixtures(base, n, rng, noise)[0]
 
 
-def mixtures(base: np.ndarray, n: int, rng: np.random.Generator, noise: float, block: int = 100_000):
-    """`synthetic`'s vectors with the 3 real vectors each one mixes and their weights."""
+def mixtures(
+    base: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+    noise: float,
+    block: int = 100_000,
+    pool: np.ndarray | None = None,
+):
+    """`synthetic`'s vectors with the 3 real vectors each one mixes and their weights (rows of
+    `base`; only rows of `pool`, when given)."""
     centred = (base - base.mean(0)) / np.sqrt(len(base))
     out = np.empty((n, base.shape[1]), dtype=np.float32)
-    picks = rng.integers(0, len(base), size=(n, 3))
+    picks = (
+        rng.integers(0, len(base), size=(n, 3))
+        if pool is None
+        else pool[rng.integers(0, len(pool), size=(n, 3))]
+    )
     weights = rng.dirichlet([0.5, 0.5, 0.5], size=n).astype(np.float32)
     for start in range(0, n, block):
         m = min(block, n - start)
@@ -313,6 +330,14 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
     sentences = [sentence.findall(c.chunk.text) or [c.chunk.text] for c in real.chunks]
     sentence_tokens = [[tokenize(x) for x in row] for row in sentences]
     extra = n - len(real.chunks)
+    pool = None
+    if args.held_out:  # every second real article is never mixed into a synthetic chunk
+        held = set(list(real.articles)[::2])
+        args.held_out.write_text("".join(f"{a}\n" for a in sorted(held)), encoding="utf-8")
+        pool = np.array([i for i, c in enumerate(real.chunks) if c.chunk.article_id not in held])
+        print(
+            f"held out: {len(held)} of {len(real.articles)} real articles ({len(real.chunks) - len(pool)} chunks), listed in {args.held_out}"
+        )
     settings = IndexSettings.from_dict(real.manifest["settings"])
     if args.index_type:
         settings = replace(settings, store=replace(settings.store, index_type=args.index_type))
@@ -330,7 +355,7 @@ def write_synthetic_index(target: Path, n: int, args, rng: np.random.Generator) 
             tokens.add(stored.row(i))
         count = 0
         for block in range(0, extra, 100_000):
-            mixed, picks, weights = mixtures(base, min(100_000, extra - block), rng, args.noise)
+            mixed, picks, weights = mixtures(base, min(100_000, extra - block), rng, args.noise, pool=pool)
             vectors.append(mixed)
             for j in range(len(mixed)):
                 i = block + j
@@ -448,6 +473,13 @@ def main() -> None:
     parser.add_argument("--index-size", type=int, default=1_000_000, help="chunks of the --write-index index")
     parser.add_argument(
         "--index-type", default="", help="FAISS type of the --write-index index (default: --index's, auto)"
+    )
+    parser.add_argument(
+        "--held-out",
+        type=Path,
+        default=None,
+        help="with --write-index: mix no synthetic chunk from every second real article, and list "
+        "those articles' ids in this file (for big_recall.py --articles)",
     )
     args = parser.parse_args()
     if not (args.index / "CURRENT").is_file():
