@@ -32,3 +32,31 @@ def reciprocal_rank_fusion(
             scores[key] = scores.get(key, 0.0) + weight / (k + rank)
     order = {key: i for i, key in enumerate(scores)}
     return sorted(scores.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def keep_leaders(
+    fused: Sequence[tuple[K, float]], leaders: Sequence[K], within: int, most: int = 1
+) -> list[tuple[K, float]]:
+    """Keep `leaders` (each retriever's best hit, the most trusted retriever's first) among the
+    first `within` entries of `fused`, moving at most `most` of them.
+
+    A leader that fusion ranked lower is moved to the end of that window, in the order given,
+    and the entries it passes move down one place. It takes the score of the entry whose place
+    it takes, so the scores stay in order. When both lists are long, RRF ranks a chunk that
+    both rank fairly high above one that a single list ranks first. Among a million chunks,
+    where the two lists share little, a passage that keyword search alone (or dense search
+    alone) ranks first was then often lost from the top 5. Each leader moved pushes one fused
+    entry out of the window, so by default only one is moved.
+    """
+    out = list(fused)
+    place = {key: i for i, (key, _) in enumerate(out)}
+    missing = [key for key in dict.fromkeys(leaders) if place.get(key, -1) >= within][:most]
+    if not missing or len(missing) > within:
+        return out
+    moved = {key: out[place[key]][1] for key in missing}
+    out = [item for item in out if item[0] not in moved]
+    start = within - len(missing)
+    for offset, key in enumerate(missing):
+        at = start + offset
+        out.insert(at, (key, out[at][1] if at < len(out) else moved[key]))
+    return out

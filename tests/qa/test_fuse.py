@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.fuse import reciprocal_rank_fusion
+from qa.fuse import keep_leaders, reciprocal_rank_fusion
 
 
 def test_items_found_by_both_lists_rank_first():
@@ -28,3 +28,24 @@ def test_bad_arguments_name_the_problem():
         reciprocal_rank_fusion([["a"]], [1.0, 2.0])
     with pytest.raises(ValueError, match="k=0"):
         reciprocal_rank_fusion([["a"]], k=0)
+
+
+def test_a_list_s_best_hit_stays_in_the_window_that_fusion_ranked_it_out_of():
+    # "z" is first in the keyword list only; the chunks both lists rank pass it
+    dense = ["e", "f", "a", "b", "c", "d"]
+    keyword = ["z", "b", "c", "d", "a", "e", "f"]
+    fused = reciprocal_rank_fusion([dense, keyword], k=60)
+    assert [key for key, _ in fused].index("z") >= 3
+    kept = keep_leaders(fused, ["e", "z"], within=3)
+    keys = [key for key, _ in kept]
+    assert "z" in keys[:3] and "e" in keys[:3] and sorted(keys) == sorted(key for key, _ in fused)
+    scores = [score for _, score in kept]
+    assert scores == sorted(scores, reverse=True)  # still in order: a moved key takes its new place's score
+    assert keep_leaders(fused, [fused[0][0]], within=3) == fused  # already in the window: unchanged
+    assert keep_leaders(fused, ["e", "z"], within=1, most=2) == fused  # more leaders than places: unchanged
+    assert [key for key, _ in keep_leaders(fused, ["d", "z"], within=3)][:3] == [
+        "b",
+        "e",
+        "d",
+    ]  # one moved at most
+    assert keep_leaders(fused, ["unknown"], within=3) == fused
