@@ -26,21 +26,19 @@ Usage (from the repository root)::
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
-import shutil
 import sys
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from index.text import split_sentences  # after the repository is on the path
+from cmrc_files import REPO, arguments, finish, read_jsonl, write_jsonl  # the folders are on the path
 
-DEFAULT_SRC = REPO.parent / "shared" / "eval" / "cmrc2018_trial"
+from index.text import split_sentences
+
 DEFAULT_OUT = REPO / "var" / "cmrc_answer_removed"
 CREDIT = (
     "CMRC 2018 trial set (Yiming Cui et al., EMNLP 2019; CC-BY-SA-4.0) with every sentence that\n"
@@ -51,17 +49,6 @@ CREDIT = (
 def squash(text: str) -> str:
     """NFKC without whitespace: how answers are compared (qa.evaluate.squash)."""
     return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def remove_answers(passages: list[dict], questions: list[dict]) -> tuple[list[dict], list[dict], int]:
@@ -97,30 +84,16 @@ def remove_answers(passages: list[dict], questions: list[dict]) -> tuple[list[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--src", type=Path, default=DEFAULT_SRC, help="directory with passages.jsonl and questions.jsonl"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default var/cmrc_answer_removed/)"
-    )
-    args = parser.parse_args(argv)
-    for name in ("passages.jsonl", "questions.jsonl"):
-        if not (args.src / name).is_file():
-            print(
-                f"error: {args.src / name} not found; pass --src DIR holding the CMRC trial files",
-                file=sys.stderr,
-            )
-            return 2
+    args = arguments(__doc__.splitlines()[0], DEFAULT_OUT, argv)
+    if args is None:
+        return 2
     passages, unanswerable, removed = remove_answers(
         read_jsonl(args.src / "passages.jsonl"), read_jsonl(args.src / "questions.jsonl")
     )
     args.out.mkdir(parents=True, exist_ok=True)
     write_jsonl(args.out / "passages.jsonl", passages)
     write_jsonl(args.out / "unanswerable.jsonl", unanswerable)
-    if (args.src / "LICENSE").is_file():
-        shutil.copyfile(args.src / "LICENSE", args.out / "LICENSE")
-    (args.out / "README.txt").write_text(CREDIT, encoding="utf-8")
+    finish(args.src, args.out, CREDIT)
     print(
         f"wrote {args.out}: {len(passages)} passages ({removed} sentences removed), "
         f"{len(unanswerable)} questions left unanswerable"

@@ -20,34 +20,20 @@ Usage (from the repository root)::
 
 from __future__ import annotations
 
-import argparse
-import json
-import shutil
 import sys
 from pathlib import Path
 
 import opencc
 
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_SRC = REPO.parent / "shared" / "eval" / "cmrc2018_trial"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cmrc_files import REPO, arguments, finish, read_jsonl, write_jsonl  # the folder is on the path
+
 DEFAULT_OUT = REPO / "var" / "cmrc_traditional"
 CREDIT = (
     "CMRC 2018 trial set (Yiming Cui et al., EMNLP 2019; CC-BY-SA-4.0), converted to traditional\n"
     "characters with OpenCC 's2t' by eval/make_traditional.py. Licence: see LICENSE.\n"
 )
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Read one JSON object per non-empty line."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write one JSON object per line, UTF-8, characters unescaped."""
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def convert_answer(answer: str, simplified: str, traditional: str, converter: opencc.OpenCC) -> str:
@@ -78,29 +64,15 @@ def convert(src: Path, out: Path) -> dict[str, int]:
     out.mkdir(parents=True, exist_ok=True)
     write_jsonl(out / "passages.jsonl", passages)
     write_jsonl(out / "questions.jsonl", questions)
-    if (src / "LICENSE").is_file():
-        shutil.copyfile(src / "LICENSE", out / "LICENSE")
-    (out / "README.txt").write_text(CREDIT, encoding="utf-8")
+    finish(src, out, CREDIT)
     return {"passages": len(passages), "questions": len(questions), "answers_not_in_passage": missing}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--src", type=Path, default=DEFAULT_SRC, help="directory with passages.jsonl and questions.jsonl"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default var/cmrc_traditional/)"
-    )
-    args = parser.parse_args(argv)
-    for name in ("passages.jsonl", "questions.jsonl"):
-        if not (args.src / name).is_file():
-            print(
-                f"error: {args.src / name} not found; pass --src DIR holding the CMRC trial files",
-                file=sys.stderr,
-            )
-            return 2
+    args = arguments(__doc__.splitlines()[0], DEFAULT_OUT, argv)
+    if args is None:
+        return 2
     counts = convert(args.src, args.out)
     print(
         f"wrote {args.out}: {counts['passages']} passages, {counts['questions']} questions, "
