@@ -26,9 +26,7 @@ Usage (from the repository root)::
 
 from __future__ import annotations
 
-import re
 import sys
-import unicodedata
 from collections import defaultdict
 from pathlib import Path
 
@@ -38,17 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cmrc_files import REPO, arguments, finish, read_jsonl, write_jsonl  # the folders are on the path
 
 from index.text import split_sentences
+from qa.evaluate import squash  # how `qa eval` matches answers
 
 DEFAULT_OUT = REPO / "var" / "cmrc_answer_removed"
 CREDIT = (
     "CMRC 2018 trial set (Yiming Cui et al., EMNLP 2019; CC-BY-SA-4.0) with every sentence that\n"
     "holds an answer removed, by eval/make_answer_removed.py. Licence: see LICENSE.\n"
 )
-
-
-def squash(text: str) -> str:
-    """NFKC without whitespace: how answers are compared (qa.evaluate.squash)."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
 
 
 def remove_answers(passages: list[dict], questions: list[dict]) -> tuple[list[dict], list[dict], int]:
