@@ -43,7 +43,7 @@ def main() -> None:
         # cross-checked: the records counted and the FAISS ids compared with the chunks'; a load
         # skips that once a load has found these very files consistent (the stamp says so)
         started = time.perf_counter()
-        index = load_index(args.index, verify=verify)
+        index = load_index(args.index, verify=verify, warm=verify)  # warmed as load_bot does
         print(
             f"records + FAISS ({index.manifest['faiss']['type']}, mapped {getattr(index.vectors, 'mapped', False)}) "
             f"of {len(index.chunks):,} chunks, {label}: {time.perf_counter() - started:.2f} s; {memory_words()}"

@@ -428,7 +428,7 @@ def load_bot(
     if embedder is None:
         settings = IndexSettings.from_dict(read_manifest(index_dir)["settings"])
         embedder = make_embedder(settings.embed, progress=progress)
-    index = load_index(index_dir, embedder.model_id, embedder.fingerprint, generation=generation)
+    index = load_index(index_dir, embedder.model_id, embedder.fingerprint, generation=generation, warm=True)
     retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
     bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
     _ = bot.background  # now (measured in about a second, or kept), not on the first reader's question

@@ -167,10 +167,12 @@ def open_vectors(
     settings: StoreSettings,
     chunks: Sequence[Any],
     check_ids: bool = True,
+    warm: bool = False,
 ) -> tuple[VectorStore, Any]:
     """A generation's vectors as a VectorStore, and the native FAISS index (None for Milvus).
     With `check_ids` (unless a load already found these very files consistent), the FAISS
-    ids are compared with the chunks' vids: a read of every id and every chunk record.
+    ids are compared with the chunks' vids: a read of every id and every chunk record. With
+    `warm`, a mapped FAISS file is read into the page cache in the background.
 
     Raises:
         IndexCorruptError: the vectors do not match the chunks.
@@ -183,7 +185,7 @@ def open_vectors(
             settings, manifest["store"], chunks, int(manifest["model"]["dimension"])
         ), None
     try:
-        index, mapped = map_faiss(generation / VECTORS)
+        index, mapped = map_faiss(generation / VECTORS, warm)
     except RuntimeError as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     if index.ntotal != len(chunks) or (check_ids and not _same_ids(index, chunks)):

@@ -269,8 +269,13 @@ def load_index(
     fingerprint: str | None = None,
     verify: bool = True,
     generation: str | None = None,
+    warm: bool = False,
 ) -> LoadedIndex:
     """Load and verify the live generation of the index at `root` (or the one named `generation`).
+
+    With `warm` (a server's load, qa.load_bot), `vectors.faiss` and then `records.sqlite` are
+    read into the page cache in the background while they fit its budget (`warm_page_cache`):
+    each question reads them at random. Writers and tools that load an index do not.
 
     Raises:
         IndexNotFoundError, IndexCorruptError, IndexMismatchError; StoreUnavailableError when
@@ -289,10 +294,12 @@ def load_index(
     except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexCorruptError(f"index {str(root)!r} is damaged ({exc}); rebuild it") from exc
     _check_counts(root, manifest, chunks, articles)
-    vectors, native = open_vectors(root, folder, manifest, settings.store, chunks, check_ids=not trusted)
+    vectors, native = open_vectors(
+        root, folder, manifest, settings.store, chunks, check_ids=not trusted, warm=warm
+    )
     if verify and not trusted:
         mark_consistent(folder, manifest)
-    if (folder / RECORDS).is_file():  # each question reads a few records at random: 27 -> 18 ms at 1M, cold
+    if warm and (folder / RECORDS).is_file():  # 27 -> 18 ms p50 at 1M from a cold cache
         warm_page_cache(folder / RECORDS)
     return LoadedIndex(root, folder, manifest, native, chunks, articles, vectors)
 

@@ -301,9 +301,10 @@ def read_faiss(path: Path) -> Any:
     return faiss.read_index(str(path))
 
 
-def map_faiss(path: Path) -> tuple[Any, bool]:
+def map_faiss(path: Path, warm: bool = False) -> tuple[Any, bool]:
     """Open a native FAISS file for searching, memory-mapped where FAISS can map it; return
-    the index and whether it is mapped.
+    the index and whether it is mapped. With `warm` (a server's load), a mapped file is read
+    into the page cache in the background (`warm_page_cache`).
 
     Mapped, the vectors stay in the page cache (shared, dropped under memory pressure) and
     only the pages a search touches are read; the id map and an HNSW graph's links are still
@@ -319,7 +320,8 @@ def map_faiss(path: Path) -> tuple[Any, bool]:
             "FAISS file %s read into memory: it cannot be memory-mapped (%s)", path.name, _last_line(exc)
         )
         return read_faiss(path), False
-    warm_page_cache(path)
+    if warm:
+        warm_page_cache(path)
     return index, True
 
 

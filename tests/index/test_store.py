@@ -261,10 +261,24 @@ def test_a_mapped_faiss_file_is_read_into_the_page_cache_when_it_fits(
     asked.clear()
     assert warm_page_cache(live_generation(root) / VECTORS, share=size / 2**50) is None and not asked
     monkeypatch.setattr(index.store.vectors, "WARM_SHARE", size / 2**50)  # "too big"
-    loaded = load_index(root)
+    loaded = load_index(root, warm=True)  # as a server loads it
     assert loaded.vectors.mapped and not asked
     vids = [c.vid for c in loaded.chunks]
     assert loaded.vectors.search(loaded.vectors.reconstruct(vids[:1])[0], 1)[0][0] == vids[0]
+
+
+def test_only_a_server_s_load_warms_the_page_cache(sample_corpus, tmp_path, fake_embedder, monkeypatch):
+    """`index add` or `build` loading an index must not read a quarter of the memory ahead."""
+    from index.store import generations
+
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    warmed: list[str] = []
+    monkeypatch.setattr(index.store.vectors, "warm_page_cache", lambda path: warmed.append(path.name))
+    monkeypatch.setattr(generations, "warm_page_cache", lambda path: warmed.append(path.name))
+    load_index(root)
+    assert warmed == []
+    load_index(root, warm=True)
+    assert warmed == [VECTORS, "records.sqlite"]  # in this order: they share one budget
 
 
 def test_files_warmed_share_one_budget_in_the_order_asked(tmp_path, monkeypatch):
