@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.files import write_json
+from index.store import keep, read_kept
 from index.store.keyword import KeywordIndex
 from index.text import latin_share
 from qa.answer import ScoredSentence
@@ -240,19 +240,19 @@ def _code_digest() -> str:
     return digest.hexdigest()
 
 
-def read_background(path: Path, key: str) -> Background | None:
-    """The background medians kept at `path` for `key`, or None (none kept, another key, unreadable)."""
+def read_background(generation: Path, key: str) -> Background | None:
+    """The background medians kept for `generation` under `key`, or None (none kept, another
+    key, unreadable)."""
+    kept = read_kept(
+        generation, BACKGROUND_CACHE, lambda data: isinstance(data, dict) and data.get("key") == key
+    )
     try:
-        kept = json.loads(path.read_text(encoding="utf-8"))
-        return Background.from_dict(kept["background"]) if kept.get("key") == key else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None if kept is None else Background.from_dict(kept["background"])
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def keep_background(path: Path, key: str, background: Background) -> None:
-    """Keep the medians at `path` for the next load (nothing when it cannot be written: a
-    read-only index measures them at each load)."""
-    try:
-        write_json(path, {"key": key, "background": background.to_dict()}, atomic=True)
-    except OSError:
-        pass
+def keep_background(generation: Path, key: str, background: Background) -> None:
+    """Keep the medians for the next load of `generation`: in it, or in the cache directory
+    when it is read-only (index.store.keep); nothing when neither can be written."""
+    keep(generation, BACKGROUND_CACHE, {"key": key, "background": background.to_dict()})

@@ -21,7 +21,6 @@ from index.store import LoadedIndex, load_index, read_manifest
 from index.store.keyword import KEYWORD_DIR, KeywordIndex
 from index.text import latin_share, simplified, split_sentences
 from qa.abstain import (
-    BACKGROUND_CACHE,
     ENGLISH_ABSENT_SHARE,
     AnswerCheck,
     Background,
@@ -281,23 +280,22 @@ class Bot:
     def background(self) -> Background:
         """Evidence medians of the built-in off-topic questions on this index (measured once
         for each index generation, model, settings and version of the code, and kept in the
-        generation's folder: at ten million chunks, asking those questions of a cold index
+        generation's folder, or the cache directory for a read-only one: at ten million chunks, asking those questions of a cold index
         took most of a minute)."""
         if self._background is None:
-            kept = self.index.generation / BACKGROUND_CACHE
             key = background_key(
                 json.dumps(self.index.manifest.get("files", {}), sort_keys=True),
                 self.embedder.model_id,
                 str(getattr(self.embedder, "fingerprint", "")),
                 json.dumps(self.settings.to_dict(), sort_keys=True),
             )
-            background = read_background(kept, key)
+            background = read_background(self.index.generation, key)
             if background is None:
                 background = measure_background(
                     lambda question, vector: self.gather(question, [], 5, vector).evidence,
                     self.embedder.embed_queries,
                 )
-                keep_background(kept, key, background)
+                keep_background(self.index.generation, key, background)
             self._background = background
         return self._background
 

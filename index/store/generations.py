@@ -56,7 +56,7 @@ from index.files import (
     write_json,
     write_text_atomic,
 )
-from index.settings import IndexSettings
+from index.settings import IndexSettings, cache_dir
 from index.store.backends import VectorWriter, backend_of, new_vectors, open_vectors
 from index.store.leases import leased_generations
 from index.store.records import (
@@ -338,6 +338,46 @@ def check_model(
 
 VERIFIED = ".verified.json"  # each file's stat when its checksum last matched (see verify_files)
 SETTLED_NS = 2_000_000_000  # a file changed this recently is never trusted by its stat alone
+KEPT_ELSEWHERE = "generations"  # under cache_dir(): what loads keep for a read-only generation
+
+
+def kept_paths(generation: Path, name: str) -> tuple[Path, Path]:
+    """Where loads keep what they learnt about a generation (`name`: the verification stamp,
+    the abstention background): in the generation itself, or, when it cannot be written (an
+    index mounted read-only), in the cache directory, under a digest of its resolved path.
+
+    Without the second place a read-only ten-million-chunk index was checksummed in full
+    (52 s) and cross-checked at every load. What is kept there is only ever trusted for files
+    whose size, inode and times still match, like the stamp in the generation.
+    """
+    place = hashlib.sha256(os.fsencode(generation.resolve())).hexdigest()[:32]
+    return generation / name, cache_dir() / KEPT_ELSEWHERE / place / name
+
+
+def read_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> Any | None:
+    """The first JSON document kept for `generation` under `name` that `accept` takes, or None."""
+    for path in kept_paths(generation, name):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if accept(data):
+            return data
+    return None
+
+
+def keep(generation: Path, name: str, data: Any) -> bool:
+    """Keep `data` for `generation` under `name`: in the generation, or where `kept_paths` says
+    when that fails; False when it could be written nowhere (the next load then works it out
+    again, which is slower, never wrong)."""
+    for path in kept_paths(generation, name):
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_json(path, data, atomic=True)
+            return True
+        except OSError:
+            continue
+    return False
 
 
 def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = False) -> bool:
@@ -374,13 +414,10 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
             raise IndexCorruptError(
                 f"index file {name!r} in {str(generation)!r} is damaged (checksum mismatch); rebuild the index"
             )
-        if max(state[2], state[3]) < settled:
-            trusted[name] = state
+        if max(state[2], state[3]) < settled or stamped.get(name) == state:
+            trusted[name] = state  # stamped states were settled (a link's new ctime aside)
     if trusted != stamped:
-        try:  # a read-only generation is checked in full every time
-            write_json(generation / VERIFIED, {"manifest": key, "files": trusted}, atomic=True)
-        except OSError:
-            pass
+        keep(generation, VERIFIED, {"manifest": key, "files": trusted})
         return False
     return consistent and set(trusted) == set(files)  # a full check of unchanged files keeps it
 
@@ -398,10 +435,7 @@ def mark_consistent(generation: Path, manifest: Mapping[str, Any]) -> None:
         path = generation / name
         if not path.is_file() or stamp[name] != _stat(path):
             return
-    try:
-        write_json(generation / VERIFIED, {"manifest": key, "files": stamp, "consistent": True}, atomic=True)
-    except OSError:
-        pass
+    keep(generation, VERIFIED, {"manifest": key, "files": stamp, "consistent": True})
 
 
 def _stat(path: Path) -> list[int]:
@@ -416,15 +450,14 @@ def _files_key(files: Mapping[str, Any]) -> str:
 def _read_stamp(generation: Path, key: str) -> tuple[dict[str, list[int]], bool]:
     """The stats of the files a check found sound, when the stamp is for this manifest, and
     whether a load found those files consistent with each other."""
-    try:
-        stamp = json.loads((generation / VERIFIED).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}, False
-    if (
-        not isinstance(stamp, dict)
-        or stamp.get("manifest") != key
-        or not isinstance(stamp.get("files"), dict)
-    ):
+    stamp = read_kept(
+        generation,
+        VERIFIED,
+        lambda data: (
+            isinstance(data, dict) and data.get("manifest") == key and isinstance(data.get("files"), dict)
+        ),
+    )
+    if stamp is None:
         return {}, False
     return stamp["files"], stamp.get("consistent") is True
 
@@ -599,8 +632,32 @@ def update_settings(root: Path, settings: IndexSettings, note: Mapping[str, Any]
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             _link_or_copy(current / name, target)
+        _stamp_links(current, staging, manifest["files"])
         write_json(staging / MANIFEST, {**manifest, "settings": settings.to_dict(), **(note or {})})
     return root / staging.name
+
+
+def _stamp_links(source: Path, target: Path, files: Mapping[str, Any]) -> None:
+    """Carry `source`'s verification stamp over to the files hard-linked into `target`.
+
+    A link moves a file's change time, so without this the first load after a settings
+    change read every file again (52 s at ten million chunks) and cross-checked them, though
+    not a byte had changed. A file is carried over only when it is the stamped one: same
+    inode, size and modification time (a copy, or a file written since, is read again).
+    The source generation's stamp is renewed the same way, for the readers still on it.
+    """
+    key = _files_key(files)
+    stamp, consistent = _read_stamp(source, key)
+    moved = {}
+    for name in files:
+        linked = _stat(target / name)
+        if name in stamp and stamp[name][:3] == linked[:3]:
+            moved[name] = linked
+    if not moved:
+        return
+    whole = consistent and set(moved) == set(files)
+    for generation in (target, source):
+        keep(generation, VERIFIED, {"manifest": key, "files": moved, "consistent": whole})
 
 
 @contextmanager

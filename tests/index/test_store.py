@@ -599,6 +599,101 @@ def test_a_load_cross_checks_the_files_until_a_load_has_found_them_consistent(
     assert checked == [True, True]
 
 
+def _reads_and_checks(monkeypatch) -> tuple[list[str], list[bool]]:
+    """Record each file a load checksums and each cross-check it runs (True: a full one)."""
+    from index.store import backends, generations, records
+
+    read: list[str] = []
+    checked: list[bool] = []
+    real_sha, real_same, real_counts = generations.sha256_file, backends._same_ids, records.Records.counts
+    monkeypatch.setattr(generations, "sha256_file", lambda path: read.append(path.name) or real_sha(path))
+    monkeypatch.setattr(backends, "_same_ids", lambda *a: checked.append(True) or real_same(*a))
+    monkeypatch.setattr(
+        records.Records,
+        "counts",
+        lambda self, counted=True: (checked.append(counted), real_counts(self, counted))[1],
+    )
+    return read, checked
+
+
+def test_a_settings_change_keeps_the_files_verified(sample_corpus, tmp_path, fake_embedder, monkeypatch):
+    """`update_settings` hard-links the files into a new generation, which moves their change
+    time: the first load after it read and cross-checked every file again (52 s at 10M)."""
+    from dataclasses import replace
+
+    from index.store import generations, update_settings
+
+    monkeypatch.setattr(generations, "SETTLED_NS", 0)  # as if the files were written long ago
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    before = load_index(root)  # checked, stamped, found consistent
+    read, checked = _reads_and_checks(monkeypatch)
+    with writer_lock(root):
+        update_settings(root, replace(before.settings, retrieval={"abstain_threshold": 0.3}))
+    read.clear()  # update_settings verifies the live files first (by their stamp: none read)
+    # the links moved the files' change times just now: the stamp carried over is what trusts them
+    monkeypatch.setattr(generations, "SETTLED_NS", 3_600_000_000_000)
+    after = load_index(root)
+    assert after.generation != before.generation and after.settings.retrieval == {"abstain_threshold": 0.3}
+    assert read == [] and checked == [False]  # no checksum read, no cross-check
+    load_index(root)
+    assert read == [] and checked == [False, False]  # and that load kept the stamp
+    assert [c.vid for c in after.chunks] == [c.vid for c in before.chunks]
+    # a file changed after the link is still read again, and its damage found
+    time.sleep(0.05)
+    with (after.generation / VECTORS).open("r+b") as handle:
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 0xFF]))
+    with pytest.raises(IndexCorruptError, match="checksum mismatch"):
+        load_index(root)
+    assert read == [VECTORS]
+
+
+def test_a_read_only_generation_keeps_its_stamp_and_background_in_the_cache_dir(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch
+):
+    """An index mounted read-only was checksummed and cross-checked in full, and its
+    abstention background measured, at every load: what a load learns is kept in the cache
+    directory instead, and trusted only while the files' stats match."""
+    import qa.bot
+    from index.store import generations
+    from qa.bot import load_bot
+
+    monkeypatch.setattr(generations, "SETTLED_NS", 0)
+    monkeypatch.setenv("WENDA_CACHE_DIR", str(tmp_path / "cache"))
+    root = _build(sample_corpus, tmp_path / "idx", fake_embedder)
+    generation = live_generation(root)
+    real_write = generations.write_json
+
+    def read_only(path, data, **kwargs):
+        if Path(path).parent == generation:
+            raise PermissionError(13, "Read-only file system", str(path))
+        return real_write(path, data, **kwargs)
+
+    monkeypatch.setattr(generations, "write_json", read_only)
+    read, checked = _reads_and_checks(monkeypatch)
+    measured: list[int] = []
+    real_measure = qa.bot.measure_background
+    monkeypatch.setattr(qa.bot, "measure_background", lambda *a: measured.append(1) or real_measure(*a))
+    first = load_bot(root, embedder=fake_embedder, progress=False)
+    assert first.background is not None  # measured, and kept
+    assert "vectors.faiss" in read and checked == [True, True] and measured == [1]
+    assert not {generations.VERIFIED, ".background.json"} & {p.name for p in generation.iterdir()}
+    kept = {p.name for p in (tmp_path / "cache" / generations.KEPT_ELSEWHERE).glob("*/*")}
+    assert kept == {generations.VERIFIED, ".background.json"}
+    read.clear()
+    checked.clear()
+    second = load_bot(root, embedder=fake_embedder, progress=False)
+    assert second.background == first.background
+    assert read == [] and checked == [False] and measured == [1]
+    os.utime(generation / "records.sqlite")  # a file touched since: read and checked again
+    read.clear()
+    checked.clear()
+    load_index(root)
+    assert read == ["records.sqlite"] and checked == [True, True]
+
+
 def test_faiss_ids_that_are_not_the_chunks_are_refused_even_after_a_sound_load(
     sample_corpus, tmp_path, fake_embedder, monkeypatch
 ):
