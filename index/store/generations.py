@@ -356,14 +356,21 @@ def kept_paths(generation: Path, name: str) -> tuple[Path, Path]:
 
 def read_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> Any | None:
     """The first JSON document kept for `generation` under `name` that `accept` takes, or None."""
+    return next(iter(_all_kept(generation, name, accept)), None)
+
+
+def _all_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> list[Any]:
+    """Every JSON document kept for `generation` under `name` that `accept` takes, in the order
+    of `kept_paths`."""
+    found = []
     for path in kept_paths(generation, name):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if accept(data):
-            return data
-    return None
+            found.append(data)
+    return found
 
 
 def keep(generation: Path, name: str, data: Any) -> bool:
@@ -450,16 +457,26 @@ def _files_key(files: Mapping[str, Any]) -> str:
 def _read_stamp(generation: Path, key: str) -> tuple[dict[str, list[int]], bool]:
     """The stats of the files a check found sound, when the stamp is for this manifest, and
     whether a load found those files consistent with each other."""
-    stamp = read_kept(
+    stamps = _all_kept(
         generation,
         VERIFIED,
         lambda data: (
             isinstance(data, dict) and data.get("manifest") == key and isinstance(data.get("files"), dict)
         ),
     )
-    if stamp is None:
+    if not stamps:
         return {}, False
+    # the one whose files are as stamped: a read-only copy may carry its source's stamp, whose
+    # inodes are not the copy's, beside the one a load of the copy kept in the cache directory
+    stamp = max(stamps, key=lambda kept: sum(_same_stat(generation, n, s) for n, s in kept["files"].items()))
     return stamp["files"], stamp.get("consistent") is True
+
+
+def _same_stat(generation: Path, name: str, stamped: Any) -> bool:
+    try:
+        return _stat(generation / name) == stamped
+    except OSError:
+        return False
 
 
 def write_index(
