@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.store import keep, read_kept
+from index.store import keep_derived, read_derived
 from index.store.keyword import KeywordIndex
 from index.text import latin_share
 from qa.answer import ScoredSentence
@@ -243,7 +243,7 @@ def _code_digest() -> str:
 def read_background(generation: Path, key: str) -> Background | None:
     """The background medians kept for `generation` under `key`, or None (none kept, another
     key, unreadable)."""
-    kept = read_kept(
+    kept = read_derived(
         generation, BACKGROUND_CACHE, lambda data: isinstance(data, dict) and data.get("key") == key
     )
     try:
@@ -254,5 +254,5 @@ def read_background(generation: Path, key: str) -> Background | None:
 
 def keep_background(generation: Path, key: str, background: Background) -> None:
     """Keep the medians for the next load of `generation`: in it, or in the cache directory
-    when it is read-only (index.store.keep); nothing when neither can be written."""
-    keep(generation, BACKGROUND_CACHE, {"key": key, "background": background.to_dict()})
+    when it is read-only (index.store.keep_derived); nothing when neither can be written."""
+    keep_derived(generation, BACKGROUND_CACHE, {"key": key, "background": background.to_dict()})

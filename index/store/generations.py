@@ -341,7 +341,7 @@ SETTLED_NS = 2_000_000_000  # a file changed this recently is never trusted by i
 KEPT_ELSEWHERE = "generations"  # under cache_dir(): what loads keep for a read-only generation
 
 
-def kept_paths(generation: Path, name: str) -> tuple[Path, Path]:
+def derived_paths(generation: Path, name: str) -> tuple[Path, Path]:
     """Where loads keep what they learnt about a generation (`name`: the verification stamp,
     the abstention background): in the generation itself, or, when it cannot be written (an
     index mounted read-only), in the cache directory, under a digest of its resolved path.
@@ -354,16 +354,16 @@ def kept_paths(generation: Path, name: str) -> tuple[Path, Path]:
     return generation / name, cache_dir() / KEPT_ELSEWHERE / place / name
 
 
-def read_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> Any | None:
+def read_derived(generation: Path, name: str, accept: Callable[[Any], bool]) -> Any | None:
     """The first JSON document kept for `generation` under `name` that `accept` takes, or None."""
-    return next(iter(_all_kept(generation, name, accept)), None)
+    return next(iter(_all_derived(generation, name, accept)), None)
 
 
-def _all_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> list[Any]:
+def _all_derived(generation: Path, name: str, accept: Callable[[Any], bool]) -> list[Any]:
     """Every JSON document kept for `generation` under `name` that `accept` takes, in the order
-    of `kept_paths`."""
+    of `derived_paths`."""
     found = []
-    for path in kept_paths(generation, name):
+    for path in derived_paths(generation, name):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -373,11 +373,11 @@ def _all_kept(generation: Path, name: str, accept: Callable[[Any], bool]) -> lis
     return found
 
 
-def keep(generation: Path, name: str, data: Any) -> bool:
-    """Keep `data` for `generation` under `name`: in the generation, or where `kept_paths` says
+def keep_derived(generation: Path, name: str, data: Any) -> bool:
+    """Keep `data` for `generation` under `name`: in the generation, or where `derived_paths` says
     when that fails; False when it could be written nowhere (the next load then works it out
     again, which is slower, never wrong)."""
-    for path in kept_paths(generation, name):
+    for path in derived_paths(generation, name):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write_json(path, data, atomic=True)
@@ -424,7 +424,7 @@ def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = 
         if max(state[2], state[3]) < settled or stamped.get(name) == state:
             trusted[name] = state  # stamped states were settled (a link's new ctime aside)
     if trusted != stamped:
-        keep(generation, VERIFIED, {"manifest": key, "files": trusted})
+        keep_derived(generation, VERIFIED, {"manifest": key, "files": trusted})
         return False
     return consistent and set(trusted) == set(files)  # a full check of unchanged files keeps it
 
@@ -442,7 +442,7 @@ def mark_consistent(generation: Path, manifest: Mapping[str, Any]) -> None:
         path = generation / name
         if not path.is_file() or stamp[name] != _stat(path):
             return
-    keep(generation, VERIFIED, {"manifest": key, "files": stamp, "consistent": True})
+    keep_derived(generation, VERIFIED, {"manifest": key, "files": stamp, "consistent": True})
 
 
 def _stat(path: Path) -> list[int]:
@@ -457,7 +457,7 @@ def _files_key(files: Mapping[str, Any]) -> str:
 def _read_stamp(generation: Path, key: str) -> tuple[dict[str, list[int]], bool]:
     """The stats of the files a check found sound, when the stamp is for this manifest, and
     whether a load found those files consistent with each other."""
-    stamps = _all_kept(
+    stamps = _all_derived(
         generation,
         VERIFIED,
         lambda data: (
@@ -674,7 +674,7 @@ def _stamp_links(source: Path, target: Path, files: Mapping[str, Any]) -> None:
         return
     whole = consistent and set(moved) == set(files)
     for generation in (target, source):
-        keep(generation, VERIFIED, {"manifest": key, "files": moved, "consistent": whole})
+        keep_derived(generation, VERIFIED, {"manifest": key, "files": moved, "consistent": whole})
 
 
 @contextmanager
