@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from index.store.keyword import TOKENS_DIR
+from index.store.keyword import MAXIMA_FILE, TOKENS_DIR, list_maxima
 from index.store.spool import scratch_write
 
 K1, B = 1.2, 0.75
@@ -192,16 +192,19 @@ def _write_bm25(path: Path, scratch: Path, offsets: np.ndarray, vocab: dict[str,
     total = int(indptr[-1])
     ranges = list(_term_ranges(indptr))
     buckets = _bucket_postings(spooled, offsets, vocab[""], ranges, scratch)
+    maxima = np.zeros(columns, dtype=np.float32)
     with open(path / "data.csc.index.npy", "wb") as data, open(path / "indices.csc.index.npy", "wb") as rows:
         for out, dtype in ((data, np.float32), (rows, np.int32)):
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
             np.lib.format.write_array_header_1_0(out, {**header, "shape": (total,)})
         for (start, stop), bucket in zip(ranges, buckets):
             scores, chunks = _score_range(bucket, indptr, start, stop, idf, norm)
+            maxima[start:stop] = list_maxima(scores, indptr[start : stop + 1] - indptr[start])
             data.write(scores.tobytes())
             rows.write(chunks.tobytes())
             bucket.unlink()
     np.save(path / "indptr.csc.index.npy", indptr, allow_pickle=False)
+    np.save(path / MAXIMA_FILE, maxima, allow_pickle=False)
     _write_bm25_json(path, vocab, n, bm25s.__version__)
 
 

@@ -117,6 +117,48 @@ def test_maxscore_pruning_gives_the_exact_top_k_and_skips_what_cannot_rank(monke
     assert pruned_queries >= 50, pruned_queries  # they stop before their longest list (60 of 60)
 
 
+def test_maxscore_bounds_are_the_lists_largest_weights_and_prune_more_than_idf(tmp_path, monkeypatch) -> None:
+    """Each term's largest weight (kept in MAXIMA_FILE) is MaxScore's bound: at most its IDF,
+    so lists are read whole less often, with exactly the hits of a full scan; an index
+    written before the file was kept searches with IDF bounds, and gives the same hits."""
+    from dataclasses import replace
+
+    from index.store.keyword import MAXIMA_FILE, smooth_idf
+
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", 0)
+    texts = _zipf_corpus(seed=5, size=3000)
+    built = KeywordIndex.build(texts)
+    data, indptr = built.bm25.scores["data"], built.bm25.scores["indptr"]
+    assert built.maxima is not None
+    for term in range(len(indptr) - 1):
+        start, end = int(indptr[term]), int(indptr[term + 1])
+        assert built.maxima[term] == (data[start:end].max() if end > start else 0.0)
+        assert built.maxima[term] <= smooth_idf(end - start, built.num_docs)
+    built.save(tmp_path / "kw")
+    loaded = KeywordIndex.load(tmp_path / "kw")
+    assert loaded.maxima is not None and np.array_equal(loaded.maxima, built.maxima)
+    (tmp_path / "kw" / MAXIMA_FILE).unlink()  # as an index written before the maxima were kept
+    older = KeywordIndex.load(tmp_path / "kw")
+    assert older.maxima is None
+    read: dict[str, int] = {"max": 0, "idf": 0}
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
+        for name, keyword in (("max", built), ("idf", replace(built, maxima=None))):
+            lists = 0
+
+            def counted(spans, lists_read=None):
+                nonlocal lists
+                lists += len(spans)
+
+            monkeypatch.setattr(keyword, "_prefetch", counted)
+            for k in (1, 10, 50):
+                assert keyword.search(query, k) == _full_scan(keyword, query, k), (name, query, k)
+            read[name] += lists
+        assert older.search(query, 10) == _full_scan(built, query, 10)
+    assert read["max"] < read["idf"], read  # fewer lists read whole
+
+
 def test_pruned_searches_in_threads_share_scratch_arrays_and_leave_them_zeroed(monkeypatch) -> None:
     """Searches running at once each get their own partial-score array; afterwards at most
     KEEP_SCRATCH arrays are kept for later searches, all zeros again."""

@@ -20,7 +20,15 @@ from index.build import build_index
 from index.documents import content_hash
 from index.settings import IndexSettings, StoreSettings
 from index.store import keyword_writer, load_index
-from index.store.keyword import KEYWORD_DIR, TOKENS_DIR, ChunkTokens, KeywordIndex, write_keyword_index
+from index.store.keyword import (
+    KEYWORD_DIR,
+    MAXIMA_FILE,
+    TOKENS_DIR,
+    ChunkTokens,
+    KeywordIndex,
+    list_maxima,
+    write_keyword_index,
+)
 from index.store.spool import CACHE_DIR, EmbedCache, VectorSpool
 from index.update import update_index
 
@@ -61,6 +69,18 @@ def test_token_spool_writes_the_files_write_keyword_index_writes(tmp_path, monke
         np.testing.assert_allclose(ours, theirs, rtol=1e-6)
     stored = ChunkTokens.load(tmp_path / "streamed" / TOKENS_DIR)
     assert stored is not None and [stored.row(i) for i in range(len(docs))] == docs
+    # each term's largest weight, MaxScore's bound, written range by range: the same as
+    # computed from the whole arrays, and as bm25s's own index gives term for term
+    kept = KeywordIndex.load(tmp_path / "streamed").maxima
+    assert kept is not None and reference.maxima is not None
+    np.testing.assert_array_equal(
+        kept, list_maxima(streamed.bm25.scores["data"], streamed.bm25.scores["indptr"])
+    )
+    ours_ids, theirs_ids = streamed.bm25.vocab_dict, reference.bm25.vocab_dict
+    assert set(ours_ids) == set(theirs_ids)
+    np.testing.assert_allclose(
+        [kept[ours_ids[t]] for t in ours_ids], [reference.maxima[theirs_ids[t]] for t in ours_ids], rtol=1e-6
+    )
 
 
 def test_the_embed_cache_keeps_only_whole_batches_after_a_crash(tmp_path):
@@ -179,7 +199,7 @@ def test_a_build_killed_while_embedding_resumes_without_embedding_anything_twice
     assert [c.vid for c in resumed.chunks] == [c.vid for c in straight.chunks]
     vids = [c.vid for c in straight.chunks]
     np.testing.assert_array_equal(resumed.vectors.reconstruct(vids), straight.vectors.reconstruct(vids))
-    for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy"):
+    for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", MAXIMA_FILE):
         np.testing.assert_array_equal(
             np.load(resumed.path(KEYWORD_DIR) / name), np.load(straight.path(KEYWORD_DIR) / name)
         )
