@@ -524,6 +524,15 @@ def test_build_fails_on_a_taken_lock_before_reading_or_loading_the_model(
         build_index(sample_corpus, tmp_path / "idx", IndexSettings(), progress=False)
 
 
+def _flip_last_byte(path: Path) -> None:
+    """Change one byte of a file in place (its size and inode stay)."""
+    with path.open("r+b") as handle:
+        handle.seek(-1, os.SEEK_END)
+        last = handle.read(1)
+        handle.seek(-1, os.SEEK_END)
+        handle.write(bytes([last[0] ^ 0xFF]))
+
+
 def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched(
     sample_corpus, tmp_path, fake_embedder, monkeypatch
 ):
@@ -549,11 +558,7 @@ def test_a_load_reads_again_only_files_changed_since_their_checksum_last_matched
     load_index(root)
     assert read == []  # every file's stat is the stamped one
     time.sleep(0.05)
-    with (generation / "vectors.faiss").open("r+b") as handle:  # one byte changed in place
-        handle.seek(-1, os.SEEK_END)
-        last = handle.read(1)
-        handle.seek(-1, os.SEEK_END)
-        handle.write(bytes([last[0] ^ 0xFF]))
+    _flip_last_byte(generation / "vectors.faiss")  # one byte changed in place
     with pytest.raises(IndexCorruptError, match="vectors.faiss.*checksum mismatch"):
         load_index(root)
     assert read == ["vectors.faiss"]
@@ -640,11 +645,7 @@ def test_a_settings_change_keeps_the_files_verified(sample_corpus, tmp_path, fak
     assert [c.vid for c in after.chunks] == [c.vid for c in before.chunks]
     # a file changed after the link is still read again, and its damage found
     time.sleep(0.05)
-    with (after.generation / VECTORS).open("r+b") as handle:
-        handle.seek(-1, os.SEEK_END)
-        last = handle.read(1)
-        handle.seek(-1, os.SEEK_END)
-        handle.write(bytes([last[0] ^ 0xFF]))
+    _flip_last_byte(after.generation / VECTORS)
     with pytest.raises(IndexCorruptError, match="checksum mismatch"):
         load_index(root)
     assert read == [VECTORS]
