@@ -8,26 +8,18 @@ Machine Reading Comprehension" (EMNLP 2019), CC-BY-SA-4.0.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # the scripts run from eval/ use the project's own modules
+
+from index.files import read_jsonl, write_jsonl  # after the repository is on the path
+
+__all__ = ["DEFAULT_SRC", "REPO", "arguments", "finish", "read_jsonl", "write_jsonl"]
+
 DEFAULT_SRC = REPO.parent / "shared" / "eval" / "cmrc2018_trial"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """Read one JSON object per non-empty line."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write one JSON object per line, UTF-8, characters unescaped."""
-    with path.open("w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def arguments(description: str, default_out: Path, argv: list[str] | None) -> argparse.Namespace | None:

@@ -31,9 +31,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cmrc_files import REPO, arguments, finish, read_jsonl, write_jsonl  # the folders are on the path
+from cmrc_files import REPO, arguments, finish, read_jsonl, write_jsonl  # puts the repository on the path
 
 from index.text import split_sentences
 from qa.evaluate import squash  # how `qa eval` matches answers
