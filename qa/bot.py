@@ -280,8 +280,8 @@ class Bot:
     def background(self) -> Background:
         """Evidence medians of the built-in off-topic questions on this index (measured once
         for each index generation, model, settings and version of the code, and kept in the
-        generation's folder, or the cache directory for a read-only one: at ten million chunks, asking those questions of a cold index
-        took most of a minute)."""
+        generation's folder, or the cache directory for a read-only one: at ten million
+        chunks, asking those questions of a cold index took most of a minute)."""
         if self._background is None:
             key = background_key(
                 json.dumps(self.index.manifest.get("files", {}), sort_keys=True),

@@ -356,21 +356,19 @@ def derived_paths(generation: Path, name: str) -> tuple[Path, Path]:
 
 def read_derived(generation: Path, name: str, accept: Callable[[Any], bool]) -> Any | None:
     """The first JSON document kept for `generation` under `name` that `accept` takes, or None."""
-    return next(iter(_all_derived(generation, name, accept)), None)
+    return next(_all_derived(generation, name, accept), None)
 
 
-def _all_derived(generation: Path, name: str, accept: Callable[[Any], bool]) -> list[Any]:
-    """Every JSON document kept for `generation` under `name` that `accept` takes, in the order
-    of `derived_paths`."""
-    found = []
+def _all_derived(generation: Path, name: str, accept: Callable[[Any], bool]) -> Iterator[Any]:
+    """Each JSON document kept for `generation` under `name` that `accept` takes, in the order
+    of `derived_paths` (read as they are asked for)."""
     for path in derived_paths(generation, name):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if accept(data):
-            found.append(data)
-    return found
+            yield data
 
 
 def keep_derived(generation: Path, name: str, data: Any) -> bool:
@@ -457,18 +455,24 @@ def _files_key(files: Mapping[str, Any]) -> str:
 def _read_stamp(generation: Path, key: str) -> tuple[dict[str, list[int]], bool]:
     """The stats of the files a check found sound, when the stamp is for this manifest, and
     whether a load found those files consistent with each other."""
-    stamps = _all_derived(
-        generation,
-        VERIFIED,
-        lambda data: (
-            isinstance(data, dict) and data.get("manifest") == key and isinstance(data.get("files"), dict)
-        ),
+    stamps = list(
+        _all_derived(
+            generation,
+            VERIFIED,
+            lambda data: (
+                isinstance(data, dict) and data.get("manifest") == key and isinstance(data.get("files"), dict)
+            ),
+        )
     )
     if not stamps:
         return {}, False
-    # the one whose files are as stamped: a read-only copy may carry its source's stamp, whose
-    # inodes are not the copy's, beside the one a load of the copy kept in the cache directory
-    stamp = max(stamps, key=lambda kept: sum(_same_stat(generation, n, s) for n, s in kept["files"].items()))
+    stamp = stamps[0]
+    if len(stamps) > 1:
+        # the one whose files are as stamped: a read-only copy may carry its source's stamp, whose
+        # inodes are not the copy's, beside the one a load of the copy kept in the cache directory
+        stamp = max(
+            stamps, key=lambda kept: sum(_same_stat(generation, n, s) for n, s in kept["files"].items())
+        )
     return stamp["files"], stamp.get("consistent") is True
 
 
