@@ -113,7 +113,7 @@ def test_maxscore_pruning_gives_the_exact_top_k_and_skips_what_cannot_rank(monke
         spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
         for k in (1, 3, 10, 50):
             assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
-        pruned_queries += len(spans) > 1 and keyword._search_pruned(spans, 10) is not None
+        pruned_queries += len(spans) > 1 and keyword._search_pruned(spans, 10, ids) is not None
     assert pruned_queries >= 50, pruned_queries  # they stop before their longest list (60 of 60)
 
 
