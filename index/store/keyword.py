@@ -179,9 +179,9 @@ class KeywordIndex:
         Posting lists are read shortest first (rarest words, highest IDF). A chunk's weight for
         a word is at most the largest weight in the word's list (`maxima`, `terms` being the
         lists' term ids; for an index written without them, the word's IDF, which the "lucene"
-        tf part tf / (tf + k1 (…)) keeps every weight below), so once the bounds of the lists not yet
-        read add up to less than the k-th best partial score so far, a chunk in none of the
-        lists read cannot reach the top k: the long lists of
+        tf part tf / (tf + k1 (…)) keeps every weight below), so once the bounds of the lists
+        not yet read add up to less than the k-th best partial score so far, a chunk in none of
+        the lists read cannot reach the top k: the long lists of
         common words and bigrams are then only looked up (a binary search each) for the few
         chunks that can still make it. Those chunks are scored over every query token in
         bm25s's order (float32, token by token), so the hits and scores are exactly those of
