@@ -587,7 +587,8 @@ def take_records(source: Path, target: Path) -> None:
 
 
 def stage_hook(stage: str) -> None:
-    """Called before each step of writing a generation; does nothing (tests slow it down to kill a writer)."""
+    """Called before each step of writing a generation, and with "swapped" once CURRENT names the
+    new one; does nothing (tests slow it down, or stop it there, to kill a writer)."""
 
 
 _step: ContextVar[str] = ContextVar("wenda_write_step", default="the new generation")
@@ -743,6 +744,7 @@ def _make_live(root: Path, generation: Path) -> list[dict[str, Any]]:
     previous = _pointer_name(root)
     _stage("swap", CURRENT)
     write_text_atomic(root / CURRENT, generation.name + "\n")
+    stage_hook("swapped")
     kept = ({previous} | leased_generations(root, prune=True)) - {"", generation.name}
     remove_stale(root, keep={generation.name} | kept)
     return [store for name in sorted(kept) if (store := _store_section(root / name)) is not None]

@@ -73,11 +73,19 @@ def _answers(root: Path, embedder) -> set[str]:
     return set(loaded.articles)
 
 
-def _child(argv: list[str]) -> None:
-    """A writer process: the command line with every write step slightly slowed down."""
+def _child(argv: list[str], stop_at: str | None, stopped) -> None:
+    """A writer process: the command line with every write step slightly slowed down, and, with
+    `stop_at`, held at that step (after setting `stopped`) until it is killed."""
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the process is killed, never closes it
     _private_tqdm_locks()
-    index.store.generations.stage_hook = lambda stage: time.sleep(STAGE_DELAY)
+
+    def hook(stage: str) -> None:
+        time.sleep(STAGE_DELAY)
+        if stage == stop_at:
+            stopped.set()
+            time.sleep(600)
+
+    index.store.generations.stage_hook = hook
     os._exit(main(argv))  # the fake model was patched in before the fork
 
 
@@ -92,11 +100,17 @@ def _private_tqdm_locks() -> None:
         classes.extend(cls.__subclasses__())
 
 
-def _run(argv: list[str], kill_after: float | None) -> int | None:
-    """Run a writer in a forked process; SIGKILL it after `kill_after` seconds (None: let it finish)."""
-    child = multiprocessing.get_context("fork").Process(target=_child, args=(argv,))
+def _run(argv: list[str], kill_after: float | None, stop_at: str | None = None) -> int | None:
+    """Run a writer in a forked process; SIGKILL it after `kill_after` seconds (None: let it
+    finish), or once it reaches the write step `stop_at`."""
+    context = multiprocessing.get_context("fork")
+    stopped = context.Event()
+    child = context.Process(target=_child, args=(argv, stop_at, stopped))
     child.start()
-    child.join(kill_after)
+    if stop_at is None:
+        child.join(kill_after)
+    else:
+        assert stopped.wait(60), f"the writer never reached {stop_at!r}"
     if child.is_alive():
         os.kill(child.pid, signal.SIGKILL)
         child.join()
@@ -136,26 +150,41 @@ def test_writers_killed_at_random_moments_leave_an_index_that_loads_and_answers(
         duration = time.perf_counter() - started
         assert _answers(root, fake_model) == done
         _restore(root, old)
+        killed = 0
         for _ in range(3 * KILLS_PER_KIND):
             live, before = (root / CURRENT).read_text().strip(), set(_leftovers(root))
             if _run(argv, rng.uniform(0, 1.1 * duration)) is not None:
                 _restore(root, old)  # it finished first: else the next add or remove has nothing to do
                 continue
-            kills += 1
+            killed += 1
             mid_write += bool(
                 set(_leftovers(root)) - before - {live}
             )  # scratch, or a generation never made live
-            articles = _answers(root, fake_model)
-            assert articles in (OLD, done), f"{kind}: mixed state {sorted(articles)}"
-            outcomes["new" if articles == done else "old"] += 1
-            _restore(root, old)  # the next writer cleans up after the killed one
-            _assert_clean(root)
-            assert _answers(root, fake_model) == OLD
-            if kills == KILLS_PER_KIND * (1 + ("build", "add", "remove").index(kind)):
+            outcomes["new" if _killed_leaves(root, old, fake_model, done) else "old"] += 1
+            if killed == KILLS_PER_KIND:
                 break
-    print(f"{kills} kills: {outcomes}, {mid_write} mid-write")
+        kills += killed
+        # The moments either side of the swap, on purpose: random kills seldom land in the short
+        # window between CURRENT naming the new generation and the writer's exit.
+        assert _run(argv, None, stop_at="swap") is None
+        assert not _killed_leaves(root, old, fake_model, done), f"{kind}: killed before the swap"
+        assert _run(argv, None, stop_at="swapped") is None
+        assert _killed_leaves(root, old, fake_model, done), f"{kind}: killed after the swap"
+    print(f"{kills} random kills: {outcomes}, {mid_write} mid-write")
     assert kills >= 30
-    assert outcomes["old"] and outcomes["new"] and mid_write  # kills landed before, during and after writes
+    assert outcomes["old"] and mid_write  # random kills landed before and during writes
+
+
+def _killed_leaves(root: Path, old: Path, embedder, done: set[str]) -> bool:
+    """After a killed write: check the index loads and answers with either the old articles or
+    all of `done`, never a mix; say whether it was `done`; then restore the old index, checking
+    the next writer cleans up after the killed one."""
+    articles = _answers(root, embedder)
+    assert articles in (OLD, done), f"mixed state {sorted(articles)}"
+    _restore(root, old)
+    _assert_clean(root)
+    assert _answers(root, embedder) == OLD
+    return articles == done
 
 
 @pytest.fixture
