@@ -339,6 +339,7 @@ def check_model(
 VERIFIED = ".verified.json"  # each file's stat when its checksum last matched (see verify_files)
 SETTLED_NS = 2_000_000_000  # a file changed this recently is never trusted by its stat alone
 KEPT_ELSEWHERE = "generations"  # under cache_dir(): what loads keep for a read-only generation
+KEPT_FOR = "generation.txt"  # in each of its folders: the path of the generation it is kept for
 
 
 def derived_paths(generation: Path, name: str) -> tuple[Path, Path]:
@@ -375,14 +376,44 @@ def keep_derived(generation: Path, name: str, data: Any) -> bool:
     """Keep `data` for `generation` under `name`: in the generation, or where `derived_paths` says
     when that fails; False when it could be written nowhere (the next load then works it out
     again, which is slower, never wrong)."""
-    for path in derived_paths(generation, name):
+    own, elsewhere = derived_paths(generation, name)
+    try:
+        write_json(own, data, atomic=True)
+        return True
+    except OSError:
+        pass
+    try:
+        prune_derived()
+        elsewhere.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(elsewhere.parent / KEPT_FOR, f"{generation.resolve()}\n")
+        write_json(elsewhere, data, atomic=True)
+        return True
+    except OSError:
+        return False
+
+
+def prune_derived() -> int:
+    """Delete what the cache directory keeps for read-only generations that are gone (or that
+    it cannot tell, kept before it noted its generation); return how many folders it deleted.
+
+    A generation that comes back (a volume mounted again) is then checksummed and measured
+    once more at its next load: slower, never wrong.
+    """
+    deleted = 0
+    for folder in (cache_dir() / KEPT_ELSEWHERE).glob("*"):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_json(path, data, atomic=True)
-            return True
-        except OSError:
+            kept_for = Path((folder / KEPT_FOR).read_text(encoding="utf-8").strip())
+        except FileNotFoundError:
+            if time.time() - _mtime(folder) < 3600:
+                continue  # being written now, or just was
+        except (OSError, UnicodeDecodeError):
             continue
-    return False
+        else:
+            if not kept_for.is_absolute() or kept_for.is_dir():
+                continue
+        shutil.rmtree(folder, ignore_errors=True)
+        deleted += not folder.exists()
+    return deleted
 
 
 def verify_files(generation: Path, manifest: Mapping[str, Any], *, full: bool = False) -> bool:

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import random
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -682,7 +683,8 @@ def test_a_read_only_generation_keeps_its_stamp_and_background_in_the_cache_dir(
     assert "vectors.faiss" in read and checked == [True, True] and measured == [1]
     assert not {generations.VERIFIED, ".background.json"} & {p.name for p in generation.iterdir()}
     kept = {p.name: p for p in (tmp_path / "cache" / generations.KEPT_ELSEWHERE).glob("*/*")}
-    assert set(kept) == {generations.VERIFIED, ".background.json"}
+    assert set(kept) == {generations.VERIFIED, ".background.json", generations.KEPT_FOR}
+    assert kept[generations.KEPT_FOR].read_text(encoding="utf-8").strip() == str(generation.resolve())
     # a read-only copy may carry its source's stamp (same manifest, other inodes): the one kept
     # in the cache directory, whose stats match, is the one trusted
     copied = json.loads(kept[generations.VERIFIED].read_text(encoding="utf-8"))
@@ -700,6 +702,38 @@ def test_a_read_only_generation_keeps_its_stamp_and_background_in_the_cache_dir(
     checked.clear()
     load_index(root)
     assert read == ["records.sqlite"] and checked == [True, True]
+
+
+def test_what_the_cache_dir_keeps_for_generations_that_are_gone_is_pruned(tmp_path, monkeypatch):
+    from index.store import generations
+
+    monkeypatch.setenv("WENDA_CACHE_DIR", str(tmp_path / "cache"))
+    real_write = generations.write_json
+    read_only = {tmp_path / "gone", tmp_path / "live"}
+
+    def write_json(path, data, **kwargs):
+        if Path(path).parent in read_only:
+            raise PermissionError(13, "Read-only file system", str(path))
+        return real_write(path, data, **kwargs)
+
+    monkeypatch.setattr(generations, "write_json", write_json)
+    for generation in read_only:
+        generation.mkdir()
+        assert generations.keep_derived(generation, "x.json", {"for": generation.name})
+    kept = tmp_path / "cache" / generations.KEPT_ELSEWHERE
+    unnoted_old, unnoted_new = kept / "old", kept / "new"  # kept before folders noted their generation
+    for folder in (unnoted_old, unnoted_new):
+        folder.mkdir()
+        (folder / "x.json").write_text("{}", encoding="utf-8")
+    os.utime(unnoted_old, (time.time() - 7200,) * 2)
+    shutil.rmtree(tmp_path / "gone")
+    assert generations.prune_derived() == 2  # the gone generation's folder, and the old unnoted one
+    assert {p.name for p in kept.iterdir()} == {
+        "new",
+        generations.derived_paths(tmp_path / "live", "x")[1].parent.name,
+    }
+    assert generations.read_derived(tmp_path / "live", "x.json", lambda d: True) == {"for": "live"}
+    assert generations.read_derived(tmp_path / "gone", "x.json", lambda d: True) is None
 
 
 def test_faiss_ids_that_are_not_the_chunks_are_refused_even_after_a_sound_load(
