@@ -17,11 +17,13 @@ import ctypes
 import json
 import math
 import mmap
+import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,13 @@ KEYWORD_DIR = "keyword"
 TOKENS_DIR = "tokens"  # inside KEYWORD_DIR
 # Each term's largest weight in its posting list (float32, by term id), MaxScore's bound
 MAXIMA_FILE = "term_max.npy"  # inside KEYWORD_DIR, beside bm25s's files
+# The chunk id of every BLOCK-th posting (int32), to find a chunk's block of a long list without
+# reading the list (KeywordIndex._lookup); a block's postings fill one 4 KB page of each array
+BLOCKS_FILE = "block_first.npy"  # inside KEYWORD_DIR
+BLOCK = 1024
+# Blocks a lookup reads are read in runs, one pread a run; a gap of up to RUN_GAP blocks between
+# two of them is read too (copying 4 KB costs less than another pread and its Python)
+RUN_GAP = 8
 # Score over a dense array once the postings touched exceed 1/DENSE_FACTOR of the chunks:
 # sorting that many postings then costs more than a pass over every chunk (bench/RESULTS.md)
 DENSE_FACTOR = 8
@@ -43,8 +52,9 @@ PRUNE_POSTINGS = 200_000
 # Relative slack on both sides of MaxScore's comparison, far above float32 rounding of a sum of
 # a few hundred positive terms (about 1e-5), so pruning never drops a chunk of the exact top k
 _SLACK = 1e-4
-# Posting lists read whole that are at least this long are asked for ahead (MADV_WILLNEED) in
-# one request: the mapped arrays are advised MADV_RANDOM, so a page fault reads one page only
+# Posting lists at least this long are asked for ahead (MADV_WILLNEED) in one request before a
+# scan of every chunk reads them through the mapping, which is advised MADV_RANDOM (a page fault
+# reads one page only); shorter lists are never read whole for the sake of the disk
 PREFETCH_POSTINGS = 16_384
 # A long posting list not in the page cache is read whole rather than binary-searched once its
 # candidates are more than 1/PAGE_LOOKUPS of its pages (KeywordIndex._reads_whole)
@@ -59,6 +69,12 @@ class KeywordIndex:
     # each term's largest weight (MAXIMA_FILE); None for an index written before it was kept,
     # whose MaxScore bounds are then the terms' IDFs (looser, same hits)
     maxima: np.ndarray | None = None
+    # the chunk id of every BLOCK-th posting (BLOCKS_FILE); None for an index written before it
+    # was kept, whose lookups into long lists are then binary searches through the mapping
+    firsts: np.ndarray | None = None
+    # the memory-mapped posting arrays' files, read with pread (`_span`): name -> (open
+    # descriptor, byte offset of the array's first element); empty for arrays in memory
+    files: dict[str, tuple[int, int]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, texts: Sequence[str]) -> KeywordIndex:
@@ -72,45 +88,55 @@ class KeywordIndex:
 
         bm25 = bm25s.BM25(k1=1.2, b=0.75)
         bm25.index([list(tokens) or [""] for tokens in token_lists], show_progress=False)
-        return cls(bm25, list_maxima(bm25.scores["data"], bm25.scores["indptr"]))
+        scores = bm25.scores
+        return cls(bm25, list_maxima(scores["data"], scores["indptr"]), block_firsts(scores["indices"]))
 
     def save(self, path: Path) -> None:
-        """Write the index as bm25s's plain files (JSON and .npy, no pickle), and each term's
-        largest weight (MAXIMA_FILE)."""
+        """Write the index as bm25s's plain files (JSON and .npy, no pickle), each term's
+        largest weight (MAXIMA_FILE) and the first chunk of each block (BLOCKS_FILE)."""
         self.bm25.save(str(path), allow_pickle=False)
         maxima = self.maxima
         if maxima is None:
             maxima = list_maxima(self.bm25.scores["data"], self.bm25.scores["indptr"])
         np.save(path / MAXIMA_FILE, maxima, allow_pickle=False)
+        firsts = self.firsts if self.firsts is not None else block_firsts(self.bm25.scores["indices"])
+        np.save(path / BLOCKS_FILE, firsts, allow_pickle=False)
 
     @classmethod
     def load(cls, path: Path, mmap: bool = True) -> KeywordIndex:
         """Read an index written by `save`; its score arrays memory-mapped unless `mmap` is False
         (they stay in the page cache, and only the postings a query touches are read).
 
-        The mapped posting arrays are advised for random access (MADV_RANDOM): a page fault
-        then reads that page, not the kernel's read-around window (up to read_ahead_kb, 8 MB
-        on this machine's disk), which for the binary searches into long lists read and
-        cached megabytes for every 4 KB used. Lists read whole are asked for ahead instead
-        (`_prefetch`), and arrays small next to the memory available are read into the page
-        cache in the background as they load (`warm_page_cache`, as for `vectors.faiss`)."""
+        Searches read the posting arrays with pread (`_span`): a list whole, or the blocks of
+        it that hold the chunks looked up (`_lookup`). The mapping serves a scan of every chunk
+        (bm25s's own scoring) and tells which pages are cached; it is advised for random access
+        (MADV_RANDOM), so a page fault reads that page, not the kernel's read-around window (up
+        to read_ahead_kb, 8 MB on this machine's disk). Arrays small next to the memory
+        available are read into the page cache in the background as they load
+        (`warm_page_cache`, as for `vectors.faiss`)."""
         import bm25s
 
         from index.store.vectors import warm_page_cache
 
         bm25 = bm25s.BM25.load(str(path), mmap=mmap, allow_pickle=False)
-        maxima = None
-        if (path / MAXIMA_FILE).is_file():
-            maxima = np.load(path / MAXIMA_FILE, allow_pickle=False)
-            if maxima.shape != (len(bm25.scores["indptr"]) - 1,):
-                raise IndexCorruptError(
-                    f"{path / MAXIMA_FILE} does not match the keyword index's terms; rebuild the index"
-                )
-        index = cls(bm25, maxima)
+        postings = len(bm25.scores["indices"])
+        expected = {MAXIMA_FILE: len(bm25.scores["indptr"]) - 1, BLOCKS_FILE: -(-postings // BLOCK)}
+        kept: dict[str, np.ndarray] = {}
+        for name, length in expected.items():
+            if (path / name).is_file():  # not in an index written before it was kept
+                kept[name] = np.load(path / name, allow_pickle=False)
+                if kept[name].shape != (length,):
+                    raise IndexCorruptError(
+                        f"{path / name} does not match the keyword index's postings; rebuild the index"
+                    )
+        index = cls(bm25, kept.get(MAXIMA_FILE), kept.get(BLOCKS_FILE))
         for name in ("data", "indices"):
             array = index.bm25.scores[name]
             _advise(array, _RANDOM)
             if isinstance(array, np.memmap) and array.filename:
+                descriptor = os.open(array.filename, os.O_RDONLY)
+                weakref.finalize(index, os.close, descriptor)
+                index.files[name] = (descriptor, int(array.offset))
                 warm_page_cache(Path(array.filename))  # when small next to the memory available
         return index
 
@@ -151,7 +177,7 @@ class KeywordIndex:
         ids = self.bm25.get_tokens_ids(tokenize(query))
         if not ids:
             return []
-        data, indices, indptr = (self.bm25.scores[name] for name in ("data", "indices", "indptr"))
+        indptr = self.bm25.scores["indptr"]
         spans = [(int(indptr[t]), int(indptr[t + 1])) for t in ids]
         postings = sum(end - start for start, end in spans)
         if getattr(self.bm25, "nonoccurrence_array", None) is not None:  # BM25L/+: every chunk scores
@@ -160,11 +186,11 @@ class KeywordIndex:
             pruned = self._search_pruned(spans, k, ids)
             if pruned is not None:
                 return pruned
-        self._prefetch(spans)
         if postings * DENSE_FACTOR > self.num_docs:
+            self._prefetch(spans)
             return _top(np.arange(self.num_docs), self.scores(query), k)
-        chunks = np.concatenate([indices[start:end] for start, end in spans])
-        weights = np.concatenate([data[start:end] for start, end in spans])
+        chunks = np.concatenate([self._span("indices", start, end) for start, end in spans])
+        weights = np.concatenate([self._span("data", start, end) for start, end in spans])
         touched, slot = np.unique(chunks, return_inverse=True)
         scores = np.zeros(len(touched), dtype=weights.dtype)
         np.add.at(scores, slot, weights)
@@ -187,8 +213,6 @@ class KeywordIndex:
         bm25s's order (float32, token by token), so the hits and scores are exactly those of
         a full scan.
         """
-        # plain views of the memory-mapped arrays: np.memmap's own slicing costs ~30 µs a slice
-        data, indices = (np.asarray(self.bm25.scores[name]) for name in ("data", "indices"))
         if self.maxima is not None:
             # a long list's largest weight is 0.74-0.88 of its IDF: 35.9 -> 30.5 ms p50 at 10M
             bound = [float(self.maxima[t]) * (1 + _SLACK) for t in terms]
@@ -200,12 +224,10 @@ class KeywordIndex:
             rest, best, theta, read = sum(bound), 0.0, 0.0, 0
             try:
                 for i in order[:-1]:
-                    start, end = spans[i]
-                    self._prefetch([spans[i]])
-                    chunks = np.asarray(indices[start:end])
+                    chunks = self._span("indices", *spans[i])
                     sums = partial[chunks]
                     fresh.append(chunks[sums == 0])  # every weight is positive
-                    sums += data[start:end]  # a word's list holds each chunk once
+                    sums += self._span("data", *spans[i])  # a word's list holds each chunk once
                     partial[chunks] = sums
                     read += 1
                     rest -= bound[i]
@@ -231,10 +253,7 @@ class KeywordIndex:
             try:
                 alive = np.ones(len(candidates), dtype=bool)
                 for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
-                    whole = self._reads_whole(int(np.count_nonzero(alive)), *spans[i])
-                    if whole:
-                        self._prefetch([spans[i]])
-                    lower += _column(candidates, alive, slots, indices, data, *spans[i], whole)
+                    lower += self._column(candidates, alive, slots, *spans[i])
                     rest -= bound[i]
                     if np.count_nonzero(alive) > k:
                         theta = max(theta, _kth(lower[alive], k))
@@ -246,13 +265,90 @@ class KeywordIndex:
                         alive = np.ones(len(candidates), dtype=bool)
                 scores = np.zeros(len(candidates), dtype=np.float32)
                 for start, end in spans:  # in the query's token order, as bm25s sums
-                    whole = self._reads_whole(int(np.count_nonzero(alive)), start, end)
-                    if whole:
-                        self._prefetch([(start, end)])
-                    scores += _column(candidates, alive, slots, indices, data, start, end, whole)
+                    scores += self._column(candidates, alive, slots, start, end)
             finally:
                 slots[candidates] = 0
         return _top(candidates[alive], scores[alive], k)
+
+    def _span(self, name: str, start: int, end: int) -> np.ndarray:
+        """Elements start..end of the posting array `name` ("indices" or "data"): read from its
+        file with pread when the array is memory-mapped, so that postings pass through the page
+        cache without being mapped into this process, and a list is asked for in one request."""
+        array = self.bm25.scores[name]
+        opened = self.files.get(name)
+        if opened is None:
+            return np.asarray(array[start:end])
+        descriptor, offset = opened
+        size, at = (end - start) * array.itemsize, offset + start * array.itemsize
+        data = os.pread(descriptor, size, at)
+        while len(data) < size:  # one read returns at most about 2 GB on Linux
+            more = os.pread(descriptor, size - len(data), at + len(data))
+            if not more:
+                raise IndexCorruptError(f"keyword index array {name!r} ends early; rebuild the index")
+            data += more
+        return np.frombuffer(data, dtype=array.dtype)
+
+    def _column(
+        self, candidates: np.ndarray, alive: np.ndarray, slots: np.ndarray, start: int, end: int
+    ) -> np.ndarray:
+        """Each live candidate's weight in the posting list start..end (sorted by chunk), 0
+        where it is absent (a dead candidate's may be either): looked up (`_lookup`), or, when
+        `_reads_whole` says so, one pass over the list read whole through `slots` (1 + a
+        chunk's place among the candidates, 0 if it is none)."""
+        weights = np.zeros(len(candidates), dtype=np.float32)
+        live = np.flatnonzero(alive)
+        if self._reads_whole(len(live), start, end):
+            place = slots[self._span("indices", start, end)]
+            hit = place > 0
+            weights[place[hit] - 1] = self._span("data", start, end)[hit]
+        else:
+            weights[live] = self._lookup(candidates[live], start, end)
+        return weights
+
+    def _lookup(self, wanted: np.ndarray, start: int, end: int) -> np.ndarray:
+        """Each wanted chunk's weight in the posting list start..end (sorted by chunk), 0 where
+        it is absent.
+
+        With the index's block firsts (BLOCKS_FILE) and its arrays on disk, each chunk's block
+        is found in `firsts`, in memory, and only the blocks holding wanted chunks are read
+        (`_span`, a run of adjacent blocks at a time; the whole list once they are a
+        PAGE_LOOKUPS-th of its blocks). Binary searches through the mapping read the same
+        pages, but every page they touched stayed mapped: at ten million chunks the posting
+        arrays were 5.1 GB of the process's 10.4 GB RSS after 1,000 questions, 5.3 GB in all
+        now, for an `ask` p50 about 5 ms slower (bench/RESULTS.md). Without block firsts (an
+        index written before they were kept, or arrays in memory), binary searches.
+        """
+        weights = np.zeros(len(wanted), dtype=np.float32)
+        if end <= start or not len(wanted):
+            return weights
+        if self.firsts is None or len(self.files) < 2:
+            # plain views of the arrays: np.memmap's own slicing costs ~30 µs a slice
+            chunks = np.asarray(self.bm25.scores["indices"])[start:end]
+            at = np.minimum(np.searchsorted(chunks, wanted), end - start - 1)
+            found = chunks[at] == wanted
+            weights[found] = np.asarray(self.bm25.scores["data"])[start:end][at[found]]
+            return weights
+        first, last = start // BLOCK, (end - 1) // BLOCK
+        # every block after the list's first starts inside the list, with the chunk `firsts` names
+        blocks = first + np.searchsorted(self.firsts[first + 1 : last + 1], wanted, side="right")
+        order = np.argsort(blocks, kind="stable")
+        ordered = blocks[order]
+        needed = np.unique(ordered)
+        if len(needed) * PAGE_LOOKUPS >= last - first + 1:
+            runs = [np.array([first, last])]
+        else:
+            runs = np.split(needed, np.flatnonzero(np.diff(needed) > RUN_GAP) + 1)
+        for run in runs:
+            sel = order[np.searchsorted(ordered, run[0]) : np.searchsorted(ordered, run[-1], side="right")]
+            lo, hi = max(start, int(run[0]) * BLOCK), min(end, (int(run[-1]) + 1) * BLOCK)
+            chunks = self._span("indices", lo, hi)
+            at = np.minimum(np.searchsorted(chunks, wanted[sel]), hi - lo - 1)
+            found = chunks[at] == wanted[sel]
+            if found.any():  # the weights between the first and last chunk found
+                at = at[found]
+                low, high = int(at.min()), int(at.max())
+                weights[sel[found]] = self._span("data", lo + low, lo + high + 1)[at - low]
+        return weights
 
     def _reads_whole(self, live: int, start: int, end: int) -> bool:
         """Whether `_column` should pass over the whole posting list start..end rather than
@@ -261,9 +357,9 @@ class KeywordIndex:
         In memory a binary search costs about log2(length) steps a candidate, so the list is
         read whole once the candidates make that as many steps as the list holds postings.
         From disk the cost is the pages read: a list not yet in the page cache is read whole
-        (in one request, `_prefetch`) once its candidates are more than a PAGE_LOOKUPS-th of
+        (in one request, `_span`) once its candidates are more than a PAGE_LOOKUPS-th of
         its pages, since their binary searches would read about as many pages as it holds,
-        each on its own (the arrays are advised MADV_RANDOM). At ten million synthetic chunks
+        each on its own (`_lookup`). At ten million synthetic chunks
         that took the first 200 searches from a cold cache from 31.9 s to 15.7 s (to 20.7 s
         when lists were read whole whether cached or not, which slowed them when cached)."""
         length = end - start
@@ -276,7 +372,8 @@ class KeywordIndex:
         return live * PAGE_LOOKUPS * per_page * (1 - _cached_share(indices, start, end)) >= length
 
     def _prefetch(self, spans: Sequence[tuple[int, int]]) -> None:
-        """Ask the kernel to read ahead the posting lists about to be read whole (the long ones)."""
+        """Ask the kernel to read ahead the long posting lists that a scan of every chunk
+        (bm25s's own scoring, through the mapping) is about to read."""
         for start, end in spans:
             if end - start >= PREFETCH_POSTINGS:
                 for name in ("data", "indices"):
@@ -364,36 +461,6 @@ def _kth(scores: np.ndarray, k: int) -> float:
     return float(np.partition(scores, len(scores) - k)[len(scores) - k])
 
 
-def _column(
-    candidates: np.ndarray,
-    alive: np.ndarray,
-    slots: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-    start: int,
-    end: int,
-    whole: bool,
-) -> np.ndarray:
-    """Each live candidate's weight in the posting list indices[start:end] (sorted by chunk), 0
-    where it is absent (a dead candidate's may be either): binary searches into the list, or,
-    when `whole` (KeywordIndex._reads_whole), one pass over the list through `slots` (1 + a
-    chunk's place among the candidates, 0 if it is none)."""
-    weights = np.zeros(len(candidates), dtype=np.float32)
-    length = end - start
-    live = np.flatnonzero(alive)
-    if not whole:
-        chunks = indices[start:end]
-        wanted = candidates[live]
-        at = np.minimum(np.searchsorted(chunks, wanted), max(length - 1, 0))
-        found = np.asarray(chunks[at]) == wanted if length else np.zeros(len(live), dtype=bool)
-        weights[live[found]] = data[start:end][at[found]]
-    else:
-        place = slots[np.asarray(indices[start:end])]
-        hit = place > 0
-        weights[place[hit] - 1] = data[start:end][hit]
-    return weights
-
-
 def _top(positions: np.ndarray, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The `k` best (position, score) pairs with a positive score, best first, ties by position
     (also at the cut: of chunks tied with the k-th, the first positions are kept)."""
@@ -452,6 +519,11 @@ def write_keyword_index(path: Path, token_lists: Sequence[Sequence[str]]) -> Non
     """Build and save the BM25 index and the chunk tokens it was built from."""
     KeywordIndex.from_tokens(token_lists).save(path)
     ChunkTokens.from_lists(token_lists).save(path / TOKENS_DIR)
+
+
+def block_firsts(indices: np.ndarray) -> np.ndarray:
+    """The chunk id of every BLOCK-th posting of the postings' chunk ids `indices` (int32)."""
+    return np.asarray(indices[::BLOCK], dtype=np.int32)
 
 
 def list_maxima(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:

@@ -147,11 +147,12 @@ def test_maxscore_bounds_are_the_lists_largest_weights_and_prune_more_than_idf(t
         for name, keyword in (("max", built), ("idf", replace(built, maxima=None))):
             lists = 0
 
-            def counted(spans, lists_read=None):
+            def counted(name, start, end, own=keyword):
                 nonlocal lists
-                lists += len(spans)
+                lists += name == "indices"
+                return KeywordIndex._span(own, name, start, end)
 
-            monkeypatch.setattr(keyword, "_prefetch", counted)
+            monkeypatch.setattr(keyword, "_span", counted)  # the index is in memory: only whole lists
             for k in (1, 10, 50):
                 assert keyword.search(query, k) == _full_scan(keyword, query, k), (name, query, k)
             read[name] += lists
@@ -226,6 +227,80 @@ def test_lists_not_in_the_page_cache_are_read_whole_and_the_hits_stay_exact(tmp_
         query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
         for k in (1, 10, 50):
             assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
+
+
+def _mapped_kb(folder: Path) -> dict[str, int]:
+    """The resident kB of each file of `folder` this process maps (/proc/self/smaps)."""
+    resident: dict[str, int] = {}
+    name = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's first line ends in its file
+            name = line.split()[-1] if len(line.split()) > 5 else ""
+        elif line.startswith("Rss:") and name.startswith(str(folder)):
+            resident[Path(name).name] = resident.get(Path(name).name, 0) + int(line.split()[1])
+    return resident
+
+
+@pytest.mark.parametrize("block", [16, 1024])
+def test_lookups_read_only_the_blocks_holding_their_chunks_and_never_map_the_postings(
+    tmp_path, monkeypatch, block
+):
+    """MaxScore's lookups into long lists find each chunk's block in the block firsts (in
+    memory) and read only those blocks with pread; lists read whole are read with pread too.
+    The hits are a full scan's, and no page of the mapped posting arrays becomes part of the
+    process (they were 5.1 GB of its RSS at ten million chunks)."""
+    from dataclasses import replace
+
+    from index.store.keyword import BLOCKS_FILE
+
+    monkeypatch.setattr("index.store.keyword.BLOCK", block)
+    monkeypatch.setattr("index.store.keyword.PRUNE_POSTINGS", 0)
+    monkeypatch.setattr("index.store.keyword.DENSE_FACTOR", 0)  # no scan of every chunk
+    monkeypatch.setattr("index.store.keyword._cached_share", lambda array, start, end: 1.0)
+    texts = _zipf_corpus(seed=21, size=6000)
+    KeywordIndex.build(texts).save(tmp_path)
+    keyword = KeywordIndex.load(tmp_path)
+    assert keyword.firsts is not None and set(keyword.files) == {"data", "indices"}
+    reference = KeywordIndex.load(tmp_path, mmap=False)  # read into memory: for the checks
+    np.testing.assert_array_equal(keyword.firsts, reference.bm25.scores["indices"][::block])
+    read = {"postings": 0, "listed": 0}
+    real_lookup = KeywordIndex._lookup
+
+    def lookup(self, wanted, start, end):
+        spans: list[int] = []
+        real_span = self._span
+        self._span = lambda name, lo, hi: (
+            spans.append((hi - lo) * (name == "indices")) or real_span(name, lo, hi)
+        )
+        try:
+            return real_lookup(self, wanted, start, end)
+        finally:
+            del self._span
+            read["postings"] += sum(spans)
+            read["listed"] += end - start
+
+    monkeypatch.setattr(KeywordIndex, "_lookup", lookup)
+    rng = np.random.default_rng(23)
+    for _ in range(40):
+        query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
+        for k in (1, 10, 50):
+            assert keyword.search(query, k) == _full_scan(reference, query, k), (query, k)
+    assert read["listed"] > 0  # lookups happened
+    if block == 16:  # lists span many blocks: a lookup reads a fraction of them
+        assert read["postings"] < read["listed"] / 2, read
+    if Path("/proc/self/smaps").exists():
+        mapped = _mapped_kb(tmp_path)
+        assert mapped.get("indices.csc.index.npy", 0) == mapped.get("data.csc.index.npy", 0) == 0, mapped
+    # an index written before block firsts were kept binary-searches the mapping: same hits
+    (tmp_path / BLOCKS_FILE).unlink()
+    older = KeywordIndex.load(tmp_path)
+    assert older.firsts is None
+    assert replace(keyword, firsts=None).search("，".join(texts[7].split("，")[:5]), 10) == older.search(
+        "，".join(texts[7].split("，")[:5]), 10
+    )
+    for _ in range(10):
+        query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
+        assert older.search(query, 10) == _full_scan(reference, query, 10)
 
 
 def test_cached_share_reads_the_page_cache_of_a_mapped_array(tmp_path):

@@ -21,11 +21,13 @@ from index.documents import content_hash
 from index.settings import IndexSettings, StoreSettings
 from index.store import keyword_writer, load_index
 from index.store.keyword import (
+    BLOCKS_FILE,
     KEYWORD_DIR,
     MAXIMA_FILE,
     TOKENS_DIR,
     ChunkTokens,
     KeywordIndex,
+    block_firsts,
     list_maxima,
     write_keyword_index,
 )
@@ -44,6 +46,8 @@ def _token_lists(count: int, seed: int = 0) -> list[list[str]]:
 def test_token_spool_writes_the_files_write_keyword_index_writes(tmp_path, monkeypatch):
     monkeypatch.setattr(keyword_writer, "BLOCK_TOKENS", 500)  # many blocks and passes on a small corpus
     monkeypatch.setattr(keyword_writer, "BLOCK_POSTINGS", 1000)
+    for module in (keyword_writer, index.store.keyword):  # lookup blocks across the term ranges
+        monkeypatch.setattr(module, "BLOCK", 7)
     docs = _token_lists(3000)
     spool = keyword_writer.TokenSpool(tmp_path / "scratch")
     for tokens in docs:
@@ -81,6 +85,10 @@ def test_token_spool_writes_the_files_write_keyword_index_writes(tmp_path, monke
     np.testing.assert_allclose(
         [kept[ours_ids[t]] for t in ours_ids], [reference.maxima[theirs_ids[t]] for t in ours_ids], rtol=1e-6
     )
+    # the chunk of every BLOCK-th posting, also written range by range
+    firsts = KeywordIndex.load(tmp_path / "streamed").firsts
+    assert firsts is not None and len(firsts) == -(-len(streamed.bm25.scores["indices"]) // 7)
+    np.testing.assert_array_equal(firsts, block_firsts(streamed.bm25.scores["indices"]))
 
 
 def test_the_embed_cache_keeps_only_whole_batches_after_a_crash(tmp_path):
@@ -199,7 +207,13 @@ def test_a_build_killed_while_embedding_resumes_without_embedding_anything_twice
     assert [c.vid for c in resumed.chunks] == [c.vid for c in straight.chunks]
     vids = [c.vid for c in straight.chunks]
     np.testing.assert_array_equal(resumed.vectors.reconstruct(vids), straight.vectors.reconstruct(vids))
-    for name in ("data.csc.index.npy", "indices.csc.index.npy", "indptr.csc.index.npy", MAXIMA_FILE):
+    for name in (
+        "data.csc.index.npy",
+        "indices.csc.index.npy",
+        "indptr.csc.index.npy",
+        MAXIMA_FILE,
+        BLOCKS_FILE,
+    ):
         np.testing.assert_array_equal(
             np.load(resumed.path(KEYWORD_DIR) / name), np.load(straight.path(KEYWORD_DIR) / name)
         )
