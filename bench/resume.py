@@ -129,7 +129,7 @@ def _run(
 
 def _same(resumed, straight) -> list[str]:
     """What differs between two loaded indexes (empty when they are the same)."""
-    from index.store.keyword import BLOCKS_FILE, KEYWORD_DIR, MAXIMA_FILE
+    from index.store.keyword import ARRAY_FILES, KEYWORD_DIR
 
     wrong = []
     if [c.chunk.id for c in resumed.chunks] != [c.chunk.id for c in straight.chunks]:
@@ -142,13 +142,7 @@ def _same(resumed, straight) -> list[str]:
         if not np.array_equal(resumed.vectors.reconstruct(block), straight.vectors.reconstruct(block)):
             wrong.append(f"vectors from chunk {start}")
             break
-    for name in (
-        "data.csc.index.npy",
-        "indices.csc.index.npy",
-        "indptr.csc.index.npy",
-        MAXIMA_FILE,
-        BLOCKS_FILE,
-    ):
+    for name in ARRAY_FILES:
         a = np.load(resumed.path(KEYWORD_DIR) / name, mmap_mode="r")
         b = np.load(straight.path(KEYWORD_DIR) / name, mmap_mode="r")
         if not np.array_equal(a, b):

@@ -40,6 +40,14 @@ MAXIMA_FILE = "term_max.npy"  # inside KEYWORD_DIR, beside bm25s's files
 # reading the list (KeywordIndex._lookup); a block's postings fill one 4 KB page of each array
 BLOCKS_FILE = "block_first.npy"  # inside KEYWORD_DIR
 BLOCK = 1024
+# The arrays of a keyword index: bm25s's score matrix (CSC), then the two files above
+ARRAY_FILES = (
+    "data.csc.index.npy",
+    "indices.csc.index.npy",
+    "indptr.csc.index.npy",
+    MAXIMA_FILE,
+    BLOCKS_FILE,
+)
 # Blocks a lookup reads are read in runs, one pread a run; a gap of up to RUN_GAP blocks between
 # two of them is read too (copying 4 KB costs less than another pread and its Python)
 RUN_GAP = 8

@@ -21,9 +21,8 @@ from index.documents import content_hash
 from index.settings import IndexSettings, StoreSettings
 from index.store import keyword_writer, load_index
 from index.store.keyword import (
-    BLOCKS_FILE,
+    ARRAY_FILES,
     KEYWORD_DIR,
-    MAXIMA_FILE,
     TOKENS_DIR,
     ChunkTokens,
     KeywordIndex,
@@ -207,13 +206,7 @@ def test_a_build_killed_while_embedding_resumes_without_embedding_anything_twice
     assert [c.vid for c in resumed.chunks] == [c.vid for c in straight.chunks]
     vids = [c.vid for c in straight.chunks]
     np.testing.assert_array_equal(resumed.vectors.reconstruct(vids), straight.vectors.reconstruct(vids))
-    for name in (
-        "data.csc.index.npy",
-        "indices.csc.index.npy",
-        "indptr.csc.index.npy",
-        MAXIMA_FILE,
-        BLOCKS_FILE,
-    ):
+    for name in ARRAY_FILES:
         np.testing.assert_array_equal(
             np.load(resumed.path(KEYWORD_DIR) / name), np.load(straight.path(KEYWORD_DIR) / name)
         )
