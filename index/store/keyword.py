@@ -142,9 +142,10 @@ class KeywordIndex:
             array = index.bm25.scores[name]
             _advise(array, _RANDOM)
             if isinstance(array, np.memmap) and array.filename:
-                descriptor = os.open(array.filename, os.O_RDONLY)
-                weakref.finalize(index, os.close, descriptor)
-                index.files[name] = (descriptor, int(array.offset))
+                if hasattr(os, "pread"):  # Unix; elsewhere searches read through the mapping
+                    descriptor = os.open(array.filename, os.O_RDONLY)
+                    weakref.finalize(index, os.close, descriptor)
+                    index.files[name] = (descriptor, int(array.offset))
                 warm_page_cache(Path(array.filename))  # when small next to the memory available
         return index
 
@@ -365,11 +366,11 @@ class KeywordIndex:
         In memory a binary search costs about log2(length) steps a candidate, so the list is
         read whole once the candidates make that as many steps as the list holds postings.
         From disk the cost is the pages read: a list not yet in the page cache is read whole
-        (in one request, `_span`) once its candidates are more than a PAGE_LOOKUPS-th of
-        its pages, since their binary searches would read about as many pages as it holds,
-        each on its own (`_lookup`). At ten million synthetic chunks
-        that took the first 200 searches from a cold cache from 31.9 s to 15.7 s (to 20.7 s
-        when lists were read whole whether cached or not, which slowed them when cached)."""
+        (in one request, `_span`) once its candidates are more than a PAGE_LOOKUPS-th of its
+        pages, since their lookups (`_lookup`) would read about as many pages as it holds,
+        each on its own. At ten million synthetic chunks that took the first 200 searches from
+        a cold cache from 31.9 s to 15.7 s (to 20.7 s when lists were read whole whether
+        cached or not, which slowed them when cached)."""
         length = end - start
         if live * max(1, length.bit_length()) >= length:
             return True
