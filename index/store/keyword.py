@@ -324,8 +324,9 @@ class KeywordIndex:
         PAGE_LOOKUPS-th of its blocks). Binary searches through the mapping read the same
         pages, but every page they touched stayed mapped: at ten million chunks the posting
         arrays were 5.1 GB of the process's 10.4 GB RSS after 1,000 questions, 5.3 GB in all
-        now, for an `ask` p50 about 5 ms slower (bench/RESULTS.md). Without block firsts (an
-        index written before they were kept, or arrays in memory), binary searches.
+        now, for an `ask` p50 5-8 ms slower warm, 10-25 ms from a cold cache (bench/RESULTS.md).
+        Without block firsts (an index written before they were kept, or arrays in memory),
+        binary searches through the mapping.
         """
         weights = np.zeros(len(wanted), dtype=np.float32)
         if end <= start or not len(wanted):
