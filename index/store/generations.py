@@ -382,10 +382,12 @@ def keep_derived(generation: Path, name: str, data: Any) -> bool:
         return True
     except OSError:
         pass
+    folder = elsewhere.parent
     try:
-        prune_derived()
-        elsewhere.parent.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(elsewhere.parent / KEPT_FOR, f"{generation.resolve()}\n")
+        if not (folder / KEPT_FOR).is_file():  # the generation's first: clear out the gone ones'
+            prune_derived()
+            folder.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(folder / KEPT_FOR, f"{generation.resolve()}\n")
         write_json(elsewhere, data, atomic=True)
         return True
     except OSError:

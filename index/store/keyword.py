@@ -128,7 +128,7 @@ class KeywordIndex:
 
         bm25 = bm25s.BM25.load(str(path), mmap=mmap, allow_pickle=False)
         postings = len(bm25.scores["indices"])
-        expected = {MAXIMA_FILE: len(bm25.scores["indptr"]) - 1, BLOCKS_FILE: -(-postings // BLOCK)}
+        expected = {MAXIMA_FILE: len(bm25.scores["indptr"]) - 1, BLOCKS_FILE: block_count(postings)}
         kept: dict[str, np.ndarray] = {}
         for name, length in expected.items():
             if (path / name).is_file():  # not in an index written before it was kept
@@ -529,6 +529,11 @@ def write_keyword_index(path: Path, token_lists: Sequence[Sequence[str]]) -> Non
     """Build and save the BM25 index and the chunk tokens it was built from."""
     KeywordIndex.from_tokens(token_lists).save(path)
     ChunkTokens.from_lists(token_lists).save(path / TOKENS_DIR)
+
+
+def block_count(postings: int) -> int:
+    """How many blocks of BLOCK postings (the last one short) hold `postings` postings."""
+    return -(-postings // BLOCK)
 
 
 def block_firsts(indices: np.ndarray) -> np.ndarray:

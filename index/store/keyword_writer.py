@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from index.store.keyword import BLOCK, BLOCKS_FILE, MAXIMA_FILE, TOKENS_DIR, list_maxima
+from index.store.keyword import BLOCK, BLOCKS_FILE, MAXIMA_FILE, TOKENS_DIR, block_count, list_maxima
 from index.store.spool import scratch_write
 
 K1, B = 1.2, 0.75
@@ -193,7 +193,7 @@ def _write_bm25(path: Path, scratch: Path, offsets: np.ndarray, vocab: dict[str,
     ranges = list(_term_ranges(indptr))
     buckets = _bucket_postings(spooled, offsets, vocab[""], ranges, scratch)
     maxima = np.zeros(columns, dtype=np.float32)
-    firsts = np.zeros(-(-total // BLOCK), dtype=np.int32)  # the chunk of every BLOCK-th posting
+    firsts = np.zeros(block_count(total), dtype=np.int32)  # the chunk of every BLOCK-th posting
     with open(path / "data.csc.index.npy", "wb") as data, open(path / "indices.csc.index.npy", "wb") as rows:
         for out, dtype in ((data, np.float32), (rows, np.int32)):
             header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False}
@@ -201,7 +201,7 @@ def _write_bm25(path: Path, scratch: Path, offsets: np.ndarray, vocab: dict[str,
         for (start, stop), bucket in zip(ranges, buckets):
             scores, chunks = _score_range(bucket, indptr, start, stop, idf, norm)
             maxima[start:stop] = list_maxima(scores, indptr[start : stop + 1] - indptr[start])
-            block = -(-int(indptr[start]) // BLOCK)  # the first block starting in this range
+            block = block_count(int(indptr[start]))  # the first block starting in this range
             starts = chunks[block * BLOCK - int(indptr[start]) :: BLOCK]
             firsts[block : block + len(starts)] = starts
             data.write(scores.tobytes())
