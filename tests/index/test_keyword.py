@@ -178,6 +178,19 @@ def test_pruned_searches_in_threads_share_scratch_arrays_and_leave_them_zeroed(m
     assert all(len(a) == keyword.num_docs and not a.any() for a in spare)
 
 
+def _smaps(folder: Path, field: str) -> dict[str, list[list[str]]]:
+    """For each file of `folder` this process maps: the values of its mappings' `field` lines
+    in /proc/self/smaps ("Rss:" -> [["12", "kB"], …])."""
+    found: dict[str, list[list[str]]] = {}
+    name = ""
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's first line ends in its file
+            name = line.split()[-1] if len(line.split()) > 5 else ""
+        elif line.startswith(field) and name.startswith(str(folder)):
+            found.setdefault(Path(name).name, []).append(line.split()[1:])
+    return found
+
+
 def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(tmp_path, monkeypatch):
     index = KeywordIndex.build([f"第{i}篇 峰会 在 阿斯塔纳 举行 合作 {i}" for i in range(3000)])
     index.save(tmp_path)
@@ -193,14 +206,8 @@ def test_mapped_posting_arrays_are_read_at_random_and_ranges_cover_their_pages(t
         assert offset % mmap.PAGESIZE == 0 and offset <= first
         assert offset + length == first + (end - start) * data.itemsize
         _advise(data, mmap.MADV_WILLNEED, start, end)  # a valid range: madvise accepts it
-    smaps = Path("/proc/self/smaps")
-    if smaps.exists():  # Linux: the kernel shows the advice as VmFlags "rr" (random read)
-        flags, name = {}, ""
-        for line in smaps.read_text().splitlines():
-            if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's first line ends in its file
-                name = line.split()[-1] if len(line.split()) > 5 else ""
-            elif line.startswith("VmFlags:") and name.startswith(str(tmp_path)):
-                flags[Path(name).name] = line.split()[1:]
+    if Path("/proc/self/smaps").exists():  # Linux: the kernel shows the advice as VmFlags "rr" (random read)
+        flags = {name: values[-1] for name, values in _smaps(tmp_path, "VmFlags:").items()}
         assert "rr" in flags["data.csc.index.npy"] and "rr" in flags["indices.csc.index.npy"]
     assert loaded.search("阿斯塔纳 峰会 12", 3) == index.search("阿斯塔纳 峰会 12", 3)
 
@@ -227,18 +234,6 @@ def test_lists_not_in_the_page_cache_are_read_whole_and_the_hits_stay_exact(tmp_
         query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
         for k in (1, 10, 50):
             assert keyword.search(query, k) == _full_scan(keyword, query, k), (query, k)
-
-
-def _mapped_kb(folder: Path) -> dict[str, int]:
-    """The resident kB of each file of `folder` this process maps (/proc/self/smaps)."""
-    resident: dict[str, int] = {}
-    name = ""
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        if re.match(r"[0-9a-f]+-[0-9a-f]+ ", line):  # a mapping's first line ends in its file
-            name = line.split()[-1] if len(line.split()) > 5 else ""
-        elif line.startswith("Rss:") and name.startswith(str(folder)):
-            resident[Path(name).name] = resident.get(Path(name).name, 0) + int(line.split()[1])
-    return resident
 
 
 @pytest.mark.parametrize("block", [16, 1024])
@@ -289,15 +284,14 @@ def test_lookups_read_only_the_blocks_holding_their_chunks_and_never_map_the_pos
     if block == 16:  # lists span many blocks: a lookup reads a fraction of them
         assert read["postings"] < read["listed"] / 2, read
     if Path("/proc/self/smaps").exists():
-        mapped = _mapped_kb(tmp_path)
+        mapped = {name: sum(int(v[0]) for v in values) for name, values in _smaps(tmp_path, "Rss:").items()}
         assert mapped.get("indices.csc.index.npy", 0) == mapped.get("data.csc.index.npy", 0) == 0, mapped
     # an index written before block firsts were kept binary-searches the mapping: same hits
     (tmp_path / BLOCKS_FILE).unlink()
     older = KeywordIndex.load(tmp_path)
     assert older.firsts is None
-    assert replace(keyword, firsts=None).search("，".join(texts[7].split("，")[:5]), 10) == older.search(
-        "，".join(texts[7].split("，")[:5]), 10
-    )
+    query = "，".join(texts[7].split("，")[:5])
+    assert replace(keyword, firsts=None).search(query, 10) == older.search(query, 10)
     for _ in range(10):
         query = "，".join(rng.choice(texts).split("，")[: int(rng.integers(2, 9))])
         assert older.search(query, 10) == _full_scan(reference, query, 10)
