@@ -18,7 +18,13 @@ _ASKS: tuple[tuple[Field, re.Pattern[str]], ...] = (
     (
         "author",
         re.compile(
-            r"作者|谁写的|谁撰写|撰稿人|记者是谁|哪位记者|\bauthor\b|\bwho wrote\b|\bwritten by\b",
+            # who wrote it, not what its author thinks: 作者认为…, "According to the author, …"
+            # ask about the content (they used to be answered from the byline, or abstain)
+            r"作者(?:的)?(?:是谁|是哪|为何人|叫什么|名字|姓名|署名)|作者是\s*[？?]?\s*$|谁(?:写|撰写|执笔)的?"
+            r"|撰稿人|(?:记者|作者)是谁|哪(?:位|个)(?:记者|作者)"
+            r"|\bwho (?:wrote|authored)\b|\bwho (?:is|was) the (?:author|writer|reporter)\b"
+            r"|\b(?:author|writer|reporter)'s name\b|\bname of the (?:author|writer|reporter)\b"
+            r"|\bwritten by whom\b|\bwho (?:was|is) (?:it|this|the article) (?:written|reported) by\b",
             re.IGNORECASE,
         ),
     ),
@@ -40,10 +46,16 @@ _ASKS: tuple[tuple[Field, re.Pattern[str]], ...] = (
 )
 
 
+# The author of a named work (《红楼梦》, "the novel") is a question about the content
+_A_WORK = re.compile(r"《[^》]+》|\b(?:book|novel|poem|song|film|movie|play|painting|opera)\b", re.IGNORECASE)
+
+
 def asked_field(question: str) -> Field | None:
     """The metadata field a question asks about, or None for a question about the content."""
     for field, pattern in _ASKS:
         if pattern.search(question):
+            if field == "author" and _A_WORK.search(question):
+                return None
             return field
     return None
 

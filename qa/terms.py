@@ -20,12 +20,19 @@ from index.text import bigrams, terms
 # Question words never occur in the answer, so terms made of them say nothing.
 INTERROGATIVE = re.compile(r"[哪吗呢谁么几]|多少|如何|何时|何处|为何")
 # Words that frame a question without naming what it is about.
-FRAMING = frozenset(
-    "叫 叫做 称为 称作 有 没有 会 能 能够 可以 要 需要 应该 做 进行 发生 出现 位于 属于 包括 包含 主要 "
-    "具体 分别 一下 一共 总共 到底 究竟 目前 现在 今天 今年 请 问 告诉 知道 介绍 说说 讲讲 名字 "
-    "tell me please know describe explain".split()
-) | frozenset(  # words pointing back or framing the question, never what the answer must hold
-    "它 它们 他 她 他们 她们 这 那 这个 那个 这些 那些 这份 这项 这次 这一 其中 这里 那里 此 时候 反过来".split()
+FRAMING = (
+    frozenset(
+        "叫 叫做 称为 称作 有 没有 会 能 能够 可以 要 需要 应该 做 进行 发生 出现 位于 属于 包括 包含 主要 "
+        "具体 分别 一下 一共 总共 到底 究竟 目前 现在 今天 今年 请 问 告诉 知道 介绍 说说 讲讲 名字 "
+        "tell me please know describe explain".split()
+    )
+    | frozenset(  # words pointing back or framing the question, never what the answer must hold
+        "它 它们 他 她 他们 她们 这 那 这个 那个 这些 那些 这份 这项 这次 这一 其中 这里 那里 此 时候 反过来".split()
+    )
+    | frozenset(  # words about the article and its author, which the article itself seldom holds
+        "文章 本文 文中 文中说 该文 此文 这篇 原文 全文 作者 笔者 报道 认为 指出 提到 提及 谈到 说到 写道 "
+        "根据 依据 按照 说到底 归根结底 归根到底".split()
+    )
 )
 
 

@@ -27,6 +27,14 @@ def test_question_terms_drop_question_words_but_keep_every_named_thing():
     assert not {"多少", "是", "谁", "什么"} & set(_words("中国的首都是什么？谁知道有多少人？"))
 
 
+def test_words_about_the_article_and_its_author_are_not_what_a_question_asks_about():
+    # "the author thinks", "according to the article": an article seldom names itself, so these
+    # words would count as absent from the corpus, the sign of an unanswerable question
+    assert _words("作者认为当今的冲突说到底是在争夺什么？") == ["当今", "冲突", "争夺"]
+    assert _words("根据文章，中亚国家重申恪守什么原则？") == ["中亚国家", "重申", "恪守", "原则"]
+    assert "欧盟" in _words("文章提到欧盟的贸易额是多少？")
+
+
 def test_a_term_is_covered_by_its_word_or_by_all_its_bigrams():
     (term,) = question_terms("阿斯塔纳")
     assert covered(term, set(tokenize("峰会在阿斯塔纳举行")))
@@ -101,6 +109,22 @@ def test_metadata_questions_are_answered_from_metadata_or_not_at_all():
     assert asked_field("这篇报道的记者是谁？") == "author"
     assert asked_field("Which newspaper published the article?") == "source"
     assert asked_field("峰会在哪里举行？") is None
+    for asks_for_the_author in (
+        "文章的作者是谁？",
+        "这篇文章是谁写的？",
+        "作者叫什么名字？",
+        "Who wrote this article?",
+    ):
+        assert asked_field(asks_for_the_author) == "author", asks_for_the_author
+    # what the author thinks is the article's content, not its byline
+    for about_the_content in (
+        "作者认为当今的冲突说到底是在争夺什么？",
+        "作者在文中提到了哪些合作领域？",
+        "According to the author, what is the key to the summit's success?",
+        "《红楼梦》的作者是谁？",  # the author of a work the articles may speak of, not their byline
+        "Who wrote the novel Dream of the Red Chamber?",
+    ):
+        assert asked_field(about_the_content) is None, about_the_content
     assert provenance_line(article, "source") == "本文原载6月30日《人民日报》。"
     assert provenance_line(article, "author") is None  # no byline recorded: nothing to say
 

@@ -103,6 +103,10 @@ def test_the_source_question_is_answered_from_metadata_and_the_byline_question_a
     assert not source.abstained and "人民日报" in source.answer
     assert source.passages[0].kind == "metadata" and source.passages[0].supports
     assert sample_bot.ask("这篇报道的记者是谁？").abstained
+    # what the author thinks is in the text: it used to be read as a byline question and abstain
+    opinion = sample_bot.ask("作者认为，中亚国家发展战略的关键路径是什么？")
+    assert not opinion.abstained and "科技革命动能" in opinion.answer
+    assert all(p.kind == "text" for p in opinion.passages)
 
 
 def test_an_abstaining_answer_shows_passages_without_highlights_or_support(sample_bot):
