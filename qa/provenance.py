@@ -21,7 +21,7 @@ _ASKS: tuple[tuple[Field, re.Pattern[str]], ...] = (
             # who wrote it, not what its author thinks: 作者认为…, "According to the author, …"
             # ask about the content (they used to be answered from the byline, or abstain)
             r"作者(?:的)?(?:是谁|是哪|为何人|叫什么|名字|姓名|署名)|作者是\s*[？?]?\s*$|谁(?:写|撰写|执笔)的?"
-            r"|撰稿人|(?:记者|作者)是谁|哪(?:位|个)(?:记者|作者)"
+            r"|撰稿人|记者是谁|哪(?:位|个)(?:记者|作者)"
             r"|\bwho (?:wrote|authored)\b|\bwho (?:is|was) the (?:author|writer|reporter)\b"
             r"|\b(?:author|writer|reporter)'s name\b|\bname of the (?:author|writer|reporter)\b"
             r"|\bwritten by whom\b|\bwho (?:was|is) (?:it|this|the article) (?:written|reported) by\b",
@@ -46,15 +46,28 @@ _ASKS: tuple[tuple[Field, re.Pattern[str]], ...] = (
 )
 
 
-# The author of a named work (《红楼梦》, "the novel") is a question about the content
-_A_WORK = re.compile(r"《[^》]+》|\b(?:book|novel|poem|song|film|movie|play|painting|opera)\b", re.IGNORECASE)
+# The author of something else than the article (《红楼梦》的作者, "the author of the novel …")
+# is a question about the content, which may name that author
+_OF_WHAT = re.compile(r"([^\s，,。？?！!：:；;]+?)(?:的?作者|是?由?谁(?:写|撰写|执笔))")
+_WHOSE_EN = re.compile(r"\b(?:author|writer) of (.+)|\bwho (?:wrote|authored) (.+)", re.IGNORECASE)
+_THE_ARTICLE = re.compile(r"文章|本文|这篇|该文|此文|报道|稿件|原文")
+_THE_ARTICLE_EN = re.compile(r"(?:this|the|that) (?:article|story|report|piece|text)\b", re.IGNORECASE)
+
+
+def _of_the_article(question: str) -> bool:
+    """Whether an author question asks for the article's author, not for a work's it names."""
+    if (whose := _OF_WHAT.search(question)) and not _THE_ARTICLE.search(whose.group(1)):
+        return False
+    if english := _WHOSE_EN.search(question):
+        return bool(_THE_ARTICLE_EN.match((english.group(1) or english.group(2)).strip()))
+    return True
 
 
 def asked_field(question: str) -> Field | None:
     """The metadata field a question asks about, or None for a question about the content."""
     for field, pattern in _ASKS:
         if pattern.search(question):
-            if field == "author" and _A_WORK.search(question):
+            if field == "author" and not _of_the_article(question):
                 return None
             return field
     return None

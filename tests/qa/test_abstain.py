@@ -113,7 +113,9 @@ def test_metadata_questions_are_answered_from_metadata_or_not_at_all():
         "文章的作者是谁？",
         "这篇文章是谁写的？",
         "作者叫什么名字？",
+        "《人民日报》这篇报道的作者是谁？",
         "Who wrote this article?",
+        "Who is the author of the article?",
     ):
         assert asked_field(asks_for_the_author) == "author", asks_for_the_author
     # what the author thinks is the article's content, not its byline
@@ -123,6 +125,9 @@ def test_metadata_questions_are_answered_from_metadata_or_not_at_all():
         "According to the author, what is the key to the summit's success?",
         "《红楼梦》的作者是谁？",  # the author of a work the articles may speak of, not their byline
         "Who wrote the novel Dream of the Red Chamber?",
+        "红楼梦的作者是谁？",
+        "这首诗是谁写的？",
+        "Who is the author of Dream of the Red Chamber?",
     ):
         assert asked_field(about_the_content) is None, about_the_content
     assert provenance_line(article, "source") == "本文原载6月30日《人民日报》。"
