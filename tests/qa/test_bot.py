@@ -196,3 +196,23 @@ def test_the_background_is_measured_once_per_generation_and_kept_in_it(
         measured == [1, 1, 1]
         and json.loads(kept.read_text(encoding="utf-8"))["background"] == first.to_dict()
     )
+
+
+def test_the_byline_answers_who_wrote_the_article_but_not_what_its_author_thinks(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text(
+        "---\ntitle: 丝路新篇\nsource: 示例日报\ndate: 2025年7月1日\nauthor: 李明\n---\n\n# 丝路新篇\n\n"
+        "作者在文中写道，中欧班列已成为连接亚欧的重要物流通道。今年前五个月开行一万多列。\n\n"
+        "文章认为，互联互通的关键在于基础设施建设和规则标准对接。\n",
+        encoding="utf-8",
+    )
+    build_index(corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    bot = load_bot(tmp_path / "idx", embedder=fake_embedder)
+    byline = bot.ask("这篇文章的作者是谁？")
+    assert not byline.abstained and "李明" in byline.answer
+    assert byline.passages[0].kind == "metadata"
+    opinion = bot.ask("作者认为互联互通的关键在于什么？")
+    assert all(p.kind == "text" for p in opinion.passages)
+    assert opinion.answer is None or "李明" not in opinion.answer
+    assert any("基础设施建设" in p.text for p in opinion.passages)
