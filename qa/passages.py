@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from index.store import LoadedIndex
 
+# A piece of a chunk shorter than this (stripped) is not worth a passage of its own
+MIN_PIECE_CHARS = 10
+
 
 @dataclass(frozen=True)
 class Ranked:
@@ -75,10 +78,6 @@ def merge_candidates(
         for i in reversed(hits[1:]):
             del merged[i]
     return merged
-
-
-# A piece of a chunk shorter than this (stripped) is not worth a passage of its own
-MIN_PIECE_CHARS = 10
 
 
 def uncovered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
