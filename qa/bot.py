@@ -38,7 +38,7 @@ from qa.cite import Answer, Citation, Passage
 from qa.expect import expected_kind, sure
 from qa.fuse import keep_leaders, reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
-from qa.passages import Candidate, Ranked, merge_candidates
+from qa.passages import Candidate, Ranked, drop_repeats, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
@@ -239,7 +239,9 @@ class Bot:
         for text, vector in zip(queries, vectors):
             leaders, best = [], []
             for retriever, weight in self.retrievers:
-                positions = [h.position for h in retriever.search(text, vector, s.candidates)]
+                # a story other articles reprint takes one rank of a list (qa.passages.drop_repeats)
+                hits = retriever.search(text, vector, s.candidates)
+                positions = drop_repeats([h.position for h in hits], self.index)
                 rankings.append(positions)
                 weights.append(weight)
                 leaders.append(set(positions[:AGREE_DEPTH]))

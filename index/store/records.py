@@ -233,7 +233,18 @@ class _Cache(Generic[K, V]):
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        value = load(key)
+        return self.put(key, load(key))
+
+    def peek(self, key: K) -> V | None:
+        """The cached value (marked as used), or None."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        return None
+
+    def put(self, key: K, value: V) -> V:
+        """Cache a value (the least recently used one goes when full); return it."""
         with self._lock:
             self._items[key] = value
             if len(self._items) > self.size:
@@ -272,6 +283,32 @@ class ChunkRecords(Sequence[StoredChunk]):
         if not 0 <= position < self._count:
             raise IndexError(f"chunk position {position} out of range (0..{self._count - 1})")
         return self._cache.get(position, self._read)
+
+    def at(self, positions: Sequence[int]) -> list[StoredChunk]:
+        """The chunks at these positions, in the same order: the ones not cached are read in one
+        query (a question's ranked chunks, where reading them one at a time cost a query each).
+
+        Raises:
+            IndexError: a position is not a chunk of this generation.
+        """
+        found: dict[int, StoredChunk] = {}
+        missing = []
+        for position in dict.fromkeys(positions):
+            chunk = self._cache.peek(position)
+            if chunk is None:
+                missing.append(position)
+            else:
+                found[position] = chunk
+        for start in range(0, len(missing), 500):  # well under SQLite's bound on parameters
+            part = missing[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT position, vid, embed_hash, data FROM chunks WHERE position IN ({marks})"
+            for position, *row in self.records.query(sql, part):
+                found[position] = self._cache.put(position, _stored(tuple(row)))
+        try:
+            return [found[p] for p in positions]
+        except KeyError as exc:
+            raise IndexError(f"chunk position {exc} is missing from {self.records.path.name}") from None
 
     def _read(self, position: int) -> StoredChunk:
         rows = self.records.query("SELECT vid, embed_hash, data FROM chunks WHERE position = ?", (position,))
@@ -400,6 +437,10 @@ class MemoryChunks(list[StoredChunk]):
         if self._position_of is None:
             self._position_of = {c.vid: i for i, c in enumerate(self)}
         return [self._position_of[int(v)] for v in vids]
+
+    def at(self, positions: Sequence[int]) -> list[StoredChunk]:
+        """The chunks at these positions, in the same order (IndexError for others)."""
+        return [self[p] for p in positions]
 
     def article_counts(self) -> Counter[str]:
         """How many chunks each article has."""

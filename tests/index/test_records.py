@@ -73,6 +73,26 @@ def test_the_cache_stays_bounded(tmp_path):
     assert len(chunks._cache) == 8
 
 
+def test_many_chunks_are_read_in_one_query_and_cached(tmp_path):
+    articles = [_article(n) for n in range(30)]
+    stored = _chunks(articles)
+    path = tmp_path / RECORDS
+    write_records(path, articles, stored)
+    chunks = ChunkRecords(Records(path), 60, cache_size=16)
+    chunks[3]  # one cached before
+    queries = []
+    query = chunks.records.query
+    chunks.records.query = lambda sql, args=(): queries.append(sql) or query(sql, args)  # type: ignore[method-assign]
+    wanted = [40, 3, 7, 40, 12]
+    assert chunks.at(wanted) == [stored[p] for p in wanted]
+    assert len(queries) == 1 and "IN" in queries[0]
+    assert chunks.at([7, 3]) == [stored[7], stored[3]] and len(queries) == 1, "now all cached"
+    assert len(chunks._cache) == 4
+    with pytest.raises(IndexError, match="60"):
+        chunks.at([1, 60])
+    assert MemoryChunks(stored).at(wanted) == [stored[p] for p in wanted]
+
+
 def test_duplicate_vids_are_refused(tmp_path):
     articles = [_article(0)]
     stored = _chunks(articles)

@@ -216,3 +216,30 @@ def test_the_byline_answers_who_wrote_the_article_but_not_what_its_author_thinks
     assert all(p.kind == "text" for p in opinion.passages)
     assert opinion.answer is None or "李明" not in opinion.answer
     assert any("基础设施建设" in p.text for p in opinion.passages)
+
+
+def test_a_story_reprinted_by_several_papers_is_shown_once(tmp_path, fake_embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    story = (
+        "国家统计局今天发布数据，今年上半年全国粮食总产量达到一亿五千万吨，同比增长百分之二。"
+        "夏粮主产区小麦收获基本结束，各地抓紧秋粮播种。"
+    )
+    for i, paper in enumerate(["甲报", "乙报", "丙报", "丁报", "戊报"]):
+        text = story if i % 2 else story.replace("，同比", "，\n同比")  # wrapped at another place
+        (corpus / f"r{i}.md").write_text(
+            f"---\ntitle: 上半年粮食总产量公布\nsource: {paper}\ndate: 2025年7月1日\n---\n\n{text}\n",
+            encoding="utf-8",
+        )
+    (corpus / "yield.md").write_text(
+        "# 单产\n\n今年粮食总产量增加，主要来自单产提高，良种推广功不可没。\n", encoding="utf-8"
+    )
+    (corpus / "autumn.md").write_text(
+        "# 秋粮\n\n专家认为，今年秋粮生产仍面临高温干旱的考验。\n", encoding="utf-8"
+    )
+    build_index(corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    bot = load_bot(tmp_path / "idx", embedder=fake_embedder)
+    answer = bot.ask("今年上半年全国粮食总产量达到多少？", top_k=3)
+    texts = [_squash(p.text) for p in answer.passages]
+    assert sum("一亿五千万吨" in t for t in texts) == 1, texts
+    assert {p.citation.article_id for p in answer.passages} >= {"yield", "autumn"}

@@ -1,4 +1,5 @@
-"""Ranked chunks into passages: merging overlapping chunks, and what a chunk too long to merge keeps."""
+"""Ranked chunks into passages: merging overlapping chunks, what a chunk too long to merge keeps,
+and leaving out chunks that repeat what other articles' chunks said."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from itertools import pairwise
 from types import SimpleNamespace
 from typing import Any
 
-from qa.passages import Ranked, merge_candidates, uncovered
+from index.store.records import MemoryChunks
+from qa.passages import REPEAT_SHARE, Ranked, drop_repeats, merge_candidates, uncovered
 
 # One article of six sentences; chunks reach back over one sentence, as the index cuts them
 SENTENCES = [
@@ -21,8 +23,22 @@ TEXT = "".join(SENTENCES)
 
 
 def _index(spans: list[tuple[int, int]]) -> Any:
-    chunks = [SimpleNamespace(chunk=SimpleNamespace(article_id="a", start=s, end=e)) for s, e in spans]
+    chunks = MemoryChunks(_chunk("a", TEXT[s:e], s) for s, e in spans)
     return SimpleNamespace(chunks=chunks, articles={"a": SimpleNamespace(text=TEXT)})
+
+
+def _chunk(article_id: str, text: str, start: int = 0) -> Any:
+    return SimpleNamespace(
+        chunk=SimpleNamespace(article_id=article_id, text=text, start=start, end=start + len(text))
+    )
+
+
+def _articles(*texts: tuple[str, str]) -> Any:
+    """An index whose chunk i is the whole of article texts[i] (id, text)."""
+    return SimpleNamespace(
+        chunks=MemoryChunks(_chunk(a, t) for a, t in texts),
+        articles={a: SimpleNamespace(text=t) for a, t in texts},
+    )
 
 
 def _ranked(*positions: int) -> list[Ranked]:
@@ -62,3 +78,47 @@ def test_uncovered_parts():
     assert uncovered(0, 10, [(2, 4), (6, 8)]) == [(0, 2), (4, 6), (8, 10)]
     assert uncovered(3, 7, [(0, 5), (4, 9)]) == []
     assert uncovered(3, 7, [(5, 6), (0, 4)]) == [(4, 5), (6, 7)]
+
+
+# An agency story as three papers printed it (one hard-wrapped, one with a line of its own
+# added), and two articles that say something else about the same subject
+STORY = "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。夏粮主产区小麦收获基本结束。"
+REPRINTS = _articles(
+    ("paper-a", STORY),
+    ("paper-b", "国家统计局今天发布数据，上半年粮食\n总产量达到一亿五千万吨。夏粮主产区小麦\n收获基本结束。"),
+    ("paper-c", STORY + "本报记者随后走访了当地农户。"),
+    ("paper-d", "粮食增产主要来自单产提高，良种推广功不可没。"),
+    ("paper-e", "专家认为，秋粮生产仍面临高温干旱的考验。"),
+)
+
+
+def test_a_story_reprinted_by_other_papers_takes_one_passage_and_the_others_get_the_slots():
+    passages = merge_candidates(_ranked(0, 1, 2, 3, 4), REPRINTS, top_k=3)
+    assert [p.article_id for p in passages] == ["paper-a", "paper-d", "paper-e"]
+
+
+def test_a_reprint_is_dropped_from_a_retrievers_ranking_so_the_rest_move_up():
+    assert drop_repeats([0, 1, 2, 3, 4], REPRINTS) == [0, 3, 4]
+    assert drop_repeats([3, 2, 0, 4, 1], REPRINTS) == [3, 2, 4], (
+        "the first copy ranked stays, whichever it is"
+    )
+
+
+def test_a_chunk_that_only_shares_a_sentence_is_kept():
+    # paper-c's added line is its own, but the story is most of it: a repeat. Half or less is not
+    sharing = _articles(
+        ("x", "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。"),
+        (
+            "y",
+            "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。"
+            + "其中早稻产量创历史新高，晚稻播种面积稳中有增，各地抓紧抢收抢种。",
+        ),
+    )
+    assert REPEAT_SHARE <= 0.5
+    assert drop_repeats([0, 1], sharing) == [0, 1]
+
+
+def test_overlapping_chunks_of_one_article_are_not_repeats():
+    # chunk 1 repeats chunk 0's second sentence and chunk 2 chunk 1's last: the index cuts them so
+    assert drop_repeats([0, 1, 2], _index(CHUNKS)) == [0, 1, 2]
+    assert drop_repeats([0, 1], _index([(0, 200), (100, 200)])) == [0, 1]
