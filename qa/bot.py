@@ -38,7 +38,7 @@ from qa.cite import Answer, Citation, Passage
 from qa.expect import expected_kind, sure
 from qa.fuse import keep_leaders, reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
-from qa.passages import Candidate, Ranked, drop_repeats, merge_candidates
+from qa.passages import Candidate, Ranked, collapse_copies, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
@@ -234,18 +234,15 @@ class Bot:
         s = self.settings
         rankings: list[list[int]] = []
         weights: list[float] = []
-        leaders: list[set[int]] = []
-        best: list[tuple[float, list[int]]] = []
         for text, vector in zip(queries, vectors):
-            leaders, best = [], []
             for retriever, weight in self.retrievers:
-                # a story other articles reprint takes one rank of a list (qa.passages.drop_repeats)
-                hits = retriever.search(text, vector, s.candidates)
-                positions = drop_repeats([h.position for h in hits], self.index)
-                rankings.append(positions)
+                rankings.append([h.position for h in retriever.search(text, vector, s.candidates)])
                 weights.append(weight)
-                leaders.append(set(positions[:AGREE_DEPTH]))
-                best.append((weight, positions[:1]))
+        # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies)
+        rankings = collapse_copies(rankings, self.index)
+        last = rankings[-len(self.retrievers) :]  # the fullest reading's
+        leaders = [set(positions[:AGREE_DEPTH]) for positions in last]
+        best = [(weight, positions[:1]) for (_, weight), positions in zip(self.retrievers, last)]
         # the best hit of the most trusted retriever that fusion ranked below the first
         # LEADERS_WITHIN, for the fullest reading, is moved up into them
         firsts = [p for _, top in sorted(best, key=lambda b: -b[0]) for p in top]

@@ -1,22 +1,22 @@
-"""Turning ranked chunks into passages: overlapping chunks of one article become one passage,
-and a chunk whose sentences the passages already shown mostly hold (a reprint) is left out."""
+"""Turning ranked chunks into passages: the copies of a reprinted story count as one chunk,
+and overlapping chunks of one article become one passage."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import zip_longest
 
 from index.store import LoadedIndex
 from index.text import SENTENCE_END
 
 # A piece of a chunk shorter than this (stripped) is not worth a passage of its own
 MIN_PIECE_CHARS = 10
-# A chunk of another article is a repeat when at least this share of its sentences' characters
-# are in sentences the passages chosen before it already hold (a news archive reprints agency
-# copy many times over, and five copies of one paragraph would fill the top 5)
-REPEAT_SHARE = 0.5
-MANY = "\0"  # no article's id: a sentence chosen from several articles
+# Two chunks of different articles are copies of one text when at least this share of the
+# characters of each are in sentences both hold (a news archive prints agency copy many times
+# over, a paper adding a line of its own or leaving one out)
+COPY_SHARE = 0.8
 _SENTENCE_END = re.compile(SENTENCE_END.pattern + "+")
 
 
@@ -51,13 +51,8 @@ def merge_candidates(
     no chosen passage holds becomes a passage of its own (a chunk's overlap is whole sentences,
     so it starts and ends where they do): dropping the chunk lost the answer whenever it sat in
     a chunk ranked below both of its neighbours. No text is ever returned twice.
-
-    A chunk that would start a passage is skipped when REPEAT_SHARE or more of it repeats
-    sentences of the passages chosen before it (the same story in other articles): the slot
-    goes to the next chunk that says something else.
     """
     merged: list[Candidate] = []
-    shown = Shown()
     for item in ranked:
         chunk = index.chunks[item.position].chunk
         hits = [
@@ -65,17 +60,14 @@ def merge_candidates(
             for i, other in enumerate(merged)
             if other.article_id == chunk.article_id and chunk.start < other.end and other.start < chunk.end
         ]
-        sentences = _sentences(chunk.text)
         if not hits:
-            if len(merged) < top_k and not shown.repeats(sentences, chunk.article_id):
+            if len(merged) < top_k:
                 merged.append(
                     Candidate(
                         chunk.article_id, chunk.start, chunk.end, (item.position,), item.fused, item.cosine
                     )
                 )
-                shown.add(sentences, chunk.article_id)
             continue
-        shown.add(sentences, chunk.article_id)
         group = [merged[i] for i in hits]
         start = min(chunk.start, *(c.start for c in group))
         end = max(chunk.end, *(c.end for c in group))
@@ -97,49 +89,67 @@ def merge_candidates(
     return merged
 
 
-def drop_repeats(positions: Sequence[int], index: LoadedIndex) -> list[int]:
-    """A retriever's ranking without the chunks that mostly repeat sentences of other articles'
-    chunks ranked above them (see REPEAT_SHARE): a story reprinted thirty times then takes one
-    rank of the list, not thirty, and fusion weighs the other chunks the list found by their
-    rank among distinct texts. Chunks of one article overlap by design and are kept."""
-    kept: list[int] = []
-    shown = Shown()
-    for position, stored in zip(positions, index.chunks.at(positions)):
-        chunk = stored.chunk
-        sentences = _sentences(chunk.text)
-        if not shown.repeats(sentences, chunk.article_id):
-            kept.append(position)
-            shown.add(sentences, chunk.article_id)
-    return kept
+def collapse_copies(rankings: Sequence[Sequence[int]], index: LoadedIndex) -> list[list[int]]:
+    """The retrievers' rankings with every copy of a text (see COPY_SHARE) replaced by the copy
+    ranked highest in any of them, each once per ranking.
+
+    A story reprinted thirty times then takes one rank of a list, not thirty, and the other
+    chunks the list found move up. The copies keep counting for the text in fusion: when keyword
+    search ranks one paper's copy first and dense search another's, the text both found leads,
+    as a chunk both rank does. Chunks of one article overlap by design and are never copies."""
+    everything = list(dict.fromkeys(p for ranking in rankings for p in ranking))
+    stored = dict(zip(everything, index.chunks.at(everything)))
+    copies = _Copies()
+    first: dict[int, int] = {}  # each chunk's copy ranked highest (itself when it is the first)
+    for row in zip_longest(*rankings):  # rank by rank, so the first copy is the best ranked
+        for position in row:
+            if position is None or position in first:
+                continue
+            chunk = stored[position].chunk
+            sentences = _sentences(chunk.text)
+            found = copies.of(sentences, chunk.article_id)
+            first[position] = position if found is None else found
+            if found is None:
+                copies.add(position, sentences, chunk.article_id)
+    return [list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings]
 
 
-class Shown:
-    """The sentences of the chunks chosen so far, each with the article it was chosen from
-    (MANY when from more than one)."""
+class _Copies:
+    """The distinct chunks seen so far, by the sentences they hold."""
 
     def __init__(self) -> None:
-        self.article: dict[str, str] = {}
+        self.holders: dict[str, list[int]] = {}  # sentence -> the chunks holding it
+        self.size: dict[int, int] = {}  # chunk -> characters of its sentences
+        self.article: dict[int, str] = {}
 
-    def add(self, sentences: Iterable[str], article_id: str) -> None:
+    def add(self, position: int, sentences: set[str], article_id: str) -> None:
+        self.size[position] = sum(map(len, sentences))
+        self.article[position] = article_id
         for sentence in sentences:
-            if self.article.setdefault(sentence, article_id) != article_id:
-                self.article[sentence] = MANY
+            self.holders.setdefault(sentence, []).append(position)
 
-    def repeats(self, sentences: Sequence[str], article_id: str) -> bool:
-        """True when REPEAT_SHARE or more of the sentences' characters were chosen from other articles."""
-        total = repeated = 0
+    def of(self, sentences: set[str], article_id: str) -> int | None:
+        """The chunk of another article these sentences are a copy of, if any (the one
+        sharing the most with them; sentences shared with several chunks count for each)."""
+        total = sum(map(len, sentences))
+        shared: dict[int, int] = {}
         for sentence in sentences:
-            total += len(sentence)
-            if self.article.get(sentence, article_id) != article_id:
-                repeated += len(sentence)
-        return total > 0 and repeated >= REPEAT_SHARE * total
+            for position in self.holders.get(sentence, ()):
+                if self.article[position] != article_id:
+                    shared[position] = shared.get(position, 0) + len(sentence)
+        copies = [
+            (count, position)
+            for position, count in shared.items()
+            if count >= COPY_SHARE * total and count >= COPY_SHARE * self.size[position]
+        ]
+        return max(copies, key=lambda c: (c[0], -c[1]))[1] if copies else None
 
 
-def _sentences(text: str) -> list[str]:
+def _sentences(text: str) -> set[str]:
     """The sentences of a text without their end marks, its whitespace removed first (copies
-    of one sentence wrapped at other places are equal); a regular expression's split, as this
-    runs on every chunk each retriever ranks."""
-    return [s for s in _SENTENCE_END.split("".join(text.split())) if s]
+    wrapped at other places are equal); a regular expression's split, as this runs on every
+    chunk each retriever ranks."""
+    return {s for s in _SENTENCE_END.split("".join(text.split())) if s}
 
 
 def uncovered(start: int, end: int, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:

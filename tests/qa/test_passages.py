@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from index.store.records import MemoryChunks
-from qa.passages import REPEAT_SHARE, Ranked, drop_repeats, merge_candidates, uncovered
+from qa.passages import COPY_SHARE, Ranked, collapse_copies, merge_candidates, uncovered
 
 # One article of six sentences; chunks reach back over one sentence, as the index cuts them
 SENTENCES = [
@@ -82,43 +82,46 @@ def test_uncovered_parts():
 
 # An agency story as three papers printed it (one hard-wrapped, one with a line of its own
 # added), and two articles that say something else about the same subject
-STORY = "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。夏粮主产区小麦收获基本结束。"
+STORY = (
+    "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。夏粮主产区小麦收获基本结束。"
+    "各地抓紧抢收抢种，秋粮播种面积稳中有增。"
+)
 REPRINTS = _articles(
     ("paper-a", STORY),
-    ("paper-b", "国家统计局今天发布数据，上半年粮食\n总产量达到一亿五千万吨。夏粮主产区小麦\n收获基本结束。"),
+    ("paper-b", STORY.replace("粮食", "粮食\n").replace("小麦", "小麦\n")),
     ("paper-c", STORY + "本报记者随后走访了当地农户。"),
     ("paper-d", "粮食增产主要来自单产提高，良种推广功不可没。"),
     ("paper-e", "专家认为，秋粮生产仍面临高温干旱的考验。"),
 )
 
 
-def test_a_story_reprinted_by_other_papers_takes_one_passage_and_the_others_get_the_slots():
-    passages = merge_candidates(_ranked(0, 1, 2, 3, 4), REPRINTS, top_k=3)
-    assert [p.article_id for p in passages] == ["paper-a", "paper-d", "paper-e"]
-
-
-def test_a_reprint_is_dropped_from_a_retrievers_ranking_so_the_rest_move_up():
-    assert drop_repeats([0, 1, 2, 3, 4], REPRINTS) == [0, 3, 4]
-    assert drop_repeats([3, 2, 0, 4, 1], REPRINTS) == [3, 2, 4], (
+def test_a_story_reprinted_by_other_papers_takes_one_rank_and_the_others_move_up():
+    assert collapse_copies([[0, 1, 2, 3, 4]], REPRINTS) == [[0, 3, 4]]
+    assert collapse_copies([[3, 2, 0, 4, 1]], REPRINTS) == [[3, 2, 4]], (
         "the first copy ranked stays, whichever it is"
     )
 
 
-def test_a_chunk_that_only_shares_a_sentence_is_kept():
-    # paper-c's added line is its own, but the story is most of it: a repeat. Half or less is not
-    sharing = _articles(
-        ("x", "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。"),
-        (
-            "y",
-            "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。"
-            + "其中早稻产量创历史新高，晚稻播种面积稳中有增，各地抓紧抢收抢种。",
-        ),
-    )
-    assert REPEAT_SHARE <= 0.5
-    assert drop_repeats([0, 1], sharing) == [0, 1]
+def test_copies_found_by_different_retrievers_count_as_one_text_for_both():
+    # keyword search ranks paper-b's copy first, dense search paper-a's: both now rank paper-b's
+    assert collapse_copies([[1, 3], [0, 4, 2]], REPRINTS) == [[1, 3], [1, 4]]
+    # the copy ranked higher anywhere stands for the text, here paper-a's (dense rank 1)
+    assert collapse_copies([[3, 1], [0, 4]], REPRINTS) == [[3, 0], [0, 4]]
 
 
-def test_overlapping_chunks_of_one_article_are_not_repeats():
+def test_a_chunk_is_no_copy_of_one_that_holds_it_with_much_more():
+    first, second = "国家统计局今天发布数据，上半年粮食总产量达到一亿五千万吨。", "早稻产量创历史新高。"
+    rest = "晚稻播种面积稳中有增，各地抓紧抢收抢种，农业农村部派出工作组分赴各地指导。"
+    sharing = _articles(("x", first), ("y", second), ("z", first + second + rest))
+    assert (len(first) + len(second)) / len(first + second + rest) > 0.5
+    # z shares a sentence with x and one with y, over half its text between them: a copy of neither
+    assert collapse_copies([[0, 1, 2]], sharing) == [[0, 1, 2]]
+    # x is all in z, but z says much more: x is an excerpt, not a copy, and the two are kept
+    assert collapse_copies([[2, 0, 1]], sharing) == [[2, 0, 1]]
+    assert COPY_SHARE > 0.5
+
+
+def test_overlapping_chunks_of_one_article_are_not_copies():
     # chunk 1 repeats chunk 0's second sentence and chunk 2 chunk 1's last: the index cuts them so
-    assert drop_repeats([0, 1, 2], _index(CHUNKS)) == [0, 1, 2]
-    assert drop_repeats([0, 1], _index([(0, 200), (100, 200)])) == [0, 1]
+    assert collapse_copies([[0, 1, 2]], _index(CHUNKS)) == [[0, 1, 2]]
+    assert collapse_copies([[0, 1]], _index([(0, 200), (100, 200)])) == [[0, 1]]
