@@ -16,7 +16,7 @@ MIN_PIECE_CHARS = 10
 # Two chunks of different articles are copies of one text when at least this share of the
 # characters of each are in sentences both hold (a news archive prints agency copy many times
 # over, a paper adding a line of its own or leaving one out)
-COPY_SHARE = 0.8
+COPY_SHARE = 0.9
 _SENTENCE_END = re.compile(SENTENCE_END.pattern + "+")
 
 

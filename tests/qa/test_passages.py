@@ -89,7 +89,7 @@ STORY = (
 REPRINTS = _articles(
     ("paper-a", STORY),
     ("paper-b", STORY.replace("粮食", "粮食\n").replace("小麦", "小麦\n")),
-    ("paper-c", STORY + "本报记者随后走访了当地农户。"),
+    ("paper-c", STORY + "记者王明。"),
     ("paper-d", "粮食增产主要来自单产提高，良种推广功不可没。"),
     ("paper-e", "专家认为，秋粮生产仍面临高温干旱的考验。"),
 )
