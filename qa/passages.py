@@ -119,10 +119,12 @@ class _Copies:
 
     def __init__(self) -> None:
         self.holders: dict[str, list[int]] = {}  # sentence -> the chunks holding it
+        self.sentences: dict[int, set[str]] = {}
         self.size: dict[int, int] = {}  # chunk -> characters of its sentences
         self.article: dict[int, str] = {}
 
     def add(self, position: int, sentences: set[str], article_id: str) -> None:
+        self.sentences[position] = sentences
         self.size[position] = sum(map(len, sentences))
         self.article[position] = article_id
         for sentence in sentences:
@@ -130,19 +132,29 @@ class _Copies:
 
     def of(self, sentences: set[str], article_id: str) -> int | None:
         """The chunk of another article these sentences are a copy of, if any (the one
-        sharing the most with them; sentences shared with several chunks count for each)."""
+        sharing the most with them, the first seen among equals).
+
+        Only the chunks holding one of the longest sentences are compared: one holding none of
+        them lacks more than 1 - COPY_SHARE of the text (prefix filtering, as set-similarity
+        joins do), and in an index of many near-copies a sentence may have dozens of holders."""
         total = sum(map(len, sentences))
-        shared: dict[int, int] = {}
-        for sentence in sentences:
-            for position in self.holders.get(sentence, ()):
-                if self.article[position] != article_id:
-                    shared[position] = shared.get(position, 0) + len(sentence)
-        copies = [
-            (count, position)
-            for position, count in shared.items()
-            if count >= COPY_SHARE * total and count >= COPY_SHARE * self.size[position]
-        ]
-        return max(copies, key=lambda c: (c[0], -c[1]))[1] if copies else None
+        candidates: list[int] = []
+        lacking = 0
+        for sentence in sorted(sentences, key=len, reverse=True):
+            candidates += self.holders.get(sentence, ())
+            lacking += len(sentence)
+            if lacking > (1 - COPY_SHARE) * total:
+                break
+        best: tuple[int, int] | None = None
+        for position in dict.fromkeys(candidates):
+            size = self.size[position]
+            if self.article[position] == article_id or not COPY_SHARE * total <= size <= total / COPY_SHARE:
+                continue
+            held = self.sentences[position]
+            shared = sum(len(sentence) for sentence in sentences if sentence in held)
+            if shared >= COPY_SHARE * max(total, size) and (best is None or shared > best[0]):
+                best = (shared, position)
+        return None if best is None else best[1]
 
 
 def _sentences(text: str) -> set[str]:
