@@ -138,6 +138,8 @@ class _Copies:
         them lacks more than 1 - COPY_SHARE of the text (prefix filtering, as set-similarity
         joins do), and in an index of many near-copies a sentence may have dozens of holders."""
         total = sum(map(len, sentences))
+        if not total:  # nothing but end marks: no text to be a copy of
+            return None
         candidates: list[int] = []
         lacking = 0
         for sentence in sorted(sentences, key=len, reverse=True):

@@ -121,6 +121,10 @@ def test_a_chunk_is_no_copy_of_one_that_holds_it_with_much_more():
     assert COPY_SHARE > 0.5
 
 
+def test_chunks_without_text_are_no_copies():
+    assert collapse_copies([[0, 1]], _articles(("x", "。。"), ("y", "！"))) == [[0, 1]]
+
+
 def test_overlapping_chunks_of_one_article_are_not_copies():
     # chunk 1 repeats chunk 0's second sentence and chunk 2 chunk 1's last: the index cuts them so
     assert collapse_copies([[0, 1, 2]], _index(CHUNKS)) == [[0, 1, 2]]
