@@ -1,5 +1,5 @@
 """Ranked chunks into passages: merging overlapping chunks, what a chunk too long to merge keeps,
-and leaving out chunks that repeat what other articles' chunks said."""
+and counting the copies of one text (reprints) once."""
 
 from __future__ import annotations
 
