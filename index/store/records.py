@@ -50,6 +50,9 @@ CREATE TABLE chunks (
 
 K = TypeVar("K")
 V = TypeVar("V")
+D = TypeVar("D")
+_MISSING: Any = object()  # not in a cache (its values may be None)
+IN_BATCH = 500  # values per `IN (…)`: well under SQLite's bound on parameters
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,14 @@ class Records:
             except sqlite3.DatabaseError as exc:
                 raise ValueError(f"{self.path.name}: {exc}") from exc
 
+    def query_in(self, sql: str, values: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """All rows of `sql`, whose `{}` is an `IN` list, for every value: IN_BATCH values a query."""
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), IN_BATCH):
+            part = values[start : start + IN_BATCH]
+            rows += self.query(sql.format(",".join("?" * len(part))), part)
+        return rows
+
     def counts(self, counted: bool = True) -> tuple[int, int]:
         """How many articles and chunks the file holds (checked against positions 0..n-1).
 
@@ -229,19 +240,16 @@ class _Cache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K, load: Callable[[K], V]) -> V:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        return self.put(key, load(key))
+        value = self.peek(key, _MISSING)
+        return self.put(key, load(key)) if value is _MISSING else value
 
-    def peek(self, key: K) -> V | None:
-        """The cached value (marked as used), or None."""
+    def peek(self, key: K, default: D) -> V | D:
+        """The cached value (marked as used), or `default`."""
         with self._lock:
             if key in self._items:
                 self._items.move_to_end(key)
                 return self._items[key]
-        return None
+        return default
 
     def put(self, key: K, value: V) -> V:
         """Cache a value (the least recently used one goes when full); return it."""
@@ -294,17 +302,14 @@ class ChunkRecords(Sequence[StoredChunk]):
         found: dict[int, StoredChunk] = {}
         missing = []
         for position in dict.fromkeys(positions):
-            chunk = self._cache.peek(position)
+            chunk = self._cache.peek(position, None)
             if chunk is None:
                 missing.append(position)
             else:
                 found[position] = chunk
-        for start in range(0, len(missing), 500):  # well under SQLite's bound on parameters
-            part = missing[start : start + 500]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT position, vid, embed_hash, data FROM chunks WHERE position IN ({marks})"
-            for position, *row in self.records.query(sql, part):
-                found[position] = self._cache.put(position, _stored(tuple(row)))
+        sql = "SELECT position, vid, embed_hash, data FROM chunks WHERE position IN ({})"
+        for position, *row in self.records.query_in(sql, missing):
+            found[position] = self._cache.put(position, _stored(tuple(row)))
         try:
             return [found[p] for p in positions]
         except KeyError as exc:
@@ -344,12 +349,8 @@ class ChunkRecords(Sequence[StoredChunk]):
         Raises:
             KeyError: a vid is not a chunk of this generation.
         """
-        found: dict[int, int] = {}
         unique = sorted({int(v) for v in vids})
-        for start in range(0, len(unique), 500):  # well under SQLite's bound on parameters
-            part = unique[start : start + 500]
-            marks = ",".join("?" * len(part))
-            found.update(self.records.query(f"SELECT vid, position FROM chunks WHERE vid IN ({marks})", part))
+        found = dict(self.records.query_in("SELECT vid, position FROM chunks WHERE vid IN ({})", unique))
         return [found[int(v)] for v in vids]
 
     def article_counts(self) -> Counter[str]:
@@ -360,7 +361,7 @@ class ChunkRecords(Sequence[StoredChunk]):
 
     def texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         """The texts of the chunks with these ids (one pass over the file: for an admin page)."""
-        wanted = list(chunk_ids)[:500]  # well under SQLite's bound on parameters
+        wanted = list(chunk_ids)[:IN_BATCH]
         if not wanted:
             return {}
         pick = "json_extract(data, '$.id'), json_extract(data, '$.text')"
