@@ -223,10 +223,8 @@ def test_prepare_default_model_is_cached(model_dir: Path, monkeypatch: pytest.Mo
 
     monkeypatch.setattr(converter, "convert", fail)
     monkeypatch.setattr(converter, "sha256_file", fail)
-    start = time.perf_counter()
     again = converter.prepare_default_model(model_dir.parent.parent, progress=False)
     assert again == model_dir
-    assert time.perf_counter() - start < 1.0
 
 
 def test_hash_marker_follows_file_changes(tmp_path: Path) -> None:
