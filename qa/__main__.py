@@ -62,7 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     ev.add_argument("--format", choices=("table", "json"), default="table")
     ev.add_argument(
-        "--show-misses", action="store_true", help="list the questions whose answer was not found"
+        "--show-misses",
+        action="store_true",
+        help="list the questions gone wrong: answer not in the first 5 passages, a false abstention, "
+        "an unanswerable question answered",
     )
     ev.add_argument(
         "--dense-weight", type=float, help="override the fusion weight of dense retrieval (0 = keyword only)"
@@ -169,12 +172,9 @@ def _eval(args: argparse.Namespace) -> int:
         print(evaluate.format_report(figures))
     if args.show_misses:
         for o in outcomes:
-            if (o.item.answers and (o.rank is None or o.rank > 5)) or (
-                not o.item.answers and not o.abstained
-            ):
-                print(
-                    f"miss: {o.item.id or ''} [{o.item.type}] {o.item.question} rank={o.rank} abstained={o.abstained}"
-                )
+            kind = evaluate.failure(o)
+            if kind is not None:
+                print(f"{kind}: {o.item.id or ''} [{o.item.type}] {o.item.question} rank={o.rank}")
     return 0
 
 

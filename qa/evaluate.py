@@ -97,6 +97,17 @@ def run(bot, items: Iterable[EvalItem], k: int = 10) -> list[Outcome]:
     return outcomes
 
 
+def failure(outcome: Outcome, k: int = 5) -> str | None:
+    """What went wrong with one question, or None: "not found" (no gold answer in the first k
+    passages), "false abstention" (found, but the bot said the articles do not answer), or
+    "answered" (an unanswerable question given an answer)."""
+    if not outcome.item.answers:
+        return None if outcome.abstained else "answered"
+    if outcome.rank is None or outcome.rank > k:
+        return "not found"
+    return "false abstention" if outcome.abstained else None
+
+
 def metrics(outcomes: Sequence[Outcome], ks: Sequence[int] = RECALL_KS) -> dict[str, Any]:
     """Figures for one group of outcomes."""
     answerable = [o for o in outcomes if o.item.answers]
