@@ -10,6 +10,7 @@ from itertools import zip_longest
 
 from index.store import LoadedIndex
 from index.text import SENTENCE_END
+from qa.fuse import RRF_K, reciprocal_rank_fusion
 
 # A piece of a chunk shorter than this (stripped) is not worth a passage of its own
 MIN_PIECE_CHARS = 10
@@ -89,18 +90,27 @@ def merge_candidates(
     return merged
 
 
-def collapse_copies(rankings: Sequence[Sequence[int]], index: LoadedIndex) -> list[list[int]]:
+def collapse_copies(
+    rankings: Sequence[Sequence[int]],
+    index: LoadedIndex,
+    weights: Sequence[float] | None = None,
+    k: int = RRF_K,
+) -> list[list[int]]:
     """The retrievers' rankings with every copy of a text (see COPY_SHARE) replaced by the copy
-    ranked highest in any of them, each once per ranking.
+    the rankings agree on most, each once per ranking.
 
     A story reprinted thirty times then takes one rank of a list, not thirty, and the other
     chunks the list found move up. The copies keep counting for the text in fusion: when keyword
     search ranks one paper's copy first and dense search another's, the text both found leads,
-    as a chunk both rank does. Chunks of one article overlap by design and are never copies."""
+    as a chunk both rank does. The copy that stands for them is the one with the highest fused
+    score of its own (`reciprocal_rank_fusion` with these `weights` and `k`; the first seen,
+    rank by rank, among equals): copies at COPY_SHARE may differ in a sentence, and the one both
+    retrievers found is likelier to hold the sentence asked about than one only one of them
+    ranked first. Chunks of one article overlap by design and are never copies."""
     everything = list(dict.fromkeys(p for ranking in rankings for p in ranking))
     stored = dict(zip(everything, index.chunks.at(everything)))
     copies = _Copies()
-    first: dict[int, int] = {}  # each chunk's copy ranked highest (itself when it is the first)
+    first: dict[int, int] = {}  # each chunk's copy seen first (itself when it is the first)
     for row in zip_longest(*rankings):  # rank by rank, so the first copy is the best ranked
         for position in row:
             if position is None or position in first:
@@ -111,6 +121,13 @@ def collapse_copies(rankings: Sequence[Sequence[int]], index: LoadedIndex) -> li
             first[position] = position if found is None else found
             if found is None:
                 copies.add(position, sentences, chunk.article_id)
+    if any(first[p] != p for p in first):
+        own = dict(reciprocal_rank_fusion(rankings, weights, k))
+        standing: dict[int, int] = {}  # each text's first copy -> the copy that stands for it
+        for position, seen in first.items():  # in the order seen, so the first wins ties
+            if seen not in standing or own[position] > own[standing[seen]]:
+                standing[seen] = position
+        first = {p: standing[seen] for p, seen in first.items()}
     return [list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings]
 
 

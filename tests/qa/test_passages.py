@@ -98,7 +98,7 @@ REPRINTS = _articles(
 def test_a_story_reprinted_by_other_papers_takes_one_rank_and_the_others_move_up():
     assert collapse_copies([[0, 1, 2, 3, 4]], REPRINTS) == [[0, 3, 4]]
     assert collapse_copies([[3, 2, 0, 4, 1]], REPRINTS) == [[3, 2, 4]], (
-        "the first copy ranked stays, whichever it is"
+        "the copy ranked first stays, whichever it is"
     )
 
 
@@ -107,6 +107,13 @@ def test_copies_found_by_different_retrievers_count_as_one_text_for_both():
     assert collapse_copies([[1, 3], [0, 4, 2]], REPRINTS) == [[1, 3], [1, 4]]
     # the copy ranked higher anywhere stands for the text, here paper-a's (dense rank 1)
     assert collapse_copies([[3, 1], [0, 4]], REPRINTS) == [[3, 0], [0, 4]]
+
+
+def test_the_copy_both_retrievers_found_stands_for_the_text():
+    # keyword search ranks paper-a's copy first; both rank paper-c's, which has a sentence more
+    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS) == [[2, 3], [4, 2]]
+    # what counts is each copy's fused score of its own, weighted as fusion weighs the lists
+    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS, weights=[1.0, 0.01]) == [[0, 3], [4, 0]]
 
 
 def test_a_chunk_is_no_copy_of_one_that_holds_it_with_much_more():
