@@ -56,6 +56,19 @@ def memory_words(pid: int | None = None) -> str:
     )
 
 
+def disk_read_bytes() -> int:
+    """Bytes this process has had read from storage (/proc/self/io `read_bytes`: page-cache
+    misses, through read calls and mapped pages alike; 0 where the kernel does not say)."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("read_bytes:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def machine_notes() -> str:
     """One line describing the machine and the run."""
     import torch

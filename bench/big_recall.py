@@ -29,7 +29,7 @@ import json
 import time
 from pathlib import Path
 
-from _common import keep_top, machine_notes, memory_words, ms, pct
+from _common import disk_read_bytes, keep_top, machine_notes, memory_words, ms, pct
 
 
 def main() -> None:
@@ -72,6 +72,7 @@ def main() -> None:
     )
     bot.ask("这是一个热身问题吗？")
     times, any_rank, real_rank, abstained = [], [], [], 0
+    read_before = disk_read_bytes()
     for item in items:
         started = time.perf_counter()
         answer = bot.ask(item.question, top_k=10)
@@ -83,12 +84,16 @@ def main() -> None:
         real_rank.append(real[0].rank if real else None)
         abstained += answer.abstained
     n = len(items)
+    read = disk_read_bytes() - read_before
 
     def at(ranks, k):
         return sum(r is not None and r <= k for r in ranks) / n
 
     print(
         f"{n} questions: ask p50 {ms(pct(times, 50))}, p95 {ms(pct(times, 95))}; after them {memory_words()}"
+    )
+    print(
+        f"  read from disk while asking: {read / 2**20:,.0f} MB ({read / 2**20 / max(n, 1):.2f} MB a question)"
     )
     if 0 < args.settled < n:
         later = times[args.settled :]
