@@ -239,7 +239,7 @@ class Bot:
                 rankings.append([h.position for h in retriever.search(text, vector, s.candidates)])
                 weights.append(weight)
         # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies)
-        rankings = collapse_copies(rankings, self.index, weights, s.rrf_k)
+        rankings = collapse_copies(rankings, self.index, weights, s.rrf_k).rankings
         last = rankings[-len(self.retrievers) :]  # the fullest reading's
         leaders = [set(positions[:AGREE_DEPTH]) for positions in last]
         best = [(weight, positions[:1]) for (_, weight), positions in zip(self.retrievers, last)]

@@ -42,6 +42,16 @@ class Candidate:
     relevance: float
 
 
+@dataclass(frozen=True)
+class Collapsed:
+    """What `collapse_copies` returns: the rankings with each text once, and the other copies
+    of each chunk that stands for a text (by position, the best fused score of its own first;
+    a chunk that stands for none is absent)."""
+
+    rankings: list[list[int]]
+    copies: dict[int, tuple[int, ...]]
+
+
 def merge_candidates(
     ranked: Sequence[Ranked], index: LoadedIndex, top_k: int, max_chars: int = 700
 ) -> list[Candidate]:
@@ -95,9 +105,9 @@ def collapse_copies(
     index: LoadedIndex,
     weights: Sequence[float] | None = None,
     k: int = RRF_K,
-) -> list[list[int]]:
+) -> Collapsed:
     """The retrievers' rankings with every copy of a text (see COPY_SHARE) replaced by the copy
-    the rankings agree on most, each once per ranking.
+    the rankings agree on most, each once per ranking; and the copies each one stands for.
 
     A story reprinted thirty times then takes one rank of a list, not thirty, and the other
     chunks the list found move up. The copies keep counting for the text in fusion: when keyword
@@ -106,10 +116,13 @@ def collapse_copies(
     score of its own (`reciprocal_rank_fusion` with these `weights` and `k`; the first seen,
     rank by rank, among equals): copies at COPY_SHARE may differ in a sentence, and the one both
     retrievers found is likelier to hold the sentence asked about than one only one of them
-    ranked first. Chunks of one article overlap by design and are never copies."""
+    ranked first. Chunks of one article overlap by design and are never copies.
+
+    The copies a chunk stands for are kept (`Collapsed.copies`) so a reader can be told where
+    else the text was printed: only the ones the rankings hold, as no other chunk is compared."""
     everything = list(dict.fromkeys(p for ranking in rankings for p in ranking))
     stored = dict(zip(everything, index.chunks.at(everything)))
-    copies = _Copies()
+    distinct = _Copies()
     first: dict[int, int] = {}  # each chunk's copy seen first (itself when it is the first)
     for row in zip_longest(*rankings):  # rank by rank, so the first copy is the best ranked
         for position in row:
@@ -117,10 +130,11 @@ def collapse_copies(
                 continue
             chunk = stored[position].chunk
             sentences = _sentences(chunk.text)
-            found = copies.of(sentences, chunk.article_id)
+            found = distinct.of(sentences, chunk.article_id)
             first[position] = position if found is None else found
             if found is None:
-                copies.add(position, sentences, chunk.article_id)
+                distinct.add(position, sentences, chunk.article_id)
+    copies: dict[int, tuple[int, ...]] = {}
     if any(first[p] != p for p in first):
         own = dict(reciprocal_rank_fusion(rankings, weights, k))
         standing: dict[int, int] = {}  # each text's first copy -> the copy that stands for it
@@ -128,7 +142,13 @@ def collapse_copies(
             if seen not in standing or own[position] > own[standing[seen]]:
                 standing[seen] = position
         first = {p: standing[seen] for p, seen in first.items()}
-    return [list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings]
+        others: dict[int, list[int]] = {}
+        for position, stands in first.items():
+            if position != stands:
+                others.setdefault(stands, []).append(position)
+        # a stable sort: among equal scores, the copy seen first comes first
+        copies = {p: tuple(sorted(o, key=lambda c: -own[c])) for p, o in others.items()}
+    return Collapsed([list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings], copies)
 
 
 class _Copies:

@@ -96,24 +96,34 @@ REPRINTS = _articles(
 
 
 def test_a_story_reprinted_by_other_papers_takes_one_rank_and_the_others_move_up():
-    assert collapse_copies([[0, 1, 2, 3, 4]], REPRINTS) == [[0, 3, 4]]
-    assert collapse_copies([[3, 2, 0, 4, 1]], REPRINTS) == [[3, 2, 4]], (
+    assert collapse_copies([[0, 1, 2, 3, 4]], REPRINTS).rankings == [[0, 3, 4]]
+    assert collapse_copies([[3, 2, 0, 4, 1]], REPRINTS).rankings == [[3, 2, 4]], (
         "the copy ranked first stays, whichever it is"
     )
 
 
 def test_copies_found_by_different_retrievers_count_as_one_text_for_both():
     # keyword search ranks paper-b's copy first, dense search paper-a's: both now rank paper-b's
-    assert collapse_copies([[1, 3], [0, 4, 2]], REPRINTS) == [[1, 3], [1, 4]]
+    assert collapse_copies([[1, 3], [0, 4, 2]], REPRINTS).rankings == [[1, 3], [1, 4]]
     # the copy ranked higher anywhere stands for the text, here paper-a's (dense rank 1)
-    assert collapse_copies([[3, 1], [0, 4]], REPRINTS) == [[3, 0], [0, 4]]
+    assert collapse_copies([[3, 1], [0, 4]], REPRINTS).rankings == [[3, 0], [0, 4]]
 
 
 def test_the_copy_both_retrievers_found_stands_for_the_text():
     # keyword search ranks paper-a's copy first; both rank paper-c's, which has a sentence more
-    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS) == [[2, 3], [4, 2]]
+    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS).rankings == [[2, 3], [4, 2]]
     # what counts is each copy's fused score of its own, weighted as fusion weighs the lists
-    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS, weights=[1.0, 0.01]) == [[0, 3], [4, 0]]
+    assert collapse_copies([[0, 3, 2], [4, 2]], REPRINTS, weights=[1.0, 0.01]).rankings == [[0, 3], [4, 0]]
+
+
+def test_the_copy_that_stands_for_a_text_tells_the_copies_it_stands_for_best_first():
+    assert collapse_copies([[0, 1, 2, 3, 4]], REPRINTS).copies == {0: (1, 2)}
+    # paper-b's copy is seen first (rank 1 of one list), paper-c's second, but two lists rank
+    # paper-c's: after paper-a's, which stands for the text, it has the best fused score
+    collapsed = collapse_copies([[1, 0], [3, 2, 0], [4, 2, 0]], REPRINTS)
+    assert collapsed.rankings == [[0], [3, 0], [4, 0]]
+    assert collapsed.copies == {0: (2, 1)}
+    assert collapse_copies([[3, 4, 0]], REPRINTS).copies == {}, "a text printed once has no copies"
 
 
 def test_a_chunk_is_no_copy_of_one_that_holds_it_with_much_more():
@@ -122,17 +132,17 @@ def test_a_chunk_is_no_copy_of_one_that_holds_it_with_much_more():
     sharing = _articles(("x", first), ("y", second), ("z", first + second + rest))
     assert (len(first) + len(second)) / len(first + second + rest) > 0.5
     # z shares a sentence with x and one with y, over half its text between them: a copy of neither
-    assert collapse_copies([[0, 1, 2]], sharing) == [[0, 1, 2]]
+    assert collapse_copies([[0, 1, 2]], sharing).rankings == [[0, 1, 2]]
     # x is all in z, but z says much more: x is an excerpt, not a copy, and the two are kept
-    assert collapse_copies([[2, 0, 1]], sharing) == [[2, 0, 1]]
+    assert collapse_copies([[2, 0, 1]], sharing).rankings == [[2, 0, 1]]
     assert COPY_SHARE > 0.5
 
 
 def test_chunks_without_text_are_no_copies():
-    assert collapse_copies([[0, 1]], _articles(("x", "。。"), ("y", "！"))) == [[0, 1]]
+    assert collapse_copies([[0, 1]], _articles(("x", "。。"), ("y", "！"))).rankings == [[0, 1]]
 
 
 def test_overlapping_chunks_of_one_article_are_not_copies():
     # chunk 1 repeats chunk 0's second sentence and chunk 2 chunk 1's last: the index cuts them so
-    assert collapse_copies([[0, 1, 2]], _index(CHUNKS)) == [[0, 1, 2]]
-    assert collapse_copies([[0, 1]], _index([(0, 200), (100, 200)])) == [[0, 1]]
+    assert collapse_copies([[0, 1, 2]], _index(CHUNKS)).rankings == [[0, 1, 2]]
+    assert collapse_copies([[0, 1]], _index([(0, 200), (100, 200)])).rankings == [[0, 1]]
