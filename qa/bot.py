@@ -34,7 +34,7 @@ from qa.abstain import (
     rule_inputs,
 )
 from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
-from qa.cite import Answer, Citation, Passage
+from qa.cite import Answer, Citation, Passage, Span, other_printings
 from qa.expect import expected_kind, sure
 from qa.fuse import keep_leaders, reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
@@ -64,6 +64,7 @@ class Gathered:
     sentences: tuple[ScoredSentence, ...]
     chosen: tuple[ScoredSentence, ...]  # the answer sentence(s)
     evidence: Evidence
+    copies: Mapping[int, tuple[int, ...]]  # the other copies of a chunk's text (qa.passages.Collapsed)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class Bot:
     ) -> Gathered:
         """Gather the passages and evidence of one reading of the question."""
         queries = [r.text for r in readings]
-        ranked, leaders = self._ranked([r.keyword for r in readings], vectors)
+        ranked, leaders, copies = self._ranked([r.keyword for r in readings], vectors)
         clock.lap("retrieve")
         top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
@@ -224,13 +225,15 @@ class Bot:
         agree = bool(chosen) and all(set(top[chosen[0].passage].positions) & lead for lead in leaders)
         ev = evidence(question, top, texts, scored, check, agree, bridged=readings[0].bridged)
         clock.lap("score")
-        return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev)
+        return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev, copies)
 
-    def _ranked(self, queries: Sequence[str], vectors: np.ndarray) -> tuple[list[Ranked], list[set[int]]]:
+    def _ranked(
+        self, queries: Sequence[str], vectors: np.ndarray
+    ) -> tuple[list[Ranked], list[set[int]], dict[int, tuple[int, ...]]]:
         """Fuse every retriever's ranking of every query; attach each chunk's best cosine.
 
         Also returns each retriever's leading chunks for the last query (the fullest reading),
-        to tell whether they agree on the answer."""
+        to tell whether they agree on the answer, and the copies each ranked chunk stands for."""
         s = self.settings
         rankings: list[list[int]] = []
         weights: list[float] = []
@@ -239,7 +242,8 @@ class Bot:
                 rankings.append([h.position for h in retriever.search(text, vector, s.candidates)])
                 weights.append(weight)
         # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies)
-        rankings = collapse_copies(rankings, self.index, weights, s.rrf_k).rankings
+        collapsed = collapse_copies(rankings, self.index, weights, s.rrf_k)
+        rankings = collapsed.rankings
         last = rankings[-len(self.retrievers) :]  # the fullest reading's
         leaders = [set(positions[:AGREE_DEPTH]) for positions in last]
         best = [(weight, positions[:1]) for (_, weight), positions in zip(self.retrievers, last)]
@@ -249,7 +253,7 @@ class Bot:
         fused = keep_leaders(reciprocal_rank_fusion(rankings, weights, k=s.rrf_k), firsts, LEADERS_WITHIN)
         fused = fused[: s.candidates]
         cosines = self.dense.cosines([p for p, _ in fused], vectors)
-        return [Ranked(p, score, cosines[p]) for p, score in fused], leaders
+        return [Ranked(p, score, cosines[p]) for p, score in fused], leaders, collapsed.copies
 
     def _context(self, candidate: Candidate) -> str:
         """The title (unless made up from the lead) and section a passage stands under."""
@@ -344,15 +348,13 @@ class Bot:
         # a veto (a name the corpus never contains, a year the passage lacks) decides on its own
         abstained = not chosen or self.answerable(found) < self.settings.abstain_threshold
         if abstained:  # the closest passages, shown as not answering: no highlight, no support
-            passages = tuple(
-                Passage(i + 1, texts[i], c.relevance, (), self._citation(c)) for i, c in enumerate(top)
-            )
+            passages = tuple(self._passage(i + 1, texts[i], c, found) for i, c in enumerate(top))
             return Answer(question, None, True, passages)
         answer = "".join(texts[s.passage][s.span[0] : s.span[1]] for s in chosen)
         highlights = highlight_spans(found.sentences, chosen, len(top))
         holding = {s.passage for s in chosen}
         passages = tuple(
-            Passage(i + 1, texts[i], c.relevance, highlights[i], self._citation(c), supports=i in holding)
+            self._passage(i + 1, texts[i], c, found, highlights[i], supports=i in holding)
             for i, c in enumerate(top)
         )
         return Answer(question, answer, False, passages)
@@ -364,21 +366,50 @@ class Bot:
         article = self.index.articles[first.article_id]
         line = provenance_line(article, field)
         rest = tuple(
-            Passage(i + 2, found.texts[i], c.relevance, (), self._citation(c))
+            self._passage(i + 2, found.texts[i], c, found)
             for i, c in enumerate(found.candidates[: len(found.candidates) - 1])
         )
         if line is None:
             return Answer(question, None, True, tuple(replace(p, rank=p.rank - 1) for p in rest))
-        citation = replace(self._citation(first), section=None, paragraph=None, start=0, end=0)
-        stated = Passage(
-            1, line, first.relevance, ((0, len(line)),), citation, supports=True, kind="metadata"
+        stated = self._passage(1, line, first, found, ((0, len(line)),), supports=True)
+        citation = replace(stated.citation, section=None, paragraph=None, start=0, end=0)
+        return Answer(question, line, False, (replace(stated, citation=citation, kind="metadata"), *rest))
+
+    def _passage(
+        self,
+        rank: int,
+        text: str,
+        candidate: Candidate,
+        found: Gathered,
+        highlights: tuple[Span, ...] = (),
+        supports: bool = False,
+    ) -> Passage:
+        """A passage of the answer, cited, with the other articles printing its text."""
+        also_in, total = other_printings(self._copies(candidate, found), candidate.article_id)
+        citation = self._citation(candidate)
+        return Passage(
+            rank,
+            text,
+            candidate.relevance,
+            highlights,
+            citation,
+            supports,
+            also_in=also_in,
+            also_in_total=total,
         )
-        return Answer(question, line, False, (stated, *rest))
 
     def _citation(self, candidate: Candidate) -> Citation:
         article = self.index.articles[candidate.article_id]
         first = self.index.chunks[min(candidate.positions)].chunk
         return Citation.of(first, article, candidate.start, candidate.end)
+
+    def _copies(self, candidate: Candidate, found: Gathered) -> list[Citation]:
+        """Citations of the copies of a candidate's chunks (a merged passage: of all of them)."""
+        positions = [p for own in candidate.positions for p in found.copies.get(own, ())]
+        return [
+            Citation.of(s.chunk, self.index.articles[s.chunk.article_id])
+            for s in self.index.chunks.at(positions)
+        ]
 
 
 def passage_context(article: Article, section: str | None) -> str:

@@ -1,7 +1,9 @@
-"""Answer, passage and citation objects, and highlight spans: what `bot.ask` returns."""
+"""Answer, passage and citation objects, highlight spans, and the other articles printing a
+passage's text: what `bot.ask` returns."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -9,6 +11,11 @@ from typing import Any
 from index.documents import Article, Chunk
 
 Span = tuple[int, int]
+
+# Other articles printing a passage's text listed with it (the rest only counted): an agency
+# story may run in thirty papers, and thirty citations would bury the passage
+ALSO_IN_SHOWN = 10
+_NUMBER = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,15 @@ class Passage:
     citation: Citation
     supports: bool = False  # holds the answer line (or states it, for a metadata passage)
     kind: str = "text"  # "text": a span of the article; "metadata": a line stating the article's metadata
+    also_in: tuple[Citation, ...] = ()  # the other articles printing its text (see other_printings)
+    also_in_total: int = 0  # how many there are, the ones beyond ALSO_IN_SHOWN too
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON shape of the API."""
         data = asdict(self)
         data["score"] = round(float(self.score), 4)
         data["highlights"] = [list(h) for h in self.highlights]
+        data["also_in"] = list(data["also_in"])
         return data
 
 
@@ -108,3 +118,33 @@ def merge_spans(spans: Iterable[Span]) -> tuple[Span, ...]:
         else:
             merged.append([start, end])
     return tuple((s, e) for s, e in merged)
+
+
+def other_printings(
+    copies: Iterable[Citation], article_id: str, limit: int = ALSO_IN_SHOWN
+) -> tuple[tuple[Citation, ...], int]:
+    """The other articles printing a passage's text, from citations of its copies: one citation
+    an article (the first given; several chunks of one article may be copies), none of
+    `article_id` (the passage's own), the earliest printing first (then by source and id, dates
+    unknown last), at most `limit`; and how many articles there are in all."""
+    cited: dict[str, Citation] = {}
+    for citation in copies:
+        if citation.article_id != article_id:
+            cited.setdefault(citation.article_id, citation)
+    ordered = sorted(cited.values(), key=_printed)
+    return tuple(ordered[:limit]), len(ordered)
+
+
+def _printed(citation: Citation) -> tuple[bool, tuple[int, ...], bool, str, str]:
+    day = date_key(citation.date)
+    return not day, day, citation.source is None, citation.source or "", citation.article_id
+
+
+def date_key(date: str | None) -> tuple[int, ...]:
+    """The numbers of a date, in order, to sort dates written year first however they are
+    written (2025-06-30, 2025年7月1日, 2025-06-30T08:00+08:00; 20250630 as 2025, 6, 30): the
+    articles' dates are their sources' text, never parsed. Empty for a date without numbers."""
+    numbers: list[int] = []
+    for run in _NUMBER.findall(date or ""):
+        numbers += [int(run[:4]), int(run[4:6]), int(run[6:])] if len(run) == 8 else [int(run)]
+    return tuple(numbers)

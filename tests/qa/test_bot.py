@@ -218,18 +218,21 @@ def test_the_byline_answers_who_wrote_the_article_but_not_what_its_author_thinks
     assert any("基础设施建设" in p.text for p in opinion.passages)
 
 
-def test_a_story_reprinted_by_several_papers_is_shown_once(tmp_path, fake_embedder):
+STORY = (
+    "国家统计局今天发布数据，今年上半年全国粮食总产量达到一亿五千万吨，同比增长百分之二。"
+    "夏粮主产区小麦收获基本结束，各地抓紧秋粮播种。"
+)
+
+
+def _reprints(tmp_path, embedder, papers: dict[str, str | None]):
+    """A bot over STORY as each paper printed it (on its date, if any) and two other articles."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    story = (
-        "国家统计局今天发布数据，今年上半年全国粮食总产量达到一亿五千万吨，同比增长百分之二。"
-        "夏粮主产区小麦收获基本结束，各地抓紧秋粮播种。"
-    )
-    for i, paper in enumerate(["甲报", "乙报", "丙报", "丁报", "戊报"]):
-        text = story if i % 2 else story.replace("，同比", "，\n同比")  # wrapped at another place
+    for i, (paper, date) in enumerate(papers.items()):
+        text = STORY if i % 2 else STORY.replace("，同比", "，\n同比")  # wrapped at another place
+        dated = f"date: {date}\n" if date else ""
         (corpus / f"r{i}.md").write_text(
-            f"---\ntitle: 上半年粮食总产量公布\nsource: {paper}\ndate: 2025年7月1日\n---\n\n{text}\n",
-            encoding="utf-8",
+            f"---\ntitle: 上半年粮食总产量公布\nsource: {paper}\n{dated}---\n\n{text}\n", encoding="utf-8"
         )
     (corpus / "yield.md").write_text(
         "# 单产\n\n今年粮食总产量增加，主要来自单产提高，良种推广功不可没。\n", encoding="utf-8"
@@ -237,9 +240,40 @@ def test_a_story_reprinted_by_several_papers_is_shown_once(tmp_path, fake_embedd
     (corpus / "autumn.md").write_text(
         "# 秋粮\n\n专家认为，今年秋粮生产仍面临高温干旱的考验。\n", encoding="utf-8"
     )
-    build_index(corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
-    bot = load_bot(tmp_path / "idx", embedder=fake_embedder)
+    build_index(corpus, tmp_path / "idx", embedder=embedder, progress=False)
+    return load_bot(tmp_path / "idx", embedder=embedder)
+
+
+def test_a_story_reprinted_by_several_papers_is_shown_once(tmp_path, fake_embedder):
+    bot = _reprints(
+        tmp_path, fake_embedder, dict.fromkeys(["甲报", "乙报", "丙报", "丁报", "戊报"], "2025年7月1日")
+    )
     answer = bot.ask("今年上半年全国粮食总产量达到多少？", top_k=3)
     texts = [_squash(p.text) for p in answer.passages]
     assert sum("一亿五千万吨" in t for t in texts) == 1, texts
     assert {p.citation.article_id for p in answer.passages} >= {"yield", "autumn"}
+
+
+def test_the_story_shown_lists_the_other_papers_printing_it_earliest_first(tmp_path, fake_embedder):
+    # dates as sources write them: ISO, Chinese (7月10日 after 7月2日), and one paper's unknown
+    dates = {
+        "甲报": "2025-07-02",
+        "乙报": "2025年6月30日",
+        "丙报": None,
+        "丁报": "2025-07-01",
+        "戊报": "2025年7月10日",
+    }
+    bot = _reprints(tmp_path, fake_embedder, dates)
+    answer = bot.ask("今年上半年全国粮食总产量达到多少？", top_k=3)
+    [story] = [p for p in answer.passages if "一亿五千万吨" in _squash(p.text)]
+    shown = story.citation.source
+    others = [paper for paper in ("乙报", "丁报", "甲报", "戊报", "丙报") if paper != shown]
+    assert [(c.source, c.date) for c in story.also_in] == [(paper, dates[paper]) for paper in others]
+    assert story.also_in_total == 4
+    for cited in story.also_in:  # each cites its own copy of the story
+        assert _squash(bot.index.articles[cited.article_id].text[cited.start : cited.end]) == _squash(STORY)
+    assert [p.also_in for p in answer.passages if p is not story] == [(), ()], "no copies, nothing listed"
+    data = answer.to_dict()["passages"]
+    assert all(p["also_in"] == [] and p["also_in_total"] == 0 for p in data if p["rank"] != story.rank)
+    [listed] = [p["also_in"] for p in data if p["rank"] == story.rank]
+    assert [c["source"] for c in listed] == others
