@@ -3,7 +3,9 @@
 A reply shows the answer line, then the passages that support it (numbered [n], the answering
 sentence highlighted), then the other retrieved passages folded under "更多相关段落" without
 highlights. Passages of one article are grouped under the article's title, source, date,
-relevance and link; groups go by relevance, so the relevance shown never rises down the list.
+relevance and link; groups go by relevance, so the relevance shown never rises down the list. A
+passage whose text other articles print too (a reprinted agency story) names them in a line of
+its own ("亦见于：").
 """
 
 from __future__ import annotations
@@ -189,6 +191,7 @@ def passage_html(passage: Mapping[str, Any], lang: Lang = "zh", number: int | No
         f'lang="{lang}">{escape(text(lang, "section"))}</button></span></div>'
     )
     kind = "wd-passage wd-support" if number is not None else "wd-passage"
+    head += also_in_html(passage, lang)
     if len(value) <= COLLAPSE_AFTER:
         return f'<div class="{kind}">{head}<div class="wd-text">{highlighted(value, spans)}</div></div>'
     more = escape(text(lang, "more", n=len(value)))
@@ -196,6 +199,31 @@ def passage_html(passage: Mapping[str, Any], lang: Lang = "zh", number: int | No
         f'<div class="{kind}">{head}<div class="wd-text wd-excerpt">{excerpt_html(value, spans)}</div>'
         f'<details class="wd-more"><summary>{more}</summary>'
         f'<div class="wd-text">{highlighted(value, spans)}</div></details></div>'
+    )
+
+
+def also_in_html(passage: Mapping[str, Any], lang: Lang = "zh") -> str:
+    """One line naming the other articles printing a passage's text (qa.cite.Passage.also_in):
+    source date《title》 each, linked to the article when its URL is safe, then how many more
+    there are; nothing when there are none."""
+    printings = passage.get("also_in") or []
+    if not printings:
+        return ""
+    items = escape(text(lang, "also_sep")).join(_printing_html(c, lang) for c in printings)
+    total = int(passage.get("also_in_total") or 0)
+    more = total - len(printings)
+    tail = escape(text(lang, "also_more", total=total, more=more)) if more > 0 else ""
+    return f'<div class="wd-also">{escape(text(lang, "also_in"))}{items}{tail}</div>'
+
+
+def _printing_html(citation: Mapping[str, Any], lang: Lang) -> str:
+    label = escape(" ".join(_origin_parts(citation)) + f"《{citation['article_title']}》")
+    url = safe_url(citation.get("url"))
+    if not url:
+        return label
+    return (
+        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}'
+        f'<span class="wd-sr">{escape(text(lang, "new_tab"))}</span></a>'
     )
 
 

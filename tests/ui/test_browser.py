@@ -299,10 +299,25 @@ def markup_app(serve_module) -> str:
     text = (
         "正文<img src=x onerror=alert('p')>**粗体**[链接](http://example.com)<script>alert('s')</script>结尾"
     )
+    # another paper printing it, its title and source markup too
+    printing = {
+        **citation,
+        "article_id": "y",
+        "article_title": "<script>alert('a')</script>转载",
+        "source": "<i>乙报</i>",
+    }
 
     class Bot:
         def ask(self, question: str, top_k: int = 5, history=None):
-            passage = {"rank": 1, "text": text, "score": 0.5, "highlights": [[0, 12]], "citation": citation}
+            passage = {
+                "rank": 1,
+                "text": text,
+                "score": 0.5,
+                "highlights": [[0, 12]],
+                "citation": citation,
+                "also_in": [printing],
+                "also_in_total": 1,
+            }
             answer = {"question": question, "answer": text, "abstained": False, "passages": [passage]}
             return type("Answer", (), {"to_dict": lambda self: answer})()
 
@@ -322,11 +337,14 @@ def test_markup_in_passages_citations_and_questions_shows_as_text(browser, marku
         )
         expect(reply.locator(".wd-title")).to_contain_text("<script>alert('t')</script>标题")
         expect(reply.locator(".wd-meta")).to_contain_text("[点我](javascript:alert(1))")
+        expect(reply.locator(".wd-also")).to_have_text(
+            "亦见于：<i>乙报</i> 6月30日《<script>alert('a')</script>转载》"
+        )
         expect(page.locator("#wd-chatbot")).to_contain_text(
             "<script>alert('q')</script>[x](javascript:alert(2))"
         )
         chatbot = page.locator("#wd-chatbot")
-        assert chatbot.locator("img, a, script, b, strong, em").count() == 0
+        assert chatbot.locator("img, a, script, b, i, strong, em").count() == 0
         page.wait_for_timeout(500)
     assert record.dialogs == []
     assert record.origins() == {markup_app}, record.requests

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from ui.render import answer_html, escape, group_by_article, highlighted, safe_url, split_passages, supports
+from ui.render import (
+    also_in_html,
+    answer_html,
+    escape,
+    group_by_article,
+    highlighted,
+    safe_url,
+    split_passages,
+    supports,
+)
 
 ATTACKS = [
     "<script>alert(1)</script>",
@@ -172,6 +181,58 @@ def test_excerpt_of_a_passage_without_highlights_is_its_start():
     answer["passages"][0]["highlights"] = []
     html = answer_html(answer)
     assert '<div class="wd-text wd-excerpt">开头' in html
+
+
+def _printing(article: str, source: str | None, date: str | None, title: str, url: str | None = None) -> dict:
+    return {
+        **_passage(1, article, "文。", 0.5, [], url=url)["citation"],
+        "source": source,
+        "date": date,
+        "article_title": title,
+    }
+
+
+def test_a_passage_names_the_other_papers_printing_its_text_escaped_and_linked():
+    answer = _answer("贸易额达到948亿美元。", answer="贸易额")
+    answer["passages"][0]["also_in"] = [
+        _printing(
+            "b", "人民日报", "2025-06-30", "<script>alert(1)</script>", "https://news.example.com/b?x=1&y=2"
+        ),
+        _printing("c", "新华社", None, "同一篇稿件"),
+        _printing("d", None, None, "无来源"),
+    ]
+    answer["passages"][0]["also_in_total"] = 3
+    html = answer_html(answer)
+    line = html[html.index('<div class="wd-also">') :]
+    line = line[: line.index("</div>") + len("</div>")]
+    assert line == (
+        '<div class="wd-also">亦见于：'
+        '<a href="https://news.example.com/b?x=1&amp;y=2" target="_blank" rel="noopener noreferrer">'
+        "人民日报 2025-06-30《&lt;script&gt;alert(1)&lt;/script&gt;》"
+        '<span class="wd-sr">（在新标签页打开）</span></a>、新华社《同一篇稿件》、《无来源》</div>'
+    )
+    assert "<script" not in html
+    head, text = html.index('class="wd-head"'), html.index('class="wd-text"')
+    assert head < html.index('class="wd-also"') < text, "under the passage's citation, above its text"
+
+
+def test_a_capped_list_says_how_many_papers_printed_it_in_either_language():
+    passage = {
+        "also_in": [_printing(f"p{i}", "报", "2025-07-01", f"标题{i}") for i in range(10)],
+        "also_in_total": 30,
+    }
+    assert also_in_html(passage).endswith("《标题9》等30篇</div>")
+    english = also_in_html(passage, lang="en")
+    assert english.startswith('<div class="wd-also">Also printed in: 报 2025-07-01《标题0》, 报')
+    assert english.endswith("《标题9》 and 20 more</div>")
+
+
+def test_nothing_is_said_of_other_papers_when_none_printed_the_text():
+    answer = _answer("贸易额达到948亿美元。", answer="贸易额")
+    assert "wd-also" not in answer_html(answer), "a passage without the key (an older reply)"
+    answer["passages"][0].update(also_in=[], also_in_total=0)
+    html = answer_html(answer) + answer_html(answer, lang="en")
+    assert "wd-also" not in html and "亦见于" not in html and "Also printed in" not in html
 
 
 def test_english_labels():
