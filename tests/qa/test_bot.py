@@ -12,6 +12,7 @@ import pytest
 from index.build import build_index
 from index.errors import IndexNotFoundError
 from qa import QuestionError, load_bot
+from qa.__main__ import render_text
 
 
 def _squash(text: str) -> str:
@@ -277,3 +278,7 @@ def test_the_story_shown_lists_the_other_papers_printing_it_earliest_first(tmp_p
     assert all(p["also_in"] == [] and p["also_in_total"] == 0 for p in data if p["rank"] != story.rank)
     [listed] = [p["also_in"] for p in data if p["rank"] == story.rank]
     assert [c["source"] for c in listed] == others
+    also = [line for line in render_text(answer).splitlines() if line.startswith("亦见于：")]
+    assert len(also) == 1 and [also[0].index(paper) for paper in others] == sorted(
+        also[0].index(paper) for paper in others
+    ), "`qa ask` prints the line too"
