@@ -151,12 +151,8 @@ def render_text(answer: Answer) -> str:
             text = f"{text[:start]}【{text[start:end]}】{text[end:]}"
         lines += ["", f"[{p.rank}] {p.citation.label()}  (相关度 {p.score:.2f})"]
         if p.also_in:
-            more = p.also_in_total - len(p.also_in)
-            lines.append(
-                "亦见于："
-                + "；".join(c.label() for c in p.also_in)
-                + (f" 等{p.also_in_total}篇" if more else "")
-            )
+            more = f" 等{p.also_in_total}篇" if p.also_in_total > len(p.also_in) else ""
+            lines.append("亦见于：" + "；".join(c.label() for c in p.also_in) + more)
         lines.append(text)
     return "\n".join(lines)
 

@@ -137,17 +137,14 @@ def collapse_copies(
     copies: dict[int, tuple[int, ...]] = {}
     if any(first[p] != p for p in first):
         own = dict(reciprocal_rank_fusion(rankings, weights, k))
-        standing: dict[int, int] = {}  # each text's first copy -> the copy that stands for it
-        for position, seen in first.items():  # in the order seen, so the first wins ties
-            if seen not in standing or own[position] > own[standing[seen]]:
-                standing[seen] = position
-        first = {p: standing[seen] for p, seen in first.items()}
-        others: dict[int, list[int]] = {}
-        for position, stands in first.items():
-            if position != stands:
-                others.setdefault(stands, []).append(position)
-        # a stable sort: among equal scores, the copy seen first comes first
-        copies = {p: tuple(sorted(o, key=lambda c: -own[c])) for p, o in others.items()}
+        texts: dict[int, list[int]] = {}  # each text's first copy -> its copies, in the order seen
+        for position, seen in first.items():
+            texts.setdefault(seen, []).append(position)
+        for held in texts.values():
+            best = sorted(held, key=lambda c: -own[c])  # stable: the first seen among equals
+            first.update(dict.fromkeys(best, best[0]))
+            if len(best) > 1:
+                copies[best[0]] = tuple(best[1:])
     return Collapsed([list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings], copies)
 
 

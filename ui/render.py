@@ -219,11 +219,15 @@ def also_in_html(passage: Mapping[str, Any], lang: Lang = "zh") -> str:
 def _printing_html(citation: Mapping[str, Any], lang: Lang) -> str:
     label = escape(" ".join(_origin_parts(citation)) + f"《{citation['article_title']}》")
     url = safe_url(citation.get("url"))
-    if not url:
-        return label
+    return _new_tab_link(url, label, lang) if url else label
+
+
+def _new_tab_link(url: str, label: str, lang: Lang, kind: str = "") -> str:
+    """A link (escaped `label` HTML) opening `url`, a safe_url, in a new tab, saying so to screen readers."""
+    attribute = f' class="{kind}"' if kind else ""
     return (
-        f'<a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">{label}'
-        f'<span class="wd-sr">{escape(text(lang, "new_tab"))}</span></a>'
+        f'<a{attribute} href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
+        f'{label}<span class="wd-sr">{escape(text(lang, "new_tab"))}</span></a>'
     )
 
 
@@ -233,12 +237,7 @@ def group_html(group: Sequence[Mapping[str, Any]], lang: Lang, numbers: Mapping[
     origin = " · ".join(escape(p) for p in _origin_parts(citation))
     best = max(float(p["score"]) for p in group)
     url = safe_url(citation.get("url"))
-    link = (
-        f'<a class="wd-link" href="{html.escape(url, quote=True)}" target="_blank" rel="noopener noreferrer">'
-        f'{escape(text(lang, "original"))}<span class="wd-sr">{escape(text(lang, "new_tab"))}</span></a>'
-        if url
-        else ""
-    )
+    link = _new_tab_link(url, escape(text(lang, "original")), lang, "wd-link") if url else ""
     head = (
         f'<div class="wd-article"><span class="wd-title">《{escape(str(citation["article_title"]))}》</span>'
         f'<span class="wd-origin">{origin}</span>'
