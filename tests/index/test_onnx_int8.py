@@ -60,6 +60,19 @@ def test_int8_vectors_point_where_the_fp32_ones_do(int8_embedder, real_embedder)
 
 
 @pytest.mark.slow
+def test_questions_run_on_one_thread_and_passages_on_every_core(monkeypatch) -> None:
+    monkeypatch.setattr(onnx_int8, "_cpu_count", lambda: 2)
+    embedder = make_embedder(EmbedSettings(backend="onnx-int8"), progress=False)
+    assert embedder.session.get_session_options().intra_op_num_threads == 1
+    assert embedder._passage_session is None  # a process that only answers never loads it
+    passages = embedder.embed_passages(TEXTS)
+    assert embedder._passage_session.get_session_options().intra_op_num_threads == 2
+    # the thread count changes no vector: the passages again through the one-thread session
+    alone = embedder._encode(TEXTS, embedder._passage_prompt, progress=False)
+    np.testing.assert_array_equal(passages, alone)
+
+
+@pytest.mark.slow
 def test_fingerprint_names_the_backend(int8_embedder, real_embedder) -> None:
     assert int8_embedder.model_id == real_embedder.model_id
     assert int8_embedder.fingerprint != real_embedder.fingerprint
