@@ -41,7 +41,7 @@ from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, t
 from qa.passages import Candidate, Ranked, collapse_copies, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
-from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, make_retrievers
+from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
 from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
 
@@ -146,24 +146,29 @@ class Bot:
         question = simplified(question)
         earlier = [simplified(clip(h, self.settings.max_question_chars)) for h in history if h and h.strip()]
         queries = contextual_queries(question, earlier)
-        if vectors is None or len(vectors) != len(queries):
-            vectors = self.embedder.embed_queries(queries)
-        clock.lap("embed")
         readings = [self._read(q) for q in queries]
-        own = readings[0].terms
-        if len(queries) == 1:
-            return self._reading(question, readings, vectors, own, top_k, clock)
-        terms = follow_up_terms(own, self._read(earlier[-1]).terms)
-        if elliptical(question):  # "那2023年呢？" asks nothing on its own
-            return self._reading(question, readings, vectors, terms, top_k, clock)
-        found = self._reading(question, readings[:1], vectors[:1], own, top_k, clock)
-        if found.evidence.absent > 0 and found.evidence.script == "cjk" and not refers_back(question):
-            # it opens like a follow-up ("那…") but asks, without pointing back, about something
-            # the articles never mention (明天, 下雨): what the previous question found does not
-            # answer it, so that reading is not gathered at all
-            return found
-        combined = self._reading(question, readings, vectors, terms, top_k, clock)
-        return combined if self.answerable(combined) >= self.answerable(found) else found
+        # keyword search starts now, beside the embedding (qa.retrieve.Searches)
+        searches = Searches(self.retrievers, [r.keyword for r in readings], self.settings.candidates)
+        try:
+            if vectors is None or len(vectors) != len(queries):
+                vectors = self.embedder.embed_queries(queries)
+            clock.lap("embed")
+            own = readings[0].terms
+            if len(queries) == 1:
+                return self._reading(question, readings, vectors, own, top_k, searches, clock)
+            terms = follow_up_terms(own, self._read(earlier[-1]).terms)
+            if elliptical(question):  # "那2023年呢？" asks nothing on its own
+                return self._reading(question, readings, vectors, terms, top_k, searches, clock)
+            found = self._reading(question, readings[:1], vectors[:1], own, top_k, searches, clock)
+            if found.evidence.absent > 0 and found.evidence.script == "cjk" and not refers_back(question):
+                # it opens like a follow-up ("那…") but asks, without pointing back, about something
+                # the articles never mention (明天, 下雨): what the previous question found does not
+                # answer it, so that reading is not gathered at all
+                return found
+            combined = self._reading(question, readings, vectors, terms, top_k, searches, clock)
+            return combined if self.answerable(combined) >= self.answerable(found) else found
+        finally:
+            searches.close()
 
     def _read(self, text: str) -> Reading:
         """A question's terms and its keyword texts; an English one's rendered in Chinese
@@ -197,11 +202,13 @@ class Bot:
         vectors: np.ndarray,
         terms: Sequence[Term],
         top_k: int,
+        searches: Searches,
         clock: _Clock,
     ) -> Gathered:
-        """Gather the passages and evidence of one reading of the question."""
+        """Gather the passages and evidence of one reading of the question (its first
+        `len(readings)` readings, searched by `searches`)."""
         queries = [r.text for r in readings]
-        ranked, leaders, copies = self._ranked([r.keyword for r in readings], vectors)
+        ranked, leaders, copies = self._ranked(searches, vectors[: len(readings)])
         clock.lap("retrieve")
         top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
@@ -228,18 +235,19 @@ class Bot:
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev, copies)
 
     def _ranked(
-        self, queries: Sequence[str], vectors: np.ndarray
+        self, searches: Searches, vectors: np.ndarray
     ) -> tuple[list[Ranked], list[set[int]], dict[int, tuple[int, ...]]]:
-        """Fuse every retriever's ranking of every query; attach each chunk's best cosine.
+        """Fuse every retriever's ranking of the first `len(vectors)` readings; attach each
+        chunk's best cosine.
 
         Also returns each retriever's leading chunks for the last query (the fullest reading),
         to tell whether they agree on the answer, and the copies each ranked chunk stands for."""
         s = self.settings
         rankings: list[list[int]] = []
         weights: list[float] = []
-        for text, vector in zip(queries, vectors):
-            for retriever, weight in self.retrievers:
-                rankings.append([h.position for h in retriever.search(text, vector, s.candidates)])
+        for reading, vector in enumerate(vectors):
+            for number, (_, weight) in enumerate(self.retrievers):
+                rankings.append(searches.ranking(number, reading, vector))
                 weights.append(weight)
         # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies)
         collapsed = collapse_copies(rankings, self.index, weights, s.rrf_k)

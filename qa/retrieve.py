@@ -7,6 +7,10 @@ names a store: it asks index.store whether the loaded vectors can search both wa
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,13 +31,18 @@ class Hit:
 
 
 class Retriever(Protocol):
-    """Anything that ranks chunks for a query (its text and its embedding)."""
+    """Anything that ranks chunks for a query (its text and its embedding); `needs_vector` False
+    when it reads the text only, so that it can run while the question is being embedded."""
+
+    needs_vector: bool
 
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]: ...
 
 
 class DenseRetriever:
     """Inner-product search over the index's normalised vectors (cosine similarity)."""
+
+    needs_vector = True
 
     def __init__(self, index: LoadedIndex) -> None:
         search_on_one_thread()  # questions are searched one at a time (see index.store.vectors)
@@ -58,6 +67,8 @@ class DenseRetriever:
 class KeywordRetriever:
     """BM25 over the index's keyword tokens (jieba words and character bigrams)."""
 
+    needs_vector = False
+
     def __init__(self, keyword: KeywordIndex) -> None:
         self.keyword = keyword
 
@@ -69,6 +80,8 @@ class KeywordRetriever:
 class HybridRetriever:
     """Dense and keyword search fused by the store itself (Milvus hybrid_search with its RRFRanker),
     with the bot's fusion weights and RRF constant."""
+
+    needs_vector = True
 
     def __init__(self, index: LoadedIndex, store: HybridSearcher, settings: RetrievalSettings) -> None:
         self.store = store
@@ -96,3 +109,60 @@ def make_retrievers(
         (keyword, settings.keyword_weight),
     ]
     return [(retriever, weight) for retriever, weight in pairs if weight > 0]
+
+
+class Searches:
+    """Every retriever's ranking of every reading of one question, each searched once.
+
+    The searches that need no embedding (keyword search) start at once on a pool thread, so
+    they run while the question is embedded and searched by vector on the calling thread:
+    faiss and onnxruntime release the GIL, and keyword search spends most of its time in
+    numpy and pread, which do too. At ten million chunks that hides most of the embedding and
+    the dense search behind the keyword search (bench/RESULTS.md). A search the pool has not
+    started by the time its ranking is asked for is run on the calling thread instead, so a
+    busy pool never makes a question wait.
+    """
+
+    def __init__(self, retrievers: Sequence[tuple[Retriever, float]], texts: Sequence[str], k: int) -> None:
+        self.retrievers = [retriever for retriever, _ in retrievers]
+        self.texts = list(texts)
+        self.k = k
+        self._rankings: dict[tuple[int, int], list[int]] = {}
+        self._pending: dict[tuple[int, int], Future[list[Hit]]] = {}
+        for r, retriever in enumerate(self.retrievers):
+            if not retriever.needs_vector:
+                for q, text in enumerate(self.texts):
+                    self._pending[(r, q)] = _pool().submit(retriever.search, text, _NO_VECTOR, k)
+
+    def ranking(self, retriever: int, reading: int, vector: np.ndarray) -> list[int]:
+        """The chunk positions retriever number `retriever` ranks for reading number `reading`
+        (whose embedding is `vector`), best first."""
+        key = (retriever, reading)
+        if key not in self._rankings:
+            pending = self._pending.pop(key, None)
+            if pending is not None and not pending.cancel():
+                hits = pending.result()
+            else:
+                hits = self.retrievers[retriever].search(self.texts[reading], vector, self.k)
+            self._rankings[key] = [hit.position for hit in hits]
+        return self._rankings[key]
+
+    def close(self) -> None:
+        """Cancel the searches not yet started (the question was answered, or failed, without them)."""
+        for pending in self._pending.values():
+            pending.cancel()
+        self._pending.clear()
+
+
+_NO_VECTOR = np.zeros(0, dtype=np.float32)  # what a retriever that reads the text only is given
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    """The process's threads for searches run beside the embedding, one a core."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="wenda-search")
+        return _POOL
