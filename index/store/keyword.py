@@ -261,8 +261,12 @@ class KeywordIndex:
             slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
             try:
                 alive = np.ones(len(candidates), dtype=bool)
+                # the weights of the lists looked up below, by list: exact for every candidate
+                # still alive at the end, which was alive when its list was looked up
+                columns: dict[int, np.ndarray] = {}
                 for i in order[read:]:  # the rest, shortest first, looked up for the candidates left
-                    lower += self._column(candidates, alive, slots, *spans[i])
+                    columns[i] = self._column(candidates, alive, slots, *spans[i])
+                    lower += columns[i]
                     rest -= bound[i]
                     if np.count_nonzero(alive) > k:
                         theta = max(theta, _kth(lower[alive], k))
@@ -270,11 +274,14 @@ class KeywordIndex:
                     if 4 * np.count_nonzero(alive) < len(candidates):  # keep the live ones only
                         slots[candidates] = 0
                         candidates, lower = candidates[alive], lower[alive]
+                        columns = {j: column[alive] for j, column in columns.items()}
                         slots[candidates] = np.arange(1, len(candidates) + 1, dtype=np.int32)
                         alive = np.ones(len(candidates), dtype=bool)
                 scores = np.zeros(len(candidates), dtype=np.float32)
-                for start, end in spans:  # in the query's token order, as bm25s sums
-                    scores += self._column(candidates, alive, slots, start, end)
+                for i, (start, end) in enumerate(spans):  # in the query's token order, as bm25s sums
+                    if i not in columns:  # a list read before the candidates were chosen
+                        columns[i] = self._column(candidates, alive, slots, start, end)
+                    scores += columns[i]
             finally:
                 slots[candidates] = 0
         return _top(candidates[alive], scores[alive], k)
