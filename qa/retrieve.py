@@ -118,9 +118,10 @@ class Searches:
     they run while the question is embedded and searched by vector on the calling thread:
     faiss and onnxruntime release the GIL, and keyword search spends most of its time in
     numpy and pread, which do too. At ten million chunks that hides most of the embedding and
-    the dense search behind the keyword search (bench/RESULTS.md). A search the pool has not
-    started by the time its ranking is asked for is run on the calling thread instead, so a
-    busy pool never makes a question wait.
+    the dense search behind the keyword search (bench/RESULTS.md). A search is handed to the
+    pool only while one of its threads is free (under load the requests' own threads already
+    keep the cores busy), and one the pool has not started by the time its ranking is asked
+    for is run on the calling thread instead, so a busy pool never makes a question wait.
     """
 
     def __init__(self, retrievers: Sequence[tuple[Retriever, float]], texts: Sequence[str], k: int) -> None:
@@ -132,7 +133,9 @@ class Searches:
         for r, retriever in enumerate(self.retrievers):
             if not retriever.needs_vector:
                 for q, text in enumerate(self.texts):
-                    self._pending[(r, q)] = _pool().submit(retriever.search, text, _NO_VECTOR, k)
+                    started = _start(retriever, text, k)
+                    if started is not None:
+                        self._pending[(r, q)] = started
 
     def ranking(self, retriever: int, reading: int, vector: np.ndarray) -> list[int]:
         """The chunk positions retriever number `retriever` ranks for reading number `reading`
@@ -155,8 +158,30 @@ class Searches:
 
 
 _NO_VECTOR = np.zeros(0, dtype=np.float32)  # what a retriever that reads the text only is given
+_WORKERS = os.cpu_count() or 1
+_FREE = threading.BoundedSemaphore(_WORKERS)  # the pool's threads not given a search
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+
+
+def _start(retriever: Retriever, text: str, k: int) -> Future[list[Hit]] | None:
+    """Start a search on a free pool thread; None when every one is busy."""
+    if not _FREE.acquire(blocking=False):
+        return None
+
+    def search() -> list[Hit]:
+        try:
+            return retriever.search(text, _NO_VECTOR, k)
+        finally:
+            _FREE.release()
+
+    def cancelled(future: Future[list[Hit]]) -> None:
+        if future.cancelled():  # never run, so never released
+            _FREE.release()
+
+    future = _pool().submit(search)
+    future.add_done_callback(cancelled)
+    return future
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -164,5 +189,5 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="wenda-search")
+            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="wenda-search")
         return _POOL

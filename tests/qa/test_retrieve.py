@@ -3,7 +3,9 @@ busy pool never makes a question wait."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -32,6 +34,13 @@ class Recording:
         if self.fail:
             raise RuntimeError("keyword index unreadable")
         return [Hit(len(query) + i, 1.0) for i in range(k)]
+
+
+class NeverStarts:
+    """A pool that never starts what it is given: Searches cancels it and searches in place."""
+
+    def submit(self, *args, **kwargs) -> Future:
+        return Future()
 
 
 def test_a_search_needing_no_vector_starts_before_the_vector_is_given():
@@ -68,18 +77,52 @@ def test_a_search_the_busy_pool_has_not_started_runs_on_the_calling_thread(monke
     assert len(keyword.calls) == 1  # the queued search was cancelled, not run as well
 
 
+def test_no_search_is_handed_to_the_pool_while_its_threads_are_all_busy():
+    taken = 0
+    while qa.retrieve._FREE.acquire(blocking=False):  # as if every pool thread were searching
+        taken += 1
+    try:
+        keyword = Recording(needs_vector=False)
+        searches = Searches([(keyword, 1.0)], ["问题"], k=2)
+        assert not keyword.calls  # nothing started
+        assert searches.ranking(0, 0, np.zeros(0, dtype=np.float32)) == [2, 3]
+        assert keyword.calls == [(threading.current_thread().name, "问题")]
+    finally:
+        for _ in range(taken):
+            qa.retrieve._FREE.release()
+
+
+def test_every_pool_thread_is_free_again_after_searches_run_fail_or_are_cancelled(monkeypatch):
+    for fail, pool in ((False, None), (True, None), (False, NeverStarts)):
+        if pool is not None:
+            monkeypatch.setattr(qa.retrieve, "_pool", pool)
+        keyword = Recording(needs_vector=False, fail=fail)
+        searches = Searches([(keyword, 1.0)], ["一", "二", "三"], k=2)
+        with contextlib.suppress(RuntimeError):
+            searches.ranking(0, 0, np.zeros(0, dtype=np.float32))
+        with contextlib.suppress(RuntimeError):
+            searches.ranking(0, 1, np.zeros(0, dtype=np.float32))
+        searches.close()  # the third: cancelled if not started
+    deadline = time.monotonic() + WAIT  # a search the pool had started finishes on its own
+    while _free_threads() < qa.retrieve._WORKERS and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _free_threads() == qa.retrieve._WORKERS
+
+
+def _free_threads() -> int:
+    free = 0
+    while qa.retrieve._FREE.acquire(blocking=False):
+        free += 1
+    for _ in range(free):
+        qa.retrieve._FREE.release()
+    return free
+
+
 def test_an_error_in_a_search_on_the_pool_reaches_the_question():
     keyword = Recording(needs_vector=False, fail=True)
     searches = Searches([(keyword, 1.0)], ["问题"], k=2)
     with pytest.raises(RuntimeError, match="keyword index unreadable"):
         searches.ranking(0, 0, np.zeros(0, dtype=np.float32))
-
-
-class NeverStarts:
-    """A pool that never starts what it is given: Searches cancels it and searches in place."""
-
-    def submit(self, *args, **kwargs) -> Future:
-        return Future()
 
 
 def test_a_follow_up_searches_each_reading_once_and_answers_as_before(
