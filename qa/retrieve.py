@@ -21,6 +21,12 @@ from index.store.keyword import KeywordIndex
 from index.store.vectors import search_on_one_thread
 from qa.settings import RetrievalSettings
 
+# Keyword search runs beside the embedding (Searches) in an index of this many chunks or more:
+# in the 46-chunk sample it takes a fraction of a millisecond, and handing it to a pool thread
+# made `ask` 0.1-0.5 ms slower there; at 1M it takes about 7 ms (bench/RESULTS.md; sizes between
+# were not measured)
+EARLY_CHUNKS = 100_000
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -31,10 +37,11 @@ class Hit:
 
 
 class Retriever(Protocol):
-    """Anything that ranks chunks for a query (its text and its embedding); `needs_vector` False
-    when it reads the text only, so that it can run while the question is being embedded."""
+    """Anything that ranks chunks for a query (its text and its embedding); `early` when it
+    reads the text only and takes long enough to be worth searching on another thread while
+    the question is being embedded (Searches)."""
 
-    needs_vector: bool
+    early: bool
 
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]: ...
 
@@ -42,7 +49,7 @@ class Retriever(Protocol):
 class DenseRetriever:
     """Inner-product search over the index's normalised vectors (cosine similarity)."""
 
-    needs_vector = True
+    early = False
 
     def __init__(self, index: LoadedIndex) -> None:
         search_on_one_thread()  # questions are searched one at a time (see index.store.vectors)
@@ -67,10 +74,10 @@ class DenseRetriever:
 class KeywordRetriever:
     """BM25 over the index's keyword tokens (jieba words and character bigrams)."""
 
-    needs_vector = False
-
     def __init__(self, keyword: KeywordIndex) -> None:
         self.keyword = keyword
+        # below EARLY_CHUNKS a search takes less than handing it to another thread costs
+        self.early = keyword.num_docs >= EARLY_CHUNKS
 
     def search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
         """Return up to `k` hits for the query text, best first (the vector is not used)."""
@@ -81,7 +88,7 @@ class HybridRetriever:
     """Dense and keyword search fused by the store itself (Milvus hybrid_search with its RRFRanker),
     with the bot's fusion weights and RRF constant."""
 
-    needs_vector = True
+    early = False
 
     def __init__(self, index: LoadedIndex, store: HybridSearcher, settings: RetrievalSettings) -> None:
         self.store = store
@@ -114,7 +121,8 @@ def make_retrievers(
 class Searches:
     """Every retriever's ranking of every reading of one question, each searched once.
 
-    The searches that need no embedding (keyword search) start at once on a pool thread, so
+    The searches that need no embedding (keyword search, in an index of EARLY_CHUNKS chunks or
+    more) start at once on a pool thread, so
     they run while the question is embedded and searched by vector on the calling thread:
     faiss and onnxruntime release the GIL, and keyword search spends most of its time in
     numpy and pread, which do too. At ten million chunks that hides most of the embedding and
@@ -131,7 +139,7 @@ class Searches:
         self._rankings: dict[tuple[int, int], list[int]] = {}
         self._pending: dict[tuple[int, int], Future[list[Hit]]] = {}
         for r, retriever in enumerate(self.retrievers):
-            if not retriever.needs_vector:
+            if retriever.early:
                 for q, text in enumerate(self.texts):
                     started = _start(retriever, text, k)
                     if started is not None:

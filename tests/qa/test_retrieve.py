@@ -14,7 +14,7 @@ import pytest
 import qa.retrieve
 from index.build import build_index
 from qa import load_bot
-from qa.retrieve import Hit, Searches
+from qa.retrieve import Hit, KeywordRetriever, Searches
 
 WAIT = 30  # seconds: only a hang would take this long
 
@@ -22,8 +22,8 @@ WAIT = 30  # seconds: only a hang would take this long
 class Recording:
     """A retriever that records the thread and the text of every search."""
 
-    def __init__(self, needs_vector: bool, fail: bool = False) -> None:
-        self.needs_vector = needs_vector
+    def __init__(self, early: bool, fail: bool = False) -> None:
+        self.early = early
         self.fail = fail
         self.calls: list[tuple[str, str]] = []
         self.started = threading.Event()
@@ -44,7 +44,7 @@ class NeverStarts:
 
 
 def test_a_search_needing_no_vector_starts_before_the_vector_is_given():
-    keyword, dense = Recording(needs_vector=False), Recording(needs_vector=True)
+    keyword, dense = Recording(early=True), Recording(early=False)
     searches = Searches([(dense, 1.0), (keyword, 2.0)], ["问题一", "问题一二"], k=3)
     # a keyword search runs on a pool thread without anyone asking for its ranking
     assert keyword.started.wait(WAIT)
@@ -66,7 +66,7 @@ def test_a_search_the_busy_pool_has_not_started_runs_on_the_calling_thread(monke
     release = threading.Event()
     pool.submit(release.wait, WAIT)  # the pool's only thread is busy
     monkeypatch.setattr(qa.retrieve, "_pool", lambda: pool)
-    keyword = Recording(needs_vector=False)
+    keyword = Recording(early=True)
     try:
         searches = Searches([(keyword, 1.0)], ["问题"], k=2)
         assert searches.ranking(0, 0, np.zeros(0, dtype=np.float32)) == [2, 3]
@@ -82,7 +82,7 @@ def test_no_search_is_handed_to_the_pool_while_its_threads_are_all_busy():
     while qa.retrieve._FREE.acquire(blocking=False):  # as if every pool thread were searching
         taken += 1
     try:
-        keyword = Recording(needs_vector=False)
+        keyword = Recording(early=True)
         searches = Searches([(keyword, 1.0)], ["问题"], k=2)
         assert not keyword.calls  # nothing started
         assert searches.ranking(0, 0, np.zeros(0, dtype=np.float32)) == [2, 3]
@@ -96,7 +96,7 @@ def test_every_pool_thread_is_free_again_after_searches_run_fail_or_are_cancelle
     for fail, pool in ((False, None), (True, None), (False, NeverStarts)):
         if pool is not None:
             monkeypatch.setattr(qa.retrieve, "_pool", pool)
-        keyword = Recording(needs_vector=False, fail=fail)
+        keyword = Recording(early=True, fail=fail)
         searches = Searches([(keyword, 1.0)], ["一", "二", "三"], k=2)
         with contextlib.suppress(RuntimeError):
             searches.ranking(0, 0, np.zeros(0, dtype=np.float32))
@@ -119,7 +119,7 @@ def _free_threads() -> int:
 
 
 def test_an_error_in_a_search_on_the_pool_reaches_the_question():
-    keyword = Recording(needs_vector=False, fail=True)
+    keyword = Recording(early=True, fail=True)
     searches = Searches([(keyword, 1.0)], ["问题"], k=2)
     with pytest.raises(RuntimeError, match="keyword index unreadable"):
         searches.ranking(0, 0, np.zeros(0, dtype=np.float32))
@@ -130,8 +130,13 @@ def test_a_follow_up_searches_each_reading_once_and_answers_as_before(
 ):
     build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
     bot = load_bot(tmp_path / "idx", embedder=fake_embedder)
-    searched: list[str] = []
     keyword = bot.retrievers[1][0]
+    # 46 chunks: searched in place, as handing so short a search to a thread costs more
+    assert isinstance(keyword, KeywordRetriever) and not keyword.early
+    monkeypatch.setattr(qa.retrieve, "EARLY_CHUNKS", 40)
+    assert KeywordRetriever(bot.keyword).early
+    monkeypatch.setattr(keyword, "early", True)  # as in an index of EARLY_CHUNKS chunks
+    searched: list[str] = []
     original = keyword.search
 
     def counting(query, vector, k):
