@@ -122,10 +122,9 @@ class Searches:
     """Every retriever's ranking of every reading of one question, each searched once.
 
     The searches that need no embedding (keyword search, in an index of EARLY_CHUNKS chunks or
-    more) start at once on a pool thread, so
-    they run while the question is embedded and searched by vector on the calling thread:
-    faiss and onnxruntime release the GIL, and keyword search spends most of its time in
-    numpy and pread, which do too. At ten million chunks that hides most of the embedding and
+    more) start at once on a pool thread, so they run while the question is embedded and
+    searched by vector on the calling thread: faiss and onnxruntime release the GIL, and
+    keyword search spends most of its time in numpy and pread, which do too. At ten million chunks that hides most of the embedding and
     the dense search behind the keyword search (bench/RESULTS.md). A search is handed to the
     pool only while one of its threads is free (under load the requests' own threads already
     keep the cores busy), and one the pool has not started by the time its ranking is asked
@@ -166,7 +165,8 @@ class Searches:
 
 
 _NO_VECTOR = np.zeros(0, dtype=np.float32)  # what a retriever that reads the text only is given
-_WORKERS = os.cpu_count() or 1
+# one a core this process may run on
+_WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 _FREE = threading.BoundedSemaphore(_WORKERS)  # the pool's threads not given a search
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -187,7 +187,11 @@ def _start(retriever: Retriever, text: str, k: int) -> Future[list[Hit]] | None:
         if future.cancelled():  # never run, so never released
             _FREE.release()
 
-    future = _pool().submit(search)
+    try:
+        future = _pool().submit(search)
+    except RuntimeError:  # the interpreter is shutting down: search in place
+        _FREE.release()
+        return None
     future.add_done_callback(cancelled)
     return future
 

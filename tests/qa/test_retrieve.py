@@ -118,6 +118,17 @@ def _free_threads() -> int:
     return free
 
 
+def test_a_pool_shut_down_with_the_interpreter_searches_in_place(monkeypatch):
+    pool = ThreadPoolExecutor(max_workers=1)
+    pool.shutdown()
+    monkeypatch.setattr(qa.retrieve, "_pool", lambda: pool)
+    keyword = Recording(early=True)
+    searches = Searches([(keyword, 1.0)], ["问题"], k=2)
+    assert searches.ranking(0, 0, np.zeros(0, dtype=np.float32)) == [2, 3]
+    assert keyword.calls == [(threading.current_thread().name, "问题")]
+    assert _free_threads() == qa.retrieve._WORKERS
+
+
 def test_an_error_in_a_search_on_the_pool_reaches_the_question():
     keyword = Recording(early=True, fail=True)
     searches = Searches([(keyword, 1.0)], ["问题"], k=2)
