@@ -41,7 +41,7 @@ from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, t
 from qa.passages import Candidate, Ranked, collapse_copies, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
-from qa.retrieve import DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
+from qa.retrieve import POOL_THREADS, DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
 from qa.settings import RetrievalSettings
 from qa.terms import Term, follow_up_terms, question_terms
 
@@ -147,11 +147,15 @@ class Bot:
         earlier = [simplified(clip(h, self.settings.max_question_chars)) for h in history if h and h.strip()]
         queries = contextual_queries(question, earlier)
         readings = [self._read(q) for q in queries]
-        # keyword search starts now, beside the embedding (qa.retrieve.Searches)
-        searches = Searches(self.retrievers, [r.keyword for r in readings], self.settings.candidates)
+        texts, k = [r.keyword for r in readings], self.settings.candidates
+        given = vectors if vectors is not None and len(vectors) == len(queries) else None
+        # keyword search starts now, beside the embedding, when the embedding leaves a core free;
+        # else once the question is embedded, beside the dense search (qa.retrieve.Searches)
+        searches = Searches(self.retrievers, texts, k) if given is not None or self._leaves_a_core() else None
         try:
-            if vectors is None or len(vectors) != len(queries):
-                vectors = self.embedder.embed_queries(queries)
+            vectors = self.embedder.embed_queries(queries) if given is None else given
+            if searches is None:
+                searches = Searches(self.retrievers, texts, k)
             clock.lap("embed")
             own = readings[0].terms
             if len(queries) == 1:
@@ -168,7 +172,15 @@ class Bot:
             combined = self._reading(question, readings, vectors, terms, top_k, searches, clock)
             return combined if self.answerable(combined) >= self.answerable(found) else found
         finally:
-            searches.close()
+            if searches is not None:
+                searches.close()
+
+    def _leaves_a_core(self) -> bool:
+        """Whether embedding a question leaves a core free for a search beside it: the int8
+        backend's one thread does; torch's two on two cores do not, and a keyword search run
+        beside them made `ask` slower at 1M (bench/RESULTS.md)."""
+        threads = getattr(self.embedder, "query_threads", None)
+        return threads is not None and threads < POOL_THREADS
 
     def _read(self, text: str) -> Reading:
         """A question's terms and its keyword texts; an English one's rendered in Chinese

@@ -166,8 +166,8 @@ class Searches:
 
 _NO_VECTOR = np.zeros(0, dtype=np.float32)  # what a retriever that reads the text only is given
 # one a core this process may run on
-_WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-_FREE = threading.BoundedSemaphore(_WORKERS)  # the pool's threads not given a search
+POOL_THREADS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+_FREE = threading.BoundedSemaphore(POOL_THREADS)  # the pool's threads not given a search
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -201,5 +201,5 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="wenda-search")
+            _POOL = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="wenda-search")
         return _POOL

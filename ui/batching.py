@@ -38,6 +38,7 @@ class BatchingEmbedder:
         self.model_id = inner.model_id
         self.fingerprint = inner.fingerprint
         self.dimension = inner.dimension
+        self.query_threads = getattr(inner, "query_threads", None)
         self.max_batch = max_batch
         self.batches: list[int] = []  # size of every model call (bounded), for benchmarks and tests
         self._queue: queue.Queue[_Job] = queue.Queue()

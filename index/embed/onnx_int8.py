@@ -47,6 +47,7 @@ class OnnxInt8Embedder(PromptedEmbedder):
     """An Embedder that runs an int8-quantized ONNX export of a sentence-transformers model."""
 
     backend = BACKEND
+    query_threads = 1  # the threads embedding a question takes (its session's)
 
     def __init__(self, settings: EmbedSettings | None = None, progress: bool = True) -> None:
         ort = _import_onnxruntime()

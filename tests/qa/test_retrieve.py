@@ -104,9 +104,9 @@ def test_every_pool_thread_is_free_again_after_searches_run_fail_or_are_cancelle
             searches.ranking(0, 1, np.zeros(0, dtype=np.float32))
         searches.close()  # the third: cancelled if not started
     deadline = time.monotonic() + WAIT  # a search the pool had started finishes on its own
-    while _free_threads() < qa.retrieve._WORKERS and time.monotonic() < deadline:
+    while _free_threads() < qa.retrieve.POOL_THREADS and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert _free_threads() == qa.retrieve._WORKERS
+    assert _free_threads() == qa.retrieve.POOL_THREADS
 
 
 def _free_threads() -> int:
@@ -126,7 +126,7 @@ def test_a_pool_shut_down_with_the_interpreter_searches_in_place(monkeypatch):
     searches = Searches([(keyword, 1.0)], ["问题"], k=2)
     assert searches.ranking(0, 0, np.zeros(0, dtype=np.float32)) == [2, 3]
     assert keyword.calls == [(threading.current_thread().name, "问题")]
-    assert _free_threads() == qa.retrieve._WORKERS
+    assert _free_threads() == qa.retrieve.POOL_THREADS
 
 
 def test_an_error_in_a_search_on_the_pool_reaches_the_question():
@@ -164,3 +164,37 @@ def test_a_follow_up_searches_each_reading_once_and_answers_as_before(
     monkeypatch.setattr(qa.retrieve, "_pool", NeverStarts)
     in_place = [bot.ask(question, history=earlier) for question, earlier in asked]
     assert [a.to_dict() for a in in_place] == [a.to_dict() for a in beside]
+
+
+@pytest.mark.parametrize("threads", [None, 1, 2])
+def test_keyword_search_starts_beside_the_embedding_only_when_it_leaves_a_core(
+    sample_corpus, tmp_path, fake_embedder, monkeypatch, threads
+):
+    monkeypatch.setattr(qa.retrieve, "POOL_THREADS", 2)
+    monkeypatch.setattr("qa.bot.POOL_THREADS", 2)
+    build_index(sample_corpus, tmp_path / "idx", embedder=fake_embedder, progress=False)
+    bot = load_bot(tmp_path / "idx", embedder=fake_embedder)
+    keyword = bot.retrievers[1][0]
+    monkeypatch.setattr(keyword, "early", True)  # as in an index of EARLY_CHUNKS chunks
+    started = threading.Event()
+    original_search, original_embed = keyword.search, fake_embedder.embed_queries
+    events: list[str] = []
+
+    def search(query, vector, k):
+        events.append("search")
+        started.set()
+        return original_search(query, vector, k)
+
+    def embed(texts):
+        if threads == 1:  # one thread: the search runs meanwhile (waited for, not raced)
+            assert started.wait(WAIT)
+        events.append("embed")
+        return original_embed(texts)
+
+    monkeypatch.setattr(keyword, "search", search)
+    monkeypatch.setattr(fake_embedder, "embed_queries", embed)
+    if threads is not None:
+        monkeypatch.setattr(fake_embedder, "query_threads", threads, raising=False)
+    bot.ask("中亚国家重申恪守什么原则？")
+    # an embedder taking every core (or saying nothing of its threads) embeds first
+    assert events == (["search", "embed"] if threads == 1 else ["embed", "search"])
