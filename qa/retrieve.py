@@ -38,8 +38,8 @@ class Hit:
 
 class Retriever(Protocol):
     """Anything that ranks chunks for a query (its text and its embedding); `early` when it
-    reads the text only and takes long enough to be worth searching on another thread while
-    the question is being embedded (Searches)."""
+    reads the text only and takes long enough to be worth searching on another thread, beside
+    the embedding and the dense search (Searches)."""
 
     early: bool
 
@@ -122,13 +122,15 @@ class Searches:
     """Every retriever's ranking of every reading of one question, each searched once.
 
     The searches that need no embedding (keyword search, in an index of EARLY_CHUNKS chunks or
-    more) start at once on a pool thread, so they run while the question is embedded and
-    searched by vector on the calling thread: faiss and onnxruntime release the GIL, and
-    keyword search spends most of its time in numpy and pread, which do too. At ten million chunks that hides most of the embedding and
-    the dense search behind the keyword search (bench/RESULTS.md). A search is handed to the
-    pool only while one of its threads is free (under load the requests' own threads already
-    keep the cores busy), and one the pool has not started by the time its ranking is asked
-    for is run on the calling thread instead, so a busy pool never makes a question wait.
+    more) start at once on a pool thread, so they run while the calling thread searches by
+    vector, and while it embeds the question when the bot makes the Searches before embedding
+    (qa.bot.Bot.gather does when the embedding leaves a core free). faiss and onnxruntime
+    release the GIL, and keyword search spends most of its time in numpy and pread, which do
+    too. At ten million chunks that hides most of the embedding and the dense search behind the
+    keyword search (bench/RESULTS.md). A search is handed to the pool only while one of its
+    threads is free (under load the requests' own threads already keep the cores busy), and
+    one the pool has not started by the time its ranking is asked for is run on the calling
+    thread instead, so a busy pool never makes a question wait.
     """
 
     def __init__(self, retrievers: Sequence[tuple[Retriever, float]], texts: Sequence[str], k: int) -> None:
@@ -197,7 +199,8 @@ def _start(retriever: Retriever, text: str, k: int) -> Future[list[Hit]] | None:
 
 
 def _pool() -> ThreadPoolExecutor:
-    """The process's threads for searches run beside the embedding, one a core."""
+    """The process's threads for searches run beside the embedding and the dense search, one a
+    core."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
