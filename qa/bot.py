@@ -147,15 +147,18 @@ class Bot:
         earlier = [simplified(clip(h, self.settings.max_question_chars)) for h in history if h and h.strip()]
         queries = contextual_queries(question, earlier)
         readings = [self._read(q) for q in queries]
-        texts, k = [r.keyword for r in readings], self.settings.candidates
         given = vectors if vectors is not None and len(vectors) == len(queries) else None
         # keyword search starts now, beside the embedding, when the embedding leaves a core free;
         # else once the question is embedded, beside the dense search (qa.retrieve.Searches)
-        searches = Searches(self.retrievers, texts, k) if given is not None or self._leaves_a_core() else None
+        searches = Searches(
+            self.retrievers,
+            [r.keyword for r in readings],
+            self.settings.candidates,
+            start=given is not None or self._leaves_a_core(),
+        )
         try:
             vectors = self.embedder.embed_queries(queries) if given is None else given
-            if searches is None:
-                searches = Searches(self.retrievers, texts, k)
+            searches.start()
             clock.lap("embed")
             own = readings[0].terms
             if len(queries) == 1:
@@ -172,8 +175,7 @@ class Bot:
             combined = self._reading(question, readings, vectors, terms, top_k, searches, clock)
             return combined if self.answerable(combined) >= self.answerable(found) else found
         finally:
-            if searches is not None:
-                searches.close()
+            searches.close()
 
     def _leaves_a_core(self) -> bool:
         """Whether embedding a question leaves a core free for a search beside it: the int8

@@ -133,16 +133,29 @@ class Searches:
     thread instead, so a busy pool never makes a question wait.
     """
 
-    def __init__(self, retrievers: Sequence[tuple[Retriever, float]], texts: Sequence[str], k: int) -> None:
+    def __init__(
+        self, retrievers: Sequence[tuple[Retriever, float]], texts: Sequence[str], k: int, start: bool = True
+    ) -> None:
+        """`start` False leaves the early searches to `start` (the bot calls it once the
+        question is embedded, when the embedding takes every core)."""
         self.retrievers = [retriever for retriever, _ in retrievers]
         self.texts = list(texts)
         self.k = k
         self._rankings: dict[tuple[int, int], list[int]] = {}
         self._pending: dict[tuple[int, int], Future[list[Hit]]] = {}
+        self._started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start the early searches on the pool (once; later calls do nothing)."""
+        if self._started:
+            return
+        self._started = True
         for r, retriever in enumerate(self.retrievers):
             if retriever.early:
                 for q, text in enumerate(self.texts):
-                    started = _start(retriever, text, k)
+                    started = _start(retriever, text, self.k)
                     if started is not None:
                         self._pending[(r, q)] = started
 

@@ -22,7 +22,10 @@ PASSAGE_PROMPTS = ("document", "passage")
 
 @runtime_checkable
 class Embedder(Protocol):
-    """Turns queries and passages into L2-normalised float32 vectors."""
+    """Turns queries and passages into L2-normalised float32 vectors.
+
+    A backend may also say how many threads embedding a question takes (`query_threads`, an
+    int); a searcher then knows whether a core is left free beside it (qa.bot)."""
 
     model_id: str
     fingerprint: str
