@@ -33,12 +33,19 @@ from qa.abstain import (
     read_background,
     rule_inputs,
 )
-from qa.answer import ScoredSentence, best_sentences, highlight_spans, score_sentences, token_set
+from qa.answer import (
+    ScoredSentence,
+    best_sentences,
+    highlight_spans,
+    question_tokens,
+    score_sentences,
+    token_set,
+)
 from qa.cite import Answer, Citation, Passage, Span, other_printings
 from qa.expect import expected_kind, sure
 from qa.fuse import keep_leaders, reciprocal_rank_fusion
 from qa.lexicon import LexiconUnavailableError, TranslatedTerm, keyword_query, translate, translated_terms
-from qa.passages import Candidate, Ranked, collapse_copies, merge_candidates
+from qa.passages import ECHO_DEPTH, Candidate, Ranked, collapse_copies, demote_echoes, merge_candidates
 from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import POOL_THREADS, DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
@@ -153,7 +160,7 @@ class Bot:
         searches = Searches(
             self.retrievers,
             [r.keyword for r in readings],
-            self.settings.candidates,
+            self.settings.candidates * ECHO_DEPTH,  # room for the chunks below echoes (qa.passages)
             start=given is not None or self._leaves_a_core(),
         )
         try:
@@ -222,7 +229,7 @@ class Bot:
         """Gather the passages and evidence of one reading of the question (its first
         `len(readings)` readings, searched by `searches`)."""
         queries = [r.text for r in readings]
-        ranked, leaders, copies = self._ranked(searches, vectors[: len(readings)])
+        ranked, leaders, copies = self._ranked(searches, readings, vectors)
         clock.lap("retrieve")
         top = merge_candidates(ranked, self.index, top_k)
         texts = [self.index.articles[c.article_id].text[c.start : c.end] for c in top]
@@ -249,30 +256,60 @@ class Bot:
         return Gathered(tuple(queries), tuple(top), tuple(texts), tuple(scored), tuple(chosen), ev, copies)
 
     def _ranked(
-        self, searches: Searches, vectors: np.ndarray
+        self, searches: Searches, readings: Sequence[Reading], vectors: np.ndarray
     ) -> tuple[list[Ranked], list[set[int]], dict[int, tuple[int, ...]]]:
-        """Fuse every retriever's ranking of the first `len(vectors)` readings; attach each
-        chunk's best cosine.
+        """Fuse every retriever's ranking of these readings (the first ones of the question;
+        `vectors` from the first on); attach each chunk's best cosine.
 
         Also returns each retriever's leading chunks for the last query (the fullest reading),
         to tell whether they agree on the answer, and the copies each ranked chunk stands for."""
         s = self.settings
+        vectors = vectors[: len(readings)]
         rankings: list[list[int]] = []
         weights: list[float] = []
+        keywords: list[dict[str, float]] = []  # each ranking's reading's keywords, by IDF
+        matches: list[dict[int, str | None]] = []  # and its chunks' best-matching sentences
         for reading, vector in enumerate(vectors):
+            # the words; the `#`-marked bigrams are the index's own and never occur in a text
+            words = (t for t in question_tokens(readings[reading].scoring) if not t.startswith("#"))
+            tokens = {t: self.keyword.idf(t) for t in words}
+            matched: dict[int, str | None] = {}
             for number, (_, weight) in enumerate(self.retrievers):
                 rankings.append(searches.ranking(number, reading, vector))
                 weights.append(weight)
-        # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies)
-        collapsed = collapse_copies(rankings, self.index, weights, s.rrf_k)
-        rankings = collapsed.rankings
+                keywords.append(tokens)
+                matches.append(matched)
+        # a story other articles reprint takes one rank of a list (qa.passages.collapse_copies),
+        # and a chunk answering with the sentence a better one holds moves down the list
+        # (demote_echoes): the chunks the search found below the list's first ones fill in
+        heads = [ranking[: s.candidates] for ranking in rankings]
+        collapsed = collapse_copies(heads, self.index, weights, s.rrf_k)
+        chunks = collapsed.chunks  # what is read below is added
+        copied = {p for copies in collapsed.copies.values() for p in copies}
+        rankings = [
+            demote_echoes(
+                ranking,
+                chunks,
+                tokens,
+                s.candidates,
+                matched,
+                deeper=[p for p in whole[s.candidates :] if p not in copied],
+                read=self.index.chunks.at,
+            )
+            for ranking, whole, tokens, matched in zip(collapsed.rankings, rankings, keywords, matches)
+        ]
         last = rankings[-len(self.retrievers) :]  # the fullest reading's
         leaders = [set(positions[:AGREE_DEPTH]) for positions in last]
         best = [(weight, positions[:1]) for (_, weight), positions in zip(self.retrievers, last)]
         # the best hit of the most trusted retriever that fusion ranked below the first
         # LEADERS_WITHIN, for the fullest reading, is moved up into them
         firsts = [p for _, top in sorted(best, key=lambda b: -b[0]) for p in top]
-        fused = keep_leaders(reciprocal_rank_fusion(rankings, weights, k=s.rrf_k), firsts, LEADERS_WITHIN)
+        fused = reciprocal_rank_fusion(rankings, weights, k=s.rrf_k)
+        # the fused order too: each list keeps the first chunk it ranks of an echoed sentence,
+        # and two lists may keep two
+        score = dict(fused)
+        echoed = demote_echoes([p for p, _ in fused], chunks, keywords[-1], len(fused), matches[-1])
+        fused = keep_leaders([(p, score[p]) for p in echoed], firsts, LEADERS_WITHIN)
         fused = fused[: s.candidates]
         cosines = self.dense.cosines([p for p, _ in fused], vectors)
         return [Ranked(p, score, cosines[p]) for p, score in fused], leaders, collapsed.copies

@@ -1,14 +1,16 @@
 """Turning ranked chunks into passages: the copies of a reprinted story count as one chunk,
-and overlapping chunks of one article become one passage."""
+chunks answering with a sentence a better one holds move down, and overlapping chunks of one
+article become one passage."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
-from itertools import zip_longest
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import islice, zip_longest
 
-from index.store import LoadedIndex
+from index.store import LoadedIndex, StoredChunk
 from index.text import SENTENCE_END
 from qa.fuse import RRF_K, reciprocal_rank_fusion
 
@@ -18,6 +20,9 @@ MIN_PIECE_CHARS = 10
 # characters of each are in sentences both hold (a news archive prints agency copy many times
 # over, a paper adding a line of its own or leaving one out)
 COPY_SHARE = 0.9
+# Each retriever is searched this many times deeper than the candidates fusion keeps, so the
+# places of the chunks `demote_echoes` moves down can be filled with ones that say something else
+ECHO_DEPTH = 2
 _SENTENCE_END = re.compile(SENTENCE_END.pattern + "+")
 
 
@@ -46,10 +51,11 @@ class Candidate:
 class Collapsed:
     """What `collapse_copies` returns: the rankings with each text once, and the other copies
     of each chunk that stands for a text (by position, the best fused score of its own first;
-    a chunk that stands for none is absent)."""
+    a chunk that stands for none is absent); and every ranked chunk, as read."""
 
     rankings: list[list[int]]
     copies: dict[int, tuple[int, ...]]
+    chunks: dict[int, StoredChunk] = field(default_factory=dict)
 
 
 def merge_candidates(
@@ -145,7 +151,90 @@ def collapse_copies(
             first.update(dict.fromkeys(best, best[0]))
             if len(best) > 1:
                 copies[best[0]] = tuple(best[1:])
-    return Collapsed([list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings], copies)
+    return Collapsed([list(dict.fromkeys(first[p] for p in ranking)) for ranking in rankings], copies, stored)
+
+
+def demote_echoes(
+    ranking: Sequence[int],
+    chunks: dict[int, StoredChunk],
+    weights: Mapping[str, float],
+    keep: int,
+    matches: dict[int, str | None] | None = None,
+    deeper: Sequence[int] = (),
+    read: Callable[[list[int]], Sequence[StoredChunk]] | None = None,
+) -> list[int]:
+    """The first `keep` chunks of a ranking once each echo is moved behind the chunks that are
+    not echoes (their order otherwise kept).
+
+    A chunk echoes a better-ranked chunk of another article when the sentence of it that best
+    matches the question is that chunk's best-matching sentence too. A sentence matches by the
+    question's keywords it holds (`weights`: keyword -> IDF; the sentence holding the most
+    weight, the first among equals). An archive prints one sentence inside many stories that
+    differ elsewhere: a spokesman's line, an agency's figure, a definition quoted in every
+    report. These chunks are no copies (`collapse_copies`) and rank close together. Shown
+    one after another, they would give the reader the same answer again, and push out the chunk
+    that answers in other words. Chunks of one article overlap by design and never echo each
+    other; a chunk holding none of the question's keywords echoes nothing.
+
+    When echoes leave fewer than `keep` chunks that are not, the chunks ranked below the
+    ranking, `deeper` (the same search gone further, ECHO_DEPTH), fill their places: read with
+    `read` (a batch at a time, into `chunks`) and judged the same way. Only then, so a
+    ranking without echoes costs nothing more. `matches` keeps each chunk's best-matching
+    sentence for the next ranking of the same question (the other retriever's, the fused one)."""
+    weights = {token: weight for token, weight in weights.items() if token and weight > 0}
+    latin = any(c.isascii() for token in weights for c in token)
+    matches = {} if matches is None else matches
+    said: dict[str, str] = {}  # a best-matching sentence -> the article of its first chunk
+    kept: list[int] = []
+    echoes: list[int] = []
+
+    def judge(position: int) -> None:
+        chunk = chunks[position].chunk
+        if position not in matches:
+            matches[position] = _best_match(chunk.text, weights, latin)
+        sentence = matches[position]
+        if sentence is not None and said.setdefault(sentence, chunk.article_id) != chunk.article_id:
+            echoes.append(position)
+        else:
+            kept.append(position)
+
+    for position in ranking:
+        judge(position)
+        if len(kept) >= keep:
+            return kept
+    if echoes and read is not None:
+        ranked = set(ranking)
+        below = iter([p for p in deeper if p not in ranked])
+        while len(kept) < keep and (batch := list(islice(below, keep - len(kept)))):
+            unread = [p for p in batch if p not in chunks]  # another list's may have been read
+            if unread:
+                chunks.update(zip(unread, read(unread)))
+            for position in batch:
+                judge(position)
+    return (kept + echoes)[:keep]
+
+
+def _best_match(text: str, weights: Mapping[str, float], latin: bool = True) -> str | None:
+    """The sentence of a text holding the most of the keywords' weight (the first among
+    equals), its whitespace and end marks removed; None when no sentence holds any.
+
+    Keywords come folded (index.text.fold). With `latin` keywords (letters or digits) the text
+    is matched in NFKC and lower case, as full-width ＮＡＴＯ is nato; without, as it is: NFKC
+    then changes only punctuation, at twenty times the cost of the rest. Not in simplified
+    characters either, which would cost more still (a traditional text holds fewer keywords,
+    and echoes less)."""
+    text = "".join(text.split())
+    if latin:
+        text = unicodedata.normalize("NFKC", text).lower()
+    held = [(token, weight) for token, weight in weights.items() if token in text]
+    if not held:
+        return None
+    best, most = None, 0.0
+    for sentence in _SENTENCE_END.split(text):
+        weight = sum(w for token, w in held if token in sentence)
+        if weight > most:
+            best, most = sentence, weight
+    return best
 
 
 class _Copies:

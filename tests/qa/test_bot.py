@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -282,3 +283,47 @@ def test_the_story_shown_lists_the_other_papers_printing_it_earliest_first(tmp_p
     assert len(also) == 1 and [also[0].index(paper) for paper in others] == sorted(
         also[0].index(paper) for paper in others
     ), "`qa ask` prints the line too"
+
+
+QUOTE = "发言人表示，新建的研发中心将于明年在深圳投入使用。"
+
+
+def _quoting(tmp_path, embedder):
+    """A bot over six stories that differ elsewhere but all quote one line (no copies of one
+    text), one story answering the same question in its own words, and two touching on it."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    others = ["市政府今天召开发布会", "当地居民对此表示欢迎", "项目总投资约十亿元", "记者从市发改委获悉",
+              "该项目已完成环评公示", "周边道路改造同步推进"]  # fmt: skip
+    for i, other in enumerate(others):
+        (corpus / f"q{i}.md").write_text(
+            f"# 研发中心报道{i}\n\n{other}，相关工作正在进行。{QUOTE}\n", encoding="utf-8"
+        )
+    (corpus / "green.md").write_text("# 绿地\n\n深圳今年新增绿地三百公顷。\n", encoding="utf-8")
+    (corpus / "spend.md").write_text("# 投入\n\n全市企业研发投入持续增长。\n", encoding="utf-8")
+    (corpus / "own.md").write_text(
+        "# 选址\n\n该公司深圳研发中心选址已定，计划明年建成投用，可容纳两千名工程师。\n", encoding="utf-8"
+    )
+    build_index(corpus, tmp_path / "idx", embedder=embedder, progress=False)
+    return load_bot(tmp_path / "idx", embedder=embedder)
+
+
+def test_a_sentence_quoted_in_many_stories_answers_once_and_other_answers_move_up(tmp_path, fake_embedder):
+    bot = _quoting(tmp_path, fake_embedder)
+    answer = bot.ask("深圳的研发中心什么时候投入使用？", top_k=3)
+    texts = [_squash(p.text) for p in answer.passages]
+    assert sum(_squash(QUOTE)[:-1] in t for t in texts) == 1, texts
+    assert "own" in {p.citation.article_id for p in answer.passages}, texts
+    assert answer.passages[0].citation.article_id.startswith("q"), "the best-ranked quote stays first"
+
+
+def test_the_chunks_a_search_finds_below_its_first_ones_fill_the_places_of_echoes(tmp_path, fake_embedder):
+    bot = _quoting(tmp_path, fake_embedder)
+    # fusion keeps 4 candidates a list (the search goes to 8): the quoting stories fill the
+    # first 4 of each list, and the story answering in its own words is found below them
+    # (without the chunks read from below, all three passages quote the line)
+    bot.settings = dataclasses.replace(bot.settings, candidates=4)
+    answer = bot.ask("深圳的研发中心什么时候投入使用？", top_k=3)
+    texts = [_squash(p.text) for p in answer.passages]
+    assert sum(_squash(QUOTE)[:-1] in t for t in texts) == 1, texts
+    assert "own" in {p.citation.article_id for p in answer.passages}, texts

@@ -1,5 +1,6 @@
 """Ranked chunks into passages: merging overlapping chunks, what a chunk too long to merge keeps,
-and counting the copies of one text (reprints) once."""
+counting the copies of one text (reprints) once, and moving down the chunks that answer with a
+sentence a better-ranked chunk holds."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from index.store.records import MemoryChunks
-from qa.passages import COPY_SHARE, Ranked, collapse_copies, merge_candidates, uncovered
+from qa.passages import COPY_SHARE, Ranked, collapse_copies, demote_echoes, merge_candidates, uncovered
 
 # One article of six sentences; chunks reach back over one sentence, as the index cuts them
 SENTENCES = [
@@ -146,3 +147,94 @@ def test_overlapping_chunks_of_one_article_are_not_copies():
     # chunk 1 repeats chunk 0's second sentence and chunk 2 chunk 1's last: the index cuts them so
     assert collapse_copies([[0, 1, 2]], _index(CHUNKS)).rankings == [[0, 1, 2]]
     assert collapse_copies([[0, 1]], _index([(0, 200), (100, 200)])).rankings == [[0, 1]]
+
+
+# A spokesman's line quoted inside three stories that differ elsewhere, and a fourth story that
+# answers the same question in other words; a question's keywords with made-up IDF weights
+QUOTE = "发言人表示，新建的研发中心将于明年在深圳投入使用。"
+ECHOING = _articles(
+    ("story-a", "市政府今天召开发布会。" + QUOTE + "项目总投资约十亿元。"),
+    ("story-b", QUOTE + "当地居民对此表示欢迎。"),
+    ("story-c", "记者从市发改委获悉。" + QUOTE),
+    ("story-d", "该公司深圳研发中心选址已定，计划明年投用。"),
+    ("story-e", "全市今年新增绿地三百公顷。"),
+)
+ASKED = {"研发中心": 3.0, "深圳": 2.0, "明年": 1.0, "哪里": 0.0}
+
+
+def _stored(index: Any) -> dict[int, Any]:
+    return {p: index.chunks[p] for p in range(len(index.chunks))}
+
+
+def test_chunks_answering_with_a_sentence_a_better_one_holds_move_behind_the_others():
+    stored = _stored(ECHOING)
+    assert demote_echoes([0, 1, 2, 3, 4], stored, ASKED, keep=5) == [0, 3, 4, 1, 2]
+    assert demote_echoes([1, 0, 3, 2], stored, ASKED, keep=5) == [1, 3, 0, 2], (
+        "the chunk ranked first keeps its place, whichever it is"
+    )
+
+
+def test_the_echoes_make_room_for_chunks_below_them():
+    stored = _stored(ECHOING)
+    # with room for three, the two echoes give way to the stories ranked below them
+    assert demote_echoes([0, 1, 2, 3, 4], stored, ASKED, keep=3) == [0, 3, 4]
+    # without enough other chunks, echoes fill the room left, in their order
+    assert demote_echoes([0, 1, 2, 3], stored, ASKED, keep=3) == [0, 3, 1]
+
+
+def test_chunks_of_one_article_never_echo_each_other():
+    # chunk 1 repeats chunk 0's second sentence, chunk 2 chunk 1's last: the index cuts them so
+    overlapping = _index(CHUNKS)
+    stored = {p: overlapping.chunks[p] for p in range(3)}
+    weights = {"乙" * 99: 1.0, "丁" * 99: 1.0}
+    assert demote_echoes([0, 1, 2], stored, weights, keep=3) == [0, 1, 2]
+
+
+def test_a_chunk_holding_none_of_the_keywords_echoes_nothing():
+    stored = _stored(ECHOING)
+    # no keyword of this question is in any story: the ranking is kept as it is
+    assert demote_echoes([0, 1, 2, 3, 4], stored, {"北京": 2.0}, keep=5) == [0, 1, 2, 3, 4]
+    # nor are keywords of weight 0 (a word every chunk holds) or empty ones
+    assert demote_echoes([0, 1, 2], stored, {"发言人": 0.0, "": 5.0}, keep=5) == [0, 1, 2]
+
+
+def test_echoes_are_judged_by_the_sentence_matching_the_question_best():
+    stored = _stored(ECHOING)
+    # asked about the investment, story-a's best sentence is its own: b, not a, is the first to
+    # answer with the quote, and c echoes b
+    assert demote_echoes([0, 1, 2, 3], stored, {"投资": 3.0, "研发中心": 1.0}, keep=4) == [0, 1, 3, 2]
+    # asked about the residents, story-b's best sentence is its own, and c echoes a, not b
+    assert demote_echoes([1, 0, 2, 3], stored, {"居民": 3.0, "研发中心": 1.0}, keep=4) == [1, 0, 3, 2]
+
+
+def test_keywords_are_matched_in_lower_case_and_nfkc_as_the_index_folds_them():
+    quoted = _articles(
+        ("wire-a", "ＮＡＴＯ峰会将于七月举行。会场设在维尔纽斯。"),
+        ("wire-b", "NATO峰会将于七月举行。"),
+        ("wire-c", "北约秘书长今天抵达会场。"),
+    )
+    # the question's keywords come folded (nato); the same sentence in either width echoes
+    assert demote_echoes([1, 0, 2], _stored(quoted), {"nato": 2.0, "峰会": 1.0}, keep=3) == [1, 2, 0]
+
+
+def test_chunks_ranked_below_fill_the_places_of_echoes_and_are_read_only_then():
+    everything = _stored(ECHOING)
+    reads: list[list[int]] = []
+
+    def read(positions: list[int]) -> list[Any]:
+        reads.append(positions)
+        return [everything[p] for p in positions]
+
+    head = {p: everything[p] for p in (0, 1, 2)}
+    # keep 3 of [0, 1, 2]: 1 and 2 echo 0, so 3 and 4, ranked below, are read and fill in
+    assert demote_echoes([0, 1, 2], head, ASKED, keep=3, deeper=[1, 3, 4], read=read) == [0, 3, 4]
+    assert reads == [[3, 4]], "one read, of the chunks not ranked already"
+    # a ranking without echoes: nothing below is read, even with room left
+    reads.clear()
+    two = {p: everything[p] for p in (0, 3)}
+    assert demote_echoes([0, 3], two, ASKED, keep=3, deeper=[4], read=read) == [0, 3]
+    assert reads == []
+    # echoes and too little below: the echoes fill the room left, and the chunks read are kept
+    three = {p: everything[p] for p in (0, 1, 2)}
+    assert demote_echoes([0, 1, 2], three, ASKED, keep=4, deeper=[3], read=read) == [0, 3, 1, 2]
+    assert reads == [[3]]
