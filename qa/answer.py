@@ -12,7 +12,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import lru_cache
 
-from index.text import fold, split_sentences, tokenize
+from index.text import fold, split_sentences, tokenize, words
 from qa.cite import Span, merge_spans
 from qa.expect import expected_kind, holds
 
@@ -57,6 +57,12 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 def question_tokens(question: str) -> list[str]:
     """The question's keyword tokens without the ones that carry its question words."""
     return [t for t in tokenize(question) if not _INTERROGATIVE.search(t)]
+
+
+def question_words(question: str) -> list[str]:
+    """The words of `question_tokens`, without the `#`-marked bigrams (the keyword index's
+    own, which never occur in a text as they are)."""
+    return [t for t in words(question) if not _INTERROGATIVE.search(t)]
 
 
 def coverage(

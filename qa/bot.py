@@ -37,7 +37,7 @@ from qa.answer import (
     ScoredSentence,
     best_sentences,
     highlight_spans,
-    question_tokens,
+    question_words,
     score_sentences,
     token_set,
 )
@@ -270,9 +270,7 @@ class Bot:
         keywords: list[dict[str, float]] = []  # each ranking's reading's keywords, by IDF
         matches: list[dict[int, str | None]] = []  # and its chunks' best-matching sentences
         for reading, vector in enumerate(vectors):
-            # the words; the `#`-marked bigrams are the index's own and never occur in a text
-            words = (t for t in question_tokens(readings[reading].scoring) if not t.startswith("#"))
-            tokens = {t: self.keyword.idf(t) for t in words}
+            tokens = {t: self.keyword.idf(t) for t in question_words(readings[reading].scoring)}
             matched: dict[int, str | None] = {}
             for number, (_, weight) in enumerate(self.retrievers):
                 rankings.append(searches.ranking(number, reading, vector))

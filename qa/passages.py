@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice, zip_longest
 
 from index.store import LoadedIndex, StoredChunk
@@ -55,7 +55,7 @@ class Collapsed:
 
     rankings: list[list[int]]
     copies: dict[int, tuple[int, ...]]
-    chunks: dict[int, StoredChunk] = field(default_factory=dict)
+    chunks: dict[int, StoredChunk]
 
 
 def merge_candidates(

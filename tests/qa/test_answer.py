@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from index.text import split_sentences
-from qa.answer import best_sentences, score_sentences
+from qa.answer import best_sentences, question_tokens, question_words, score_sentences
 
 
 def test_sentences_keep_closing_quotes():
     text = "他说：“历史不能倒退。”随后离开了。最后一句没有句号"
     spans = split_sentences(text)
     assert [text[s:e] for s, e in spans] == ["他说：“历史不能倒退。”", "随后离开了。", "最后一句没有句号"]
+
+
+def test_a_questions_words_are_its_keyword_tokens_without_the_bigrams():
+    for question in ["深圳的研发中心什么时候投入使用？", "哪些地方种植黄蝉？", "When was ＮＡＴＯ founded?"]:
+        tokens = question_tokens(question)
+        assert question_words(question) == [t for t in tokens if not t.startswith("#")], tokens
+    assert {"深圳", "研发", "中心"} <= set(question_words("深圳的研发中心什么时候投入使用？"))
+    assert question_words("When was ＮＡＴＯ founded?") == ["nato", "founded"]
 
 
 def test_the_sentence_covering_the_question_wins():
