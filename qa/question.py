@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from index.errors import WendaError
@@ -52,7 +53,12 @@ class QuestionError(WendaError, ValueError):
 def check_question(
     question: str, top_k: int = 5, max_chars: int = RetrievalSettings.max_question_chars
 ) -> str:
-    """Normalise and validate a question; raise QuestionError with a one-line message."""
+    """Normalise and validate a question; raise QuestionError with a one-line message.
+
+    Control and format characters (NUL, zero-width spaces, a byte-order mark) are dropped
+    first: a question of nothing else is empty, not a question to answer."""
+    if isinstance(question, str):
+        question = visible(question)
     if not isinstance(question, str) or not question.strip():
         raise QuestionError("问题为空：请输入一个问题。(The question is empty.)")
     if len(question) > max_chars:
@@ -65,9 +71,19 @@ def check_question(
     return " ".join(question.split())
 
 
+def visible(text: str) -> str:
+    """`text` without control and format characters (Unicode Cc and Cf: NUL, U+200B, U+FEFF,
+    bidirectional marks), whitespace kept. Nothing a reader sees is lost, and nothing that
+    means nothing reaches the model or the keyword index."""
+    if text.isprintable():  # the common case, at C speed: no Cc or Cf character
+        return text
+    return "".join(c for c in text if c.isspace() or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
 def clip(text: str, max_chars: int) -> str:
-    """An earlier question of the conversation, whitespace-normalised and cut to `max_chars`."""
-    return " ".join(text.split())[:max_chars]
+    """An earlier question of the conversation, without control and format characters,
+    whitespace-normalised and cut to `max_chars`."""
+    return " ".join(visible(text).split())[:max_chars]
 
 
 def refers_back(question: str) -> bool:

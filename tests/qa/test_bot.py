@@ -14,6 +14,7 @@ from index.build import build_index
 from index.errors import IndexNotFoundError
 from qa import QuestionError, load_bot
 from qa.__main__ import render_text
+from qa.question import check_question, clip, visible
 
 
 def _squash(text: str) -> str:
@@ -65,11 +66,19 @@ def test_overlapping_chunks_of_one_article_are_merged(fake_bot):
             assert a != b or e <= s2 or e2 <= s, "overlapping passages were returned separately"
 
 
-@pytest.mark.parametrize("bad", ["", "   \n\t ", "问" * 100_000])
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "问" * 100_000, "\x00", "\u200b\ufeff \x07"])
 def test_bad_questions_are_refused_with_a_clear_message(fake_bot, bad):
     with pytest.raises(QuestionError) as info:
         fake_bot.ask(bad)
     assert "\n" not in str(info.value)
+
+
+def test_control_and_format_characters_are_dropped_from_questions_and_history():
+    # a NUL or a zero-width space pasted into the box is not a question, nor part of one
+    assert check_question("峰会\u200b在哪里\x00举行？\ufeff") == "峰会在哪里举行？"
+    assert check_question("Where\twas it\r\nheld?") == "Where was it held?"
+    assert clip("\u202e峰会\x1b在哪里举行？", 4) == "峰会在哪"
+    assert visible("第二届中国—中亚峰会 Astana 2025年") == "第二届中国—中亚峰会 Astana 2025年"
 
 
 def test_missing_index_is_a_named_error(tmp_path):

@@ -43,6 +43,14 @@ def test_a_lone_surrogate_is_a_422_for_that_request_alone(client, body):
     assert client.post("/api/ask", json={"question": QUESTION}).status_code == 200
 
 
+@pytest.mark.parametrize("body", [b'{"question": "\\u0000"}', b'{"question": "\\u200b \\ufeff\\u0007"}'])
+def test_a_question_of_control_or_invisible_characters_is_empty(client, body):
+    # a NUL alone used to be embedded and answered with a passage and its citation
+    response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert "empty" in response.json()["error"]
+
+
 # issue 14.5: no filesystem path in health, ask or chat messages
 
 
