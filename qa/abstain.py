@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -23,7 +23,7 @@ from index.text import latin_share
 from qa.answer import ScoredSentence
 from qa.expect import expected_kind, holds
 from qa.passages import Candidate
-from qa.terms import Term, absent_names, covered, known, term_weight, unmatched
+from qa.terms import SMALL_TALK, Term, absent_names, covered, known, term_weight, unmatched
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 # The background medians measured on an index generation, kept in it for the next load
@@ -54,6 +54,9 @@ class Evidence:
     script: str  # "latin" or "cjk": which background the question is compared with
     bridged: bool = False  # an English question whose terms were rendered in Chinese (qa.lexicon)
     absent_terms: tuple[str, ...] = ()  # the question's terms the corpus never contains
+    # how many terms the question names (qa.terms), small talk not counted: none for "什么？",
+    # "a", "the", an emoji, "你好", "谢谢"
+    asked: int = field(kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class AnswerCheck:
     unmatched: tuple[str, ...] = ()  # constraint terms (qa.terms.constraints) the passage lacks
     absent_names: tuple[str, ...] = ()
     absent_terms: tuple[str, ...] = ()
+    asked: int = 0  # how many terms the question names, small talk (qa.terms.SMALL_TALK) not counted
 
     @classmethod
     def of(
@@ -104,6 +108,7 @@ class AnswerCheck:
         typed = 1.0 if holds(expected_kind(question), sentence, question) else 0.0
         if not question_terms:
             return cls(0.0, 0.0, typed)
+        asked = sum(t.word.lower() not in SMALL_TALK for t in question_terms)
         lacking = tuple(unmatched(question_terms, passage_tokens or tokens))
         names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is
@@ -112,7 +117,13 @@ class AnswerCheck:
         absent = [(t, w) for t, w in zip(question_terms, weights) if not known(t, keyword.knows)]
         gone = sum(w for _, w in absent)
         return cls(
-            min(1.0, missing), gone / sum(weights), typed, lacking, names, tuple(t.word for t, _ in absent)
+            min(1.0, missing),
+            gone / sum(weights),
+            typed,
+            lacking,
+            names,
+            tuple(t.word for t, _ in absent),
+            asked,
         )
 
 
@@ -141,6 +152,7 @@ def evidence(
             script,
             bridged,
             check.absent_terms,
+            asked=check.asked,
         )
     cosine = max(c.relevance for c in top)
     coverage = max((s.coverage for s in scored), default=0.0)
@@ -158,6 +170,7 @@ def evidence(
         script,
         bridged,
         check.absent_terms,
+        asked=check.asked,
     )
 
 

@@ -50,7 +50,7 @@ from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import POOL_THREADS, DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
 from qa.settings import RetrievalSettings
-from qa.terms import Term, follow_up_terms, question_terms
+from qa.terms import SMALL_TALK, Term, follow_up_terms, question_terms
 
 AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
 # Each retriever's best hit is kept among this many first fused chunks (qa.fuse.keep_leaders): at
@@ -196,6 +196,8 @@ class Bot:
         through the corpus's words (qa.lexicon), since keyword evidence over a Chinese corpus
         means nothing in English."""
         translated = self._translate(text) or []
+        if all(t.text.lower() in SMALL_TALK for t in translated):
+            translated = []  # "hi", "thanks", "ok": their renderings would name something
         terms = translated_terms(translated)
         if not terms:  # Chinese, or English with no word the dictionary renders
             return Reading(text, question_terms(text), text, text)
@@ -371,9 +373,15 @@ class Bot:
         corpus holds no rendering of, when they make up half its weight or more (passport,
         renew, online); an answer sentence without the kind of thing the question asks for
         (a date for when), in English for any kind, in Chinese for a year, a country or a
-        physical amount (qa.expect.sure)."""
+        physical amount (qa.expect.sure); and a question naming nothing to look for ("什么？",
+        "a", "the", an emoji): whatever passages come back were found for nothing in
+        particular (a follow-up is read with the question before it, which names something)."""
         ev = found.evidence
+        if not ev.asked:
+            return ("nothing asked",)
         english = ev.absent_terms if ev.bridged and ev.absent >= ENGLISH_ABSENT_SHARE else ()
+        if not english and self._unrendered(ev):
+            english = ev.absent_terms
         untyped: tuple[str, ...] = ()
         if not ev.typed:
             # an English question asking when, how many, who or where, whose answer sentence
@@ -391,6 +399,21 @@ class Bot:
             ev.unmatched if ev.script == "cjk" else tuple(w for w in ev.unmatched if _BIG_NUMBER.fullmatch(w))
         )
         return tuple(dict.fromkeys(ev.absent_names + unmatched + english + untyped))
+
+    def _unrendered(self, ev: Evidence) -> bool:
+        """An English question over passages in another script none of whose terms the
+        dictionary renders or the corpus holds ("Who is Tokayev?" on a corpus that never names
+        him, "lorem ipsum"). Across scripts the fitted rule weighs only rendered terms, so it
+        would answer every such question alike. Not when the dictionary could not be read:
+        English questions then rely on dense search alone."""
+        return (
+            ev.script == "latin"
+            and not ev.bridged
+            and ev.mismatch >= 0.5
+            and ev.asked > 0
+            and ev.absent >= 1.0  # every term: the same weights summed in the same order
+            and not self._warned_lexicon
+        )
 
     def answerable(self, found: Gathered) -> float:
         """The rule's probability that the gathered passages answer the question (0 when vetoed)."""

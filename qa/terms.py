@@ -35,6 +35,16 @@ FRAMING = (
     )
 )
 
+# What a chat box gets besides questions: greetings, thanks, farewells, assent, fillers, a
+# test, and "you" and "I". A question of nothing else names nothing the articles could answer
+# (qa.abstain.AnswerCheck.asked), though a broad corpus holds each of these words somewhere.
+SMALL_TALK = frozenset(
+    "你 您 我 我们 你们 咱们 你好 您好 大家好 嗨 哈喽 哈 喽 喂 早 早上好 上午好 中午好 下午好 晚上好 晚安 "
+    "谢谢 多谢 感谢 谢了 再见 拜拜 回见 好 好的 好吧 行 可以 对 是的 没错 嗯 嗯嗯 哦 噢 喔 啊 呀 哈哈 哈哈哈 "
+    "呵呵 嘿嘿 测试 试试 "
+    "hi hello hey thanks thank you ok okay yes yeah no bye goodbye test testing i me we".split()
+)
+
 
 @dataclass(frozen=True)
 class Term:
