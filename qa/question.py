@@ -17,8 +17,17 @@ _FOLLOW_UP = re.compile(
 )
 
 
+# A word pointing back to what the previous question asked about. Not one inside another word
+# (应该, 活该, 因此, 彼此, 如此, 此外), nor a time said from now (这个周末, 这个月, this weekend), nor
+# "it" standing for nothing ("is it true that…", "how long does it take…"), nor "that", which
+# English questions use far more often to join a clause ("the railway that links…").
+_NOW = r"周末|月|星期|礼拜|周|季度|冬天|夏天|春天|秋天|早上|上午|下午|晚上|假期|时候"
+_NOW_EN = r"weekend|week|month|year|morning|afternoon|evening|summer|winter|spring|autumn|time"
+_DUMMY_IT = r"true|false|possible|likely|necessary|important|worth|take|takes|took|cost|costs|rain|snow"
 _REFERS_BACK = re.compile(
-    r"它|他们|她们|这个|这些|这份|这项|这一|该|此|\b(?:it|its|they|their|this|that)\b", re.IGNORECASE
+    rf"它|他们|她们|这些|这份|这项|这一|这个(?!{_NOW})|(?<![应活本])该|(?<![因如彼从由为就至特借故])此(?!外)"
+    rf"|\b(?:its|they|their|them)\b|\bit\b(?!\s+(?:{_DUMMY_IT})\b)|\bthis\b(?!\s+(?:{_NOW_EN})\b)",
+    re.IGNORECASE,
 )
 
 

@@ -284,3 +284,44 @@ def test_a_follow_up_that_only_names_what_changes_has_no_reading_of_its_own():
     assert [t.word for t in question_terms("它是什么时候召开的？")] == ["召开"]
     assert not elliptical("它的秘书处设在哪里？")
     assert not elliptical("那里附近有什么好玩的景点？")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "它是什么时候召开的？",
+        "这个数字和往年相比怎么样？",
+        "该峰会在哪里举行？",
+        "此次峰会的主题是什么？",
+        "这一年的贸易额是多少？",
+        "When was it held?",
+        "What did they sign?",
+        "Where is this railway?",
+    ],
+)
+def test_a_word_pointing_back_is_found(question):
+    from qa.question import refers_back
+
+    assert refers_back(question)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        # written for this test: each used to count as pointing back, so a question on another
+        # topic was read with the previous one and answered from what that one found
+        "我应该什么时候去旅游？",  # 该 inside 应该
+        "因此股市会涨吗？",  # 此 inside 因此
+        "彼此之间的足球比赛谁赢了？",
+        "此外还有什么好看的电影？",
+        "这个周末适合去哪里爬山？",  # a time said from now
+        "这个月的天气怎么样？",
+        "Is it true that the weather will be good this weekend?",  # "it" standing for nothing
+        "How long does it take to fly to Paris?",
+        "What is the name of the river that flows through Paris?",  # "that" joining a clause
+    ],
+)
+def test_a_word_inside_another_or_a_time_from_now_does_not_point_back(question):
+    from qa.question import refers_back
+
+    assert not refers_back(question)

@@ -33,7 +33,7 @@ OWN_FALSE_ABSTENTION_CEILING = 0.05  # share of answerable questions (0.05 measu
 # Sets written after the rule and its vetoes by a helper that never ran the bot, and never
 # fitted on (eval/README.md): what the rule does on questions nobody tuned it on. Far below
 # the figures above, and what the README reports as where abstention stands.
-FRESH_UNANSWERABLE_FLOOR = 0.625  # share of 40 (0.650 measured: 26 of 40)
+FRESH_UNANSWERABLE_FLOOR = 0.65  # share of 40 (0.675 measured: 27 of 40; 0.650 before the pointer fix)
 FRESH_FALSE_ABSTENTION_CEILING = 0.2  # share of 30 (0.167 measured: 5 of 30)
 
 
@@ -128,6 +128,23 @@ def test_an_off_topic_follow_up_is_judged_on_its_own_and_a_pointing_back_one_wit
     # 它 points back; 召开 is not the articles' word (举行), so only the history finds the date
     held = sample_bot.ask("它是什么时候召开的？", history=["第四次中亚国家元首协商会议在哪个国家举行？"])
     assert not held.abstained and "2022年7月" in _squash(held.answer)
+
+
+def test_a_question_on_another_topic_after_one_on_the_articles_abstains(sample_bot):
+    # written for this test: each holds a word that looked like a pointer back (应该, 因此,
+    # 这个周末, "is it true"), so it was read with the question before it and answered with
+    # the summit's venue and its citation
+    history = ["第二届中国—中亚峰会在哪里举行？"]
+    for question in [
+        "我应该什么时候去旅游？",
+        "因此股市会涨吗？",
+        "这个月的天气怎么样？",
+        "Is it true that the weather will be good this weekend?",
+    ]:
+        answer = sample_bot.ask(question, history=history)
+        assert answer.abstained and answer.answer is None, question
+    when = sample_bot.ask("它是哪一天举行的？", history=history)
+    assert not when.abstained and "6月17日" in when.answer
 
 
 def test_an_english_question_about_what_the_articles_never_mention_abstains(sample_bot):
