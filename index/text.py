@@ -70,21 +70,45 @@ SENTENCE_END = re.compile(char_class(SENTENCE_ENDS + CLAUSE_ENDS))
 # Answers: a sentence runs to its end marks and any closing quotes, or to a line end.
 _NOT_END = char_class(SENTENCE_ENDS + CLAUSE_ENDS, negate=True, escapes=r"\n")
 _END = SENTENCE_END.pattern
-SENTENCE = re.compile(f"{_NOT_END}+(?:{_END}+{char_class(CLOSING_QUOTES)}*|$)|{_END}+")
+SENTENCE = re.compile(f"{_NOT_END}+(?:{_END}+{char_class(CLOSING_QUOTES)}*|$)|{_END}+", re.MULTILINE)
+
+
+# Answers in Latin script: a full stop ends a sentence when a space and a capital, a digit or a
+# Chinese character follow ("…in March 2027. Mayor Berg said…"), not in 1.2, U.S. or after an
+# abbreviation or an initial ("Mr. Smith", "J. K. Rowling"); ASCII ! and ? end one anywhere, as
+# in Chinese.
+_LATIN_FULL_STOP = re.compile(rf"\.[\"')\]”’]*(?=\s+[\"“‘(\[]?[A-Z0-9{CJK}])")
+_ABBREVIATIONS = frozenset(
+    "mr mrs ms dr prof st jr sr gen sen rep gov lt col capt sgt mt ft no nos vs etc fig inc ltd co corp "
+    "dept univ est approx jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
     """Spans of the sentences of `text`, spaces trimmed (closing quotes stay with their sentence)."""
     spans = []
     for match in SENTENCE.finditer(text):
-        start, end = match.span()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if end > start:
-            spans.append((start, end))
+        for start, end in _latin_sentences(text, *match.span()):
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end > start:
+                spans.append((start, end))
     return spans
+
+
+def _latin_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) cut after each full stop that ends a Latin-script sentence."""
+    out = []
+    for stop in _LATIN_FULL_STOP.finditer(text, start, end):
+        word = re.search(r"([A-Za-z]+)$", text[start : stop.start()])
+        if word and (len(word.group(1)) == 1 or word.group(1).lower() in _ABBREVIATIONS):
+            continue  # an initial or an abbreviation ("J. K.", "Mr."), or U.S. (its "S")
+        out.append((start, stop.end()))
+        start = stop.end()
+    out.append((start, end))
+    return out
 
 
 def latin_share(text: str) -> float:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,11 @@ from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import POOL_THREADS, DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
 from qa.settings import RetrievalSettings
-from qa.terms import SMALL_TALK, Term, follow_up_terms, question_terms
+from qa.terms import SMALL_TALK, Term, follow_up_terms, known, question_terms
 
+# An English question most of whose own words the corpus holds is read as written (Bot._in_own_words)
+OWN_WORDS = 0.5
+LATIN_SAMPLE = 200  # chunks read to tell a corpus in Latin script (Bot.latin_corpus)
 AGREE_DEPTH = 5  # dense and keyword search agree when both rank a chunk of the answer passage this high
 # Each retriever's best hit is kept among this many first fused chunks (qa.fuse.keep_leaders): at
 # a million chunks, fusion otherwise dropped it from the top 5 for 1.6 % of the questions
@@ -184,6 +188,29 @@ class Bot:
         finally:
             searches.close()
 
+    def _in_own_words(self, text: str) -> bool:
+        """Whether an English question is searched and checked as written, as a Chinese
+        question is on a Chinese corpus, rather than through Chinese renderings: on a corpus
+        written mostly in Latin script (a corpus of English articles), when the corpus holds
+        most of its own words (OWN_WORDS). On a Chinese corpus that holds a question's names in
+        Latin letters (Port Elizabeth Airport, JAXR) its other words still need renderings."""
+        if not self.latin_corpus:
+            return False
+        terms = [t for t in question_terms(text) if t.word not in SMALL_TALK]
+        held = sum(known(t, self.keyword.knows) for t in terms)
+        return bool(terms) and held >= OWN_WORDS * len(terms)
+
+    @cached_property
+    def latin_corpus(self) -> bool:
+        """Whether the corpus is written mostly in Latin script, judged on up to LATIN_SAMPLE
+        chunks spread evenly over it (read once, at the first English question)."""
+        count = len(self.index.chunks)
+        if not count:
+            return False
+        positions = sorted({i * count // LATIN_SAMPLE for i in range(min(count, LATIN_SAMPLE))})
+        texts = [stored.chunk.text for stored in self.index.chunks.at(positions)]
+        return latin_share("".join(texts)) >= 0.5
+
     def _leaves_a_core(self) -> bool:
         """Whether embedding a question leaves a core free for a search beside it: the int8
         backend's one thread does; torch's two on two cores do not, and a keyword search run
@@ -208,7 +235,7 @@ class Bot:
         return Reading(text, terms, keyword_query(translated) or text, scoring or text, bridged=True)
 
     def _translate(self, text: str) -> list[TranslatedTerm] | None:
-        if latin_share(text) < 0.5:
+        if latin_share(text) < 0.5 or self._in_own_words(text):
             return None
         try:
             return translate(text, self.keyword.knows)

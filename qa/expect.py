@@ -60,13 +60,29 @@ _ASKS: tuple[tuple[Expect, re.Pattern[str]], ...] = (
     ),
 )
 
+# English sentences (a corpus of English articles): numbers in words, and dates by month, weekday,
+# year or a day said from now
+_EN_NUMBER = (
+    r"|(?i:\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|twenty|thirty|forty"
+    r"|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?)\b)"
+)
+_EN_DATE = (
+    r"|(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december"
+    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?\s*\d|\d{1,2}\s+(?:january|february|march|april"
+    r"|may|june|july|august|september|october|november|december)\b|\b(?:monday|tuesday|wednesday|thursday"
+    r"|friday|saturday|sunday|today|tomorrow|yesterday|tonight)\b|\b(?:next|last|this)\s+(?:week|month|year)\b"
+    r"|\b(?:in|since|by|until|from|before|after)\s+(?:early\s+|late\s+|mid-?)?(?:1[5-9]|20)\d{2}\b"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?:noon|midnight)\b"
+    r"|\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
+)
 _NUMBER = re.compile(
     # an amount in Chinese numerals: with a classifier (三个), or of tens and more (八万两 of silver)
     r"\d+(?:[.,]\d+)*|[一二三四五六七八九十百千万亿两半几]+[个位名项次年岁种条家座倍成%]"
-    r"|[一二三四五六七八九两几]+[十百千万亿]|百分之|[%％]"
+    r"|[一二三四五六七八九两几]+[十百千万亿]|百分之|[%％]" + _EN_NUMBER
 )
 _DATE = re.compile(
     r"\d{2,4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|[一二三四五六七八九十〇零]{2,4}年|世纪|年代|[春夏秋冬]季|[去今明前]年|此前|当天|同年"
+    + _EN_DATE
 )
 _YEAR = re.compile(
     r"\d{2,4}\s*年|[一二三四五六七八九十〇零]{2,4}年|\d{4}|[去今明前]年|同年|当年|翌年|次年|世纪|年代"

@@ -951,8 +951,10 @@ def _translated(
     holds = [c for c in exact if corpus_holds(c, known)]
     held = holds or [c for c in contained if corpus_holds(c, known)]
     size = len(term.text.split())
-    if (term.is_name or size > 1) and not held and all(known(w) for w in fold(term.text).split()):
-        held = [fold(term.text)]  # the corpus writes it in Latin letters: CBMM, JSR, "real world"
+    if not held and (latin := latin_form(term.text, known)):
+        # the corpus writes it in Latin letters: CBMM, JSR, "real world", or a corpus of
+        # English articles any English word ("construction", "reported" for "report")
+        held = [latin]
     # a proper name the dictionary renders whole is one thing: "World Cup" (世界杯)
     proper = term.is_name and lexicon.proper(term.key)
     if not held and size > 1 and term.kind != "pinyin" and not proper:
@@ -966,6 +968,46 @@ def _translated(
         # Chinese writes a count inside its word (五国, 六国元首): not a word the corpus lacks
         exact, contained = [], []
     return [TranslatedTerm(term, tuple((exact + contained)[:limit]), tuple(held[:limit]))]
+
+
+def latin_form(text: str, known: Callable[[str], bool]) -> str | None:
+    """The form in which the corpus holds a term in Latin letters: the term itself, or for a
+    single word one of its regular English inflections ("report": reports, reported,
+    reporting; "votes": vote, voted); None when it holds none."""
+    words = fold(text).split()
+    if words and all(known(w) for w in words):
+        return " ".join(words)
+    if len(words) == 1 and len(words[0]) >= 3 and words[0].isalpha():
+        return next((form for form in english_inflections(words[0]) if known(form)), None)
+    return None
+
+
+def english_inflections(word: str) -> list[str]:
+    """Regular inflections of an English word, most likely first: the stems it may be an
+    inflection of ("votes": vote), then their inflections (voted), then its own (no doubled
+    consonants, no irregular forms; the word itself left out)."""
+    stems: list[str] = []
+    for ending, replacements in (
+        ("ies", ("y",)),
+        ("ied", ("y",)),
+        ("es", ("e", "")),
+        ("s", ("",)),
+        ("ed", ("e", "")),
+        ("ing", ("e", "")),
+    ):
+        if word.endswith(ending):
+            stems += [word[: -len(ending)] + r for r in replacements]
+            if ending in ("ies", "ied", "es", "s"):
+                break  # "studies" is not also "studi" + "es"
+    forms = list(stems)
+    for stem in [*stems, word]:
+        if stem.endswith("e"):
+            forms += [stem + "s", stem + "d", stem[:-1] + "ing"]
+        elif stem.endswith("y") and stem[-2:-1] not in ("a", "e", "o", "u"):  # study, not play
+            forms += [stem[:-1] + "ies", stem[:-1] + "ied", stem + "ing"]
+        else:
+            forms += [stem + "s", stem + "es", stem + "ed", stem + "ing"]
+    return [f for f in dict.fromkeys(forms) if f != word and len(f) >= 3]
 
 
 def _tiers(term: EnglishTerm, lexicon: Lexicon, single_chars: bool) -> tuple[list[str], list[str]]:

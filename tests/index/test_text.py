@@ -61,7 +61,10 @@ def test_split_sentences_keeps_closing_quotes_and_trims_spaces() -> None:
 
 
 def test_split_sentences_matches_the_answer_rule_it_replaces() -> None:
-    old = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)\"']*|$)|[。！？!?；;]+")
+    # the rule as its docstring says, "or to a line end": without MULTILINE, `$` matched only at
+    # the text's end, and a line without an end mark before another line was no sentence at all
+    # (every paragraph of an English article but its passage's last)
+    old = re.compile(r"[^。！？!?；;\n]+(?:[。！？!?；;]+[”’」』）)\"']*|$)|[。！？!?；;]+", re.MULTILINE)
     for text in ["。。", "a!b?c", "“好。”「对！」", "  \n  ", "一；二;三\n四", "x。)'y", " 甲 。 乙 "]:
         trimmed = []
         for match in old.finditer(text):
@@ -73,6 +76,24 @@ def test_split_sentences_matches_the_answer_rule_it_replaces() -> None:
             if end > start:
                 trimmed.append((start, end))
         assert split_sentences(text) == trimmed, text
+
+
+def test_split_sentences_ends_an_english_sentence_at_a_full_stop_before_a_capital() -> None:
+    text = (
+        "The council voted on Tuesday. Construction will begin in March 2027 and cost 1.2 billion "
+        'euros. Mr. Berg met J. K. Rowling in the U.S. on Friday. He said "Go." 3 people left. 他说：好。'
+    )
+    assert [text[s:e] for s, e in split_sentences(text)] == [
+        "The council voted on Tuesday.",
+        "Construction will begin in March 2027 and cost 1.2 billion euros.",
+        "Mr. Berg met J. K. Rowling in the U.S. on Friday.",  # a title, initials, U.S.
+        'He said "Go."',
+        "3 people left.",
+        "他说：好。",
+    ]
+    # nothing changes in Chinese text, nor at a full stop before a small letter or a number's point
+    assert split_sentences("峰会举行。习近平讲话。") == [(0, 5), (5, 11)]
+    assert len(split_sentences("Prices rose 3.5 per cent. e.g. this one")) == 1
 
 
 def test_char_class_escapes_what_a_class_would_read_as_syntax() -> None:

@@ -325,3 +325,20 @@ def test_a_word_inside_another_or_a_time_from_now_does_not_point_back(question):
     from qa.question import refers_back
 
     assert not refers_back(question)
+
+
+@pytest.mark.parametrize(
+    "kind, sentence, holds_it",
+    [
+        ("date", "Construction will begin in March 2027.", True),
+        ("date", "Forecasters expect the heat to ease by Thursday.", True),
+        ("date", "The line opened in 1998 after years of delay.", True),
+        ("date", "Officials may decide later.", False),  # "may" is no month
+        ("date", "The line is one of ten.", False),
+        ("number", "A red alert went out for six provinces.", True),
+        ("number", "Hundreds of people came.", True),
+        ("number", "Many people came.", False),
+    ],
+)
+def test_an_english_sentence_holds_a_date_or_a_number_in_words(kind, sentence, holds_it):
+    assert holds(kind, sentence, "When?") is holds_it

@@ -367,3 +367,16 @@ def test_an_english_questions_terms_are_its_renderings_the_corpus_holds_and_its_
     assert all(covered(t, sentence) for t in trade)
     japan = translated_terms(translate("How much did China trade with Japan?", held, lexicon=small))
     assert [t.word for t in japan] == ["中国", "贸易", "japan"] and not known(japan[2], held)
+
+
+def test_an_english_word_the_corpus_holds_in_another_inflection_is_found():
+    from qa.lexicon import english_inflections, latin_form
+
+    assert english_inflections("report")[:3] == ["reports", "reportes", "reported"]
+    assert english_inflections("votes")[0] == "vote" and "voted" in english_inflections("votes")
+    assert "studied" in english_inflections("studies") and "played" in english_inflections("play")
+    corpus = {"hospitals", "reported", "voted", "real", "world"}.__contains__
+    assert latin_form("report", corpus) == "reported"
+    assert latin_form("votes", corpus) == "voted"
+    assert latin_form("real world", corpus) == "real world"
+    assert latin_form("object", corpus) is None and latin_form("world cup", corpus) is None
