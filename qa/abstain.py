@@ -23,7 +23,7 @@ from index.text import latin_share
 from qa.answer import ScoredSentence
 from qa.expect import expected_kind, holds
 from qa.passages import Candidate
-from qa.terms import SMALL_TALK, Term, absent_names, covered, known, term_weight, unmatched
+from qa.terms import Term, absent_names, covered, known, named, term_weight, unmatched
 
 BACKGROUND_QUESTIONS = Path(__file__).resolve().parent / "data" / "background_questions.jsonl"
 # The background medians measured on an index generation, kept in it for the next load
@@ -91,7 +91,7 @@ class AnswerCheck:
     unmatched: tuple[str, ...] = ()  # constraint terms (qa.terms.constraints) the passage lacks
     absent_names: tuple[str, ...] = ()
     absent_terms: tuple[str, ...] = ()
-    asked: int = 0  # how many terms the question names, small talk (qa.terms.SMALL_TALK) not counted
+    asked: int = 0  # how many terms the question names, small talk not counted (qa.terms.named)
 
     @classmethod
     def of(
@@ -108,7 +108,7 @@ class AnswerCheck:
         typed = 1.0 if holds(expected_kind(question), sentence, question) else 0.0
         if not question_terms:
             return cls(0.0, 0.0, typed)
-        asked = sum(t.word.lower() not in SMALL_TALK for t in question_terms)
+        asked = len(named(question_terms))
         lacking = tuple(unmatched(question_terms, passage_tokens or tokens))
         names = () if latin_share(question) >= 0.5 else tuple(absent_names(question_terms, keyword.knows))
         top = keyword.idf("\x00")  # an unknown token: the highest IDF there is

@@ -51,7 +51,7 @@ from qa.provenance import Field, asked_field, provenance_line
 from qa.question import check_question, clip, contextual_queries, elliptical, refers_back
 from qa.retrieve import POOL_THREADS, DenseRetriever, KeywordRetriever, Retriever, Searches, make_retrievers
 from qa.settings import RetrievalSettings
-from qa.terms import SMALL_TALK, Term, follow_up_terms, known, question_terms
+from qa.terms import SMALL_TALK, Term, follow_up_terms, known, named, question_terms
 
 # An English question most of whose own words the corpus holds is read as written (Bot._in_own_words)
 OWN_WORDS = 0.5
@@ -188,22 +188,21 @@ class Bot:
         finally:
             searches.close()
 
-    def _in_own_words(self, text: str) -> bool:
-        """Whether an English question is searched and checked as written, as a Chinese
-        question is on a Chinese corpus, rather than through Chinese renderings: on a corpus
-        written mostly in Latin script (a corpus of English articles), when the corpus holds
-        most of its own words (OWN_WORDS). On a Chinese corpus that holds a question's names in
-        Latin letters (Port Elizabeth Airport, JAXR) its other words still need renderings."""
-        if not self.latin_corpus:
-            return False
-        terms = [t for t in question_terms(text) if t.word not in SMALL_TALK]
-        held = sum(known(t, self.keyword.knows) for t in terms)
-        return bool(terms) and held >= OWN_WORDS * len(terms)
+    def _in_own_words(self, terms: Sequence[Term]) -> bool:
+        """Whether the corpus holds most (OWN_WORDS) of the terms an English question names, so
+        that on a corpus in Latin script it is searched and checked as written, as a Chinese
+        question is on a Chinese corpus, rather than through Chinese renderings."""
+        naming = named(terms)
+        held = sum(known(t, self.keyword.knows) for t in naming)
+        return bool(naming) and held >= OWN_WORDS * len(naming)
 
     @cached_property
     def latin_corpus(self) -> bool:
-        """Whether the corpus is written mostly in Latin script, judged on up to LATIN_SAMPLE
-        chunks spread evenly over it (read once, at the first English question)."""
+        """Whether the corpus is written mostly in Latin script (a corpus of English articles),
+        judged on up to LATIN_SAMPLE chunks spread evenly over it; read once, in load_bot's
+        background thread. A Chinese corpus that holds names in Latin letters (Port Elizabeth
+        Airport, JAXR on the CMRC passages) is not one: a question's other words still need
+        their renderings there."""
         count = len(self.index.chunks)
         if not count:
             return False
@@ -221,7 +220,12 @@ class Bot:
     def _read(self, text: str) -> Reading:
         """A question's terms and its keyword texts; an English one's rendered in Chinese
         through the corpus's words (qa.lexicon), since keyword evidence over a Chinese corpus
-        means nothing in English."""
+        means nothing in English (unless the corpus is in Latin script and holds most of the
+        question's own words)."""
+        if latin_share(text) >= 0.5 and self.latin_corpus:
+            own = question_terms(text)
+            if self._in_own_words(own):
+                return Reading(text, own, text, text)
         translated = self._translate(text) or []
         if all(t.text.lower() in SMALL_TALK for t in translated):
             translated = []  # "hi", "thanks", "ok": their renderings would name something
@@ -235,7 +239,7 @@ class Bot:
         return Reading(text, terms, keyword_query(translated) or text, scoring or text, bridged=True)
 
     def _translate(self, text: str) -> list[TranslatedTerm] | None:
-        if latin_share(text) < 0.5 or self._in_own_words(text):
+        if latin_share(text) < 0.5:
             return None
         try:
             return translate(text, self.keyword.knows)
@@ -345,6 +349,12 @@ class Bot:
         """The title (unless made up from the lead) and section a passage stands under."""
         section = self.index.chunks[candidate.positions[0]].chunk.section
         return passage_context(self.index.articles[candidate.article_id], section)
+
+    def warm(self) -> None:
+        """What load_bot has done in the background, so that no reader's question waits for it:
+        tell whether the corpus is in Latin script, and segment its sentences."""
+        _ = self.latin_corpus
+        self.warm_sentence_tokens()
 
     def warm_sentence_tokens(self, limit: int = WARM_SENTENCES) -> int:
         """Segment the corpus's sentences and passage contexts into the answer scorer's cache
@@ -567,5 +577,5 @@ def load_bot(
     retrieval = RetrievalSettings.from_dict(index.settings.retrieval)
     bot = Bot(index, embedder, replace(retrieval, **overrides) if overrides else retrieval)
     _ = bot.background  # now (measured in about a second, or kept), not on the first reader's question
-    threading.Thread(target=bot.warm_sentence_tokens, name="warm-sentence-tokens", daemon=True).start()
+    threading.Thread(target=bot.warm, name="warm-bot", daemon=True).start()
     return bot

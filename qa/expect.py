@@ -66,14 +66,13 @@ _EN_NUMBER = (
     r"|(?i:\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|twenty|thirty|forty"
     r"|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?)\b)"
 )
+_MONTHS = "january|february|march|april|june|july|august|september|october|november|december"  # not may
 _EN_DATE = (
-    r"|(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december"
-    r"|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?\s*\d|\d{1,2}\s+(?:january|february|march|april"
-    r"|may|june|july|august|september|october|november|december)\b|\b(?:monday|tuesday|wednesday|thursday"
-    r"|friday|saturday|sunday|today|tomorrow|yesterday|tonight)\b|\b(?:next|last|this)\s+(?:week|month|year)\b"
+    rf"|(?i:\b(?:{_MONTHS})\b|\b(?:may|jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\b\.?\s*\d|\d{{1,2}}\s+may\b"
+    r"|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|tomorrow|yesterday|tonight)\b"
+    r"|\b(?:next|last|this)\s+(?:week|month|year)\b"
     r"|\b(?:in|since|by|until|from|before|after)\s+(?:early\s+|late\s+|mid-?)?(?:1[5-9]|20)\d{2}\b"
-    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?:noon|midnight)\b"
-    r"|\b(?:january|february|march|april|june|july|august|september|october|november|december)\b)"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:a\.m\.|p\.m\.|am\b|pm\b)|\b(?:noon|midnight)\b)"
 )
 _NUMBER = re.compile(
     # an amount in Chinese numerals: with a classifier (三个), or of tens and more (八万两 of silver)

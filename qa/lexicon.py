@@ -983,30 +983,18 @@ def latin_form(text: str, known: Callable[[str], bool]) -> str | None:
 
 
 def english_inflections(word: str) -> list[str]:
-    """Regular inflections of an English word, most likely first: the stems it may be an
-    inflection of ("votes": vote), then their inflections (voted), then its own (no doubled
-    consonants, no irregular forms; the word itself left out)."""
-    stems: list[str] = []
-    for ending, replacements in (
-        ("ies", ("y",)),
-        ("ied", ("y",)),
-        ("es", ("e", "")),
-        ("s", ("",)),
-        ("ed", ("e", "")),
-        ("ing", ("e", "")),
-    ):
-        if word.endswith(ending):
-            stems += [word[: -len(ending)] + r for r in replacements]
-            if ending in ("ies", "ied", "es", "s"):
-                break  # "studies" is not also "studi" + "es"
-    forms = list(stems)
-    for stem in [*stems, word]:
-        if stem.endswith("e"):
-            forms += [stem + "s", stem + "d", stem[:-1] + "ing"]
-        elif stem.endswith("y") and stem[-2:-1] not in ("a", "e", "o", "u"):  # study, not play
-            forms += [stem[:-1] + "ies", stem[:-1] + "ied", stem + "ing"]
+    """The forms an English word may take in a text, most likely first: its base forms
+    (`word_forms`: "votes" -> vote), then the regular inflections of each ("voted", "voting"),
+    the word itself left out."""
+    bases = word_forms(word)
+    forms = list(bases)
+    for base in [b for b in bases if b != word] or bases:  # "votes" is not inflected again
+        if base.endswith("e"):
+            forms += [base + "s", base + "d", base[:-1] + "ing"]
+        elif base.endswith("y") and base[-2:-1] not in ("a", "e", "o", "u"):  # study, not play
+            forms += [base[:-1] + "ies", base[:-1] + "ied", base + "ing"]
         else:
-            forms += [stem + "s", stem + "es", stem + "ed", stem + "ing"]
+            forms += [base + "s", base + "es", base + "ed", base + "ing"]
     return [f for f in dict.fromkeys(forms) if f != word and len(f) >= 3]
 
 

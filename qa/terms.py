@@ -56,6 +56,11 @@ class Term:
     alternatives: tuple[Term, ...] = ()  # other words for it (an English term's other renderings)
 
 
+def named(terms: Sequence[Term]) -> list[Term]:
+    """The terms that name something to look for: small talk (SMALL_TALK) left out."""
+    return [t for t in terms if t.word.lower() not in SMALL_TALK]
+
+
 def question_terms(question: str) -> list[Term]:
     """The distinct terms a question asks about, in order."""
     seen: dict[str, Term] = {}
